@@ -1,0 +1,44 @@
+# The README's two commands: `make run` (all notebooks, quick profile) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PROFILE ?= quick
+
+# Headless runs write under the repo, never to the home directory.
+CACHE := $(CURDIR)/.cache
+export MPLCONFIGDIR       := $(CACHE)/matplotlib
+export IPYTHONDIR         := $(CACHE)/ipython
+export JUPYTER_CONFIG_DIR := $(CACHE)/jupyter/config
+export JUPYTER_DATA_DIR   := $(CACHE)/jupyter/data
+export JUPYTER_RUNTIME_DIR:= $(CACHE)/jupyter/runtime
+export JUPYTER_PLATFORM_DIRS := 1
+export XDG_CACHE_HOME     := $(CACHE)/xdg
+export PIP_CACHE_DIR      := $(CACHE)/pip
+export TORCH_HOME         := $(CACHE)/torch
+export HF_HOME            := $(CACHE)/huggingface
+export HF_HUB_OFFLINE     := 1
+export PYTHONUNBUFFERED   := 1
+
+.PHONY: run test install clean
+
+# (Re)create the venv when it is missing, broken (e.g. moved, or its Python is gone)
+# or older than pyproject.toml; install the package editable and register the kernel.
+$(STAMP): pyproject.toml
+	@if ! $(PY) -c "import sys" >/dev/null 2>&1; then \
+		echo ">> creating $(VENV)"; rm -rf $(VENV); $(PYTHON) -m venv $(VENV); fi
+	@echo ">> installing semsegdiff and its dependencies into $(VENV) (torch comes from local disk)"
+	$(PY) -m pip install --progress-bar off -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name semsegdiff --display-name "Python (semsegdiff)"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/semsegdiff notebooks run --profile $(PROFILE)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+clean:
+	rm -rf runs data .cache .pytest_cache lightning_logs

@@ -1,0 +1,281 @@
+"""Dataset layouts on disk -> pairs of (image uint8 HxWx3, mask uint8 HxW of train ids).
+
+Three layouts are recognised from the folder structure (:func:`open_dataset`):
+
+- ``reference``: ``images/*.jpg|png``, ``masks/*.png`` as RGB colours, ``colormap.json``
+  (class name -> RGB), as in the WINS 2024 reference code; optionally one such folder per
+  split (``train/images``, ``val/images``, ...) with the colormap at the top or per split.
+- ``bdd100k``: ``images/10k/{split}/*.jpg`` with ``labels/sem_seg/masks/{split}/*.png``
+  holding train ids (255 = ignore).
+- ``cityscapes``: ``leftImg8bit/{split}/{city}/*_leftImg8bit.png`` with
+  ``gtFine/{split}/{city}/*_gtFine_labelTrainIds.png`` or, failing that,
+  ``*_gtFine_labelIds.png`` mapped with the official table.
+
+Every problem raises :class:`DataError` naming the file and what is wrong with it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.io import ImageReadMode, decode_image
+
+from ..files import atomic_dir
+from ..labels import IGNORE, NUM_CLASSES, class_id, cityscapes_lut, colors_to_ids
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+SPLITS = ("train", "val", "test")
+
+
+class DataError(ValueError):
+    """Bad input data. The message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image/mask pair on disk."""
+
+    name: str
+    image: Path
+    mask: Path
+
+
+@dataclass
+class Dataset:
+    """A dataset on disk: its layout name, root and the pairs of each split."""
+
+    format: str
+    root: Path
+    splits: dict[str, list[Sample]]
+    colors: dict[int, tuple[int, int, int]] | None = None  # reference layout: {train id: RGB}
+    colormaps: dict[str, Path] = field(default_factory=dict)  # split -> colormap.json used
+
+    def read(self, sample: Sample) -> tuple[np.ndarray, np.ndarray]:
+        """Read one pair as (image uint8 HxWx3, mask uint8 HxW train ids), checking both."""
+        image = read_image(sample.image)
+        if self.format == "reference":
+            mask = read_color_mask(sample.mask, self.colors or {})
+        elif self.format == "cityscapes" and sample.mask.name.endswith("_labelIds.png"):
+            mask = cityscapes_lut()[read_gray(sample.mask)]
+        else:
+            mask = check_ids(read_gray(sample.mask), sample.mask)
+        if image.shape[:2] != mask.shape:
+            raise DataError(
+                f"{sample.image}: image is {image.shape[1]}x{image.shape[0]} (WxH) but its mask "
+                f"{sample.mask} is {mask.shape[1]}x{mask.shape[0]}"
+            )
+        return image, mask
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self.splits.values())
+
+
+def _decode(path: Path, mode: ImageReadMode) -> torch.Tensor:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read file ({e.strerror or e})") from e
+    if not data:
+        raise DataError(f"{path}: file is empty")
+    try:
+        return decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=mode)
+    except RuntimeError as e:
+        reason = str(e).split(", ")[-1].strip()
+        raise DataError(f"{path}: cannot decode image, unreadable or truncated ({reason})") from e
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Decode a JPEG/PNG file to an RGB uint8 array (H, W, 3)."""
+    return _decode(Path(path), ImageReadMode.RGB).permute(1, 2, 0).numpy()
+
+
+def read_gray(path: Path) -> np.ndarray:
+    """Decode a single-channel PNG (ids) to a uint8 array (H, W)."""
+    return _decode(Path(path), ImageReadMode.GRAY)[0].numpy()
+
+
+def check_ids(mask: np.ndarray, path: Path) -> np.ndarray:
+    """Check that a mask holds only train ids 0..C-1 or IGNORE; name the first bad pixel."""
+    bad = (mask >= NUM_CLASSES) & (mask != IGNORE)
+    if bad.any():
+        y, x = np.argwhere(bad)[0]
+        values = np.unique(mask[bad])
+        raise DataError(
+            f"{path}: class id {mask[y, x]} at pixel (x={x}, y={y}) is not a train id "
+            f"(0..{NUM_CLASSES - 1}) or {IGNORE}; {int(bad.sum())} such pixels, ids {values.tolist()}"
+        )
+    return mask
+
+
+def read_color_mask(path: Path, colors: dict[int, tuple[int, int, int]]) -> np.ndarray:
+    """Read an RGB colour mask and convert it to train ids; unknown colours are an error."""
+    rgb = _decode(Path(path), ImageReadMode.RGB).permute(1, 2, 0).numpy()
+    ids, unknown = colors_to_ids(rgb, colors)
+    if unknown.any():
+        y, x = np.argwhere(unknown)[0]
+        colour = tuple(int(c) for c in rgb[y, x])
+        same = int((unknown & np.all(rgb == rgb[y, x], axis=-1)).sum())
+        n_colours = len(np.unique(rgb[unknown].reshape(-1, 3), axis=0))
+        raise DataError(
+            f"{path}: colour {colour} at pixel (x={x}, y={y}) is not in colormap.json "
+            f"({same} pixels of that colour; {int(unknown.sum())} pixels in {n_colours} unknown colours)"
+        )
+    return ids
+
+
+def read_colormap(path: Path) -> dict[int, tuple[int, int, int]]:
+    """Parse a reference ``colormap.json`` (class name -> [R, G, B]) into {train id: colour}."""
+    try:
+        raw = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: cannot read colormap ({e})") from e
+    if not isinstance(raw, dict) or not raw:
+        raise DataError(f"{path}: expected a JSON object mapping class names to [R, G, B], got {type(raw).__name__}")
+    colors: dict[int, tuple[int, int, int]] = {}
+    owner: dict[tuple[int, int, int], str] = {}
+    for name, rgb in raw.items():
+        try:
+            cid = class_id(name)
+        except KeyError as e:
+            raise DataError(f"{path}: {e.args[0]}") from None
+        if not (isinstance(rgb, list) and len(rgb) == 3 and all(isinstance(c, int) and 0 <= c <= 255 for c in rgb)):
+            raise DataError(f"{path}: colour of {name!r} must be [R, G, B] with integers 0..255, got {rgb!r}")
+        colour = (rgb[0], rgb[1], rgb[2])
+        if colour in owner:
+            raise DataError(f"{path}: colour {list(colour)} is given to both {owner[colour]!r} and {name!r}")
+        if cid in colors:
+            raise DataError(f"{path}: class {name!r} is listed twice (as an alias or by name)")
+        owner[colour] = name
+        colors[cid] = colour
+    return colors
+
+
+def _pair(images: list[Path], masks: list[Path], image_dir: Path, mask_dir: Path,
+          image_key=lambda p: p.stem, mask_key=lambda p: p.stem) -> list[Sample]:
+    """Pair images with masks by key; list every unpaired file in the error."""
+    by_image = {image_key(p): p for p in images}
+    by_mask = {mask_key(p): p for p in masks}
+    lonely_images = sorted(set(by_image) - set(by_mask))
+    lonely_masks = sorted(set(by_mask) - set(by_image))
+    if lonely_images or lonely_masks:
+        def show(names: list[str], where: Path) -> str:
+            head = ", ".join(names[:10]) + (f" (+{len(names) - 10} more)" if len(names) > 10 else "")
+            return f"{len(names)} in {where}: {head}"
+        parts = []
+        if lonely_images:
+            parts.append(f"images without a mask, {show([by_image[k].name for k in lonely_images], image_dir)}")
+        if lonely_masks:
+            parts.append(f"masks without an image, {show([by_mask[k].name for k in lonely_masks], mask_dir)}")
+        raise DataError("; ".join(parts))
+    return [Sample(k, by_image[k], by_mask[k]) for k in sorted(by_image)]
+
+
+def _files(folder: Path, suffixes=IMAGE_SUFFIXES, pattern: str = "*") -> list[Path]:
+    return sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in suffixes)
+
+
+def _reference(root: Path) -> Dataset:
+    split_dirs = {"all": root} if (root / "images").is_dir() else {
+        s: root / s for s in SPLITS if (root / s / "images").is_dir()}
+    splits, colormaps, colors = {}, {}, None
+    for split, folder in split_dirs.items():
+        cmap = folder / "colormap.json" if (folder / "colormap.json").is_file() else root / "colormap.json"
+        split_colors = read_colormap(cmap)
+        if colors is not None and split_colors != colors:
+            raise DataError(f"{cmap}: differs from the colormap of the other splits")
+        colors, colormaps[split] = split_colors, cmap
+        if not (folder / "masks").is_dir():
+            raise DataError(f"{folder}: has images/ but no masks/ folder")
+        splits[split] = _pair(_files(folder / "images"), _files(folder / "masks", (".png",)),
+                              folder / "images", folder / "masks")
+    return Dataset("reference", root, splits, colors, colormaps)
+
+
+def _bdd100k(root: Path) -> Dataset:
+    splits = {}
+    for split in SPLITS:
+        image_dir, mask_dir = root / "images/10k" / split, root / "labels/sem_seg/masks" / split
+        if image_dir.is_dir() and mask_dir.is_dir():  # BDD100K's test split has no labels
+            splits[split] = _pair(_files(image_dir), _files(mask_dir, (".png",)), image_dir, mask_dir)
+    return Dataset("bdd100k", root, splits)
+
+
+def _cityscapes(root: Path) -> Dataset:
+    splits = {}
+    for split in SPLITS:
+        image_dir, mask_dir = root / "leftImg8bit" / split, root / "gtFine" / split
+        if not (image_dir.is_dir() and mask_dir.is_dir()):
+            continue
+        images = _files(image_dir, (".png",), "*/*_leftImg8bit.png")
+        masks = _files(mask_dir, (".png",), "*/*_gtFine_labelTrainIds.png") or \
+            _files(mask_dir, (".png",), "*/*_gtFine_labelIds.png")
+        splits[split] = _pair(images, masks, image_dir, mask_dir,
+                              image_key=lambda p: p.name.removesuffix("_leftImg8bit.png"),
+                              mask_key=lambda p: p.name.split("_gtFine_")[0])
+    return Dataset("cityscapes", root, splits)
+
+
+def _is_reference(root: Path) -> bool:
+    def one(d: Path) -> bool:
+        return (d / "images").is_dir() and ((d / "masks").is_dir() or (root / "colormap.json").is_file())
+    return one(root) or any(one(root / s) for s in SPLITS)
+
+
+LAYOUTS = {  # checked in this order: the BDD100K layout also has an images/ folder
+    "bdd100k": (lambda r: (r / "images/10k").is_dir() and (r / "labels/sem_seg/masks").is_dir(), _bdd100k),
+    "cityscapes": (lambda r: (r / "leftImg8bit").is_dir() and (r / "gtFine").is_dir(), _cityscapes),
+    "reference": (_is_reference, _reference),
+}
+LAYOUT_HELP = (
+    "reference (images/, masks/ as RGB, colormap.json), "
+    "bdd100k (images/10k/<split>/, labels/sem_seg/masks/<split>/), "
+    "cityscapes (leftImg8bit/<split>/<city>/, gtFine/<split>/<city>/)"
+)
+
+
+def detect_format(root: str | Path) -> str:
+    """Name of the layout found in ``root``; DataError when there is none."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: dataset folder does not exist" if not root.exists() else f"{root}: not a folder")
+    for name, (matches, _) in LAYOUTS.items():
+        if matches(root):
+            return name
+    raise DataError(f"{root}: not a recognised dataset layout; expected one of: {LAYOUT_HELP}")
+
+
+def open_dataset(root: str | Path) -> Dataset:
+    """Detect the layout of ``root`` and list its image/mask pairs per split (nothing decoded yet)."""
+    root = Path(root)
+    dataset = LAYOUTS[detect_format(root)][1](root)
+    if not dataset.splits or not len(dataset):
+        raise DataError(f"{root}: no image/mask pairs found in this {dataset.format} layout")
+    return dataset
+
+
+def write_bdd100k(out: str | Path, splits: dict[str, tuple[np.ndarray, np.ndarray, list[str]]], *,
+                  overwrite: bool = False, quality: int = 95) -> Path:
+    """Write ``{split: (images (N,H,W,3), masks (N,H,W), names)}`` in the official BDD100K layout.
+
+    Images become JPEGs under ``images/10k/{split}``, masks id PNGs under
+    ``labels/sem_seg/masks/{split}``; the folder appears only once everything is written.
+    """
+    from torchvision.io import encode_jpeg, encode_png
+
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        for split, (images, masks, names) in splits.items():
+            image_dir, mask_dir = tmp / "images/10k" / split, tmp / "labels/sem_seg/masks" / split
+            image_dir.mkdir(parents=True)
+            mask_dir.mkdir(parents=True)
+            for image, mask, name in zip(images, masks, names):
+                check_ids(mask, mask_dir / f"{name}.png")
+                jpg = encode_jpeg(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1), quality=quality)
+                (image_dir / f"{name}.jpg").write_bytes(jpg.numpy().tobytes())
+                png = encode_png(torch.from_numpy(np.ascontiguousarray(mask))[None])
+                (mask_dir / f"{name}.png").write_bytes(png.numpy().tobytes())
+    return Path(out)

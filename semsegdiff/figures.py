@@ -1,0 +1,148 @@
+"""Plotting helpers with one house style; every figure is saved as PNG + PDF + the CSV behind it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.patches import Patch
+
+from .files import atomic_path
+from .labels import CLASS_NAMES, LABELS, PALETTE, ids_to_colors
+
+TEXT_WIDTH = 7.0  # inches: a two-column paper's full width
+
+
+def set_style() -> None:
+    """The house style: white grid, small serif-free fonts sized for a paper column."""
+    sns.set_theme(context="paper", style="whitegrid", font_scale=0.95, rc={
+        "figure.dpi": 110, "savefig.dpi": 200, "savefig.bbox": "tight", "axes.titleweight": "bold",
+        "axes.titlesize": 9, "axes.labelsize": 8, "xtick.labelsize": 7, "ytick.labelsize": 7,
+        "legend.fontsize": 7, "legend.frameon": False, "pdf.fonttype": 42, "grid.linewidth": 0.5,
+    })
+
+
+def class_colors() -> dict[str, tuple[float, float, float]]:
+    """Class name -> matplotlib colour from the Cityscapes palette."""
+    return {label.name: tuple(c / 255 for c in label.color) for label in LABELS}
+
+
+def save(fig: plt.Figure, name: str, out_dir: str | Path = "figures", data: pd.DataFrame | None = None) -> list[Path]:
+    """Write ``name``.png, ``name``.pdf and (when ``data`` is given) ``name``.csv atomically."""
+    out_dir = Path(out_dir)
+    written = []
+    for ext in ("png", "pdf"):
+        with atomic_path(out_dir / f"{name}.{ext}") as tmp:
+            fig.savefig(tmp, format=ext)
+        written.append(out_dir / f"{name}.{ext}")
+    if data is not None:
+        with atomic_path(out_dir / f"{name}.csv") as tmp:
+            data.to_csv(tmp, index=not isinstance(data.index, pd.RangeIndex), float_format="%.6g")
+        written.append(out_dir / f"{name}.csv")
+    return written
+
+
+def _class_ticks(ax: plt.Axes, order: list[str], rare: set[str]) -> None:
+    """Class names on the y axis: things in italics, rare classes bold with a dagger."""
+    ax.set_yticks(range(len(order)))
+    ax.set_yticklabels([f"{c} †" if c in rare else c for c in order])
+    things = {label.name for label in LABELS if label.thing}
+    for tick, cls in zip(ax.get_yticklabels(), order):
+        tick.set_fontstyle("italic" if cls in things else "normal")
+        tick.set_fontweight("bold" if cls in rare else "normal")
+
+
+def plot_class_distribution(table: pd.DataFrame, rare: set[str] = frozenset(), title: str = "") -> plt.Figure:
+    """Pixel share (log) and image share per class and split; classes sorted by train pixel share."""
+    splits = list(dict.fromkeys(table["split"]))
+    order = table[table["split"] == splits[0]].sort_values("pixel_share", ascending=False)["class"].tolist()
+    colors = class_colors()
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 4.0), sharey=True, gridspec_kw={"wspace": 0.06})
+    height = 0.8 / len(splits)
+    styles = [dict(alpha=1.0, hatch=None), dict(alpha=0.45, hatch="////"), dict(alpha=0.25, hatch="...")]
+    for ax, col, label in zip(axes, ("pixel_share", "image_share"), ("share of labelled pixels", "share of images containing the class")):
+        for k, split in enumerate(splits):
+            t = table[table["split"] == split].set_index("class").loc[order]
+            y = np.arange(len(order)) - 0.4 + height * (k + 0.5)
+            values = t[col].to_numpy() * (1 if col == "pixel_share" else 100)
+            ax.barh(y, values, height=height, color=[colors[c] for c in order], edgecolor="0.25",
+                    linewidth=0.4, **styles[k % len(styles)])
+        ax.set_xlabel(label + (" (%)" if col == "image_share" else " (log)"))
+        if col == "pixel_share":  # a log axis cannot show zero: say so
+            absent = table[table["split"] == splits[0]].set_index("class").loc[order, col].to_numpy() == 0
+            for y in np.flatnonzero(absent):
+                ax.text(0.01, y, f"absent from {splits[0]}", transform=ax.get_yaxis_transform(),
+                        va="center", fontsize=6, color="0.4", style="italic")
+        ax.grid(axis="y", visible=False)
+    axes[0].set_xscale("log")
+    axes[0].set_xlim(left=max(1e-6, table.loc[table["pixel_share"] > 0, "pixel_share"].min() / 2))
+    axes[1].set_xlim(0, 100)
+    _class_ticks(axes[0], order, rare)
+    axes[0].invert_yaxis()
+    n_images = {s: int(table.loc[table["split"] == s, "split_images"].iloc[0]) for s in splits}
+    handles = [Patch(facecolor="0.55", edgecolor="0.25", linewidth=0.4, **styles[k % len(styles)],
+                     label=f"{s} ({n_images[s]:,} image{'s' if n_images[s] != 1 else ''})")
+               for k, s in enumerate(splits)]
+    legend_title = "italic: things; † rare" if rare else "italic: things"
+    axes[1].legend(handles=handles, loc="lower right", title=legend_title, title_fontsize=7)
+    axes[0].set_title("(a) pixel frequency", loc="left")
+    axes[1].set_title("(b) image frequency", loc="left")
+    if title:
+        fig.suptitle(title, fontsize=9, y=1.0)
+    return fig
+
+
+def plot_object_areas(areas: pd.DataFrame, order: list[str], rare: set[str] = frozenset()) -> plt.Figure:
+    """Box plot of connected-region areas (% of the image, log) per class; diamonds mark the mean."""
+    data = areas.assign(area_pct=areas["area_share"] * 100, **{"class": areas["class"].astype(str)})
+    present = [c for c in order if c in set(data["class"])]
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH / 2, 4.0))
+    sns.boxplot(data=data, x="area_pct", y="class", order=present, hue="class", hue_order=present,
+                palette=class_colors(), legend=False, log_scale=True, whis=(5, 95), showfliers=False,
+                showmeans=True, linewidth=0.6, width=0.7, ax=ax,
+                meanprops=dict(marker="D", markerfacecolor="white", markeredgecolor="black", markersize=3))
+    _class_ticks(ax, present, rare)
+    ax.set_xlabel("region area (% of image, log); whiskers 5-95%")
+    ax.set_ylabel("")
+    ax.set_title("(c) size of connected regions", loc="left")
+    return fig
+
+
+def plot_cooccurrence(cond: pd.DataFrame) -> plt.Figure:
+    """Heatmap of P(column class present | row class present), in percent; absent classes left out."""
+    present = cond.index[cond.notna().any(axis=1)]
+    pct = cond.loc[present, present] * 100
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH * 0.72, TEXT_WIDTH * 0.62))
+    sns.heatmap(pct, ax=ax, cmap="mako_r", vmin=0, vmax=100, square=True, annot=True, fmt=".0f",
+                annot_kws={"fontsize": 4.5}, linewidths=0.3, linecolor="white",
+                cbar_kws={"label": "P(column | row) (%)", "shrink": 0.75})
+    ax.set_xlabel("class also present")
+    ax.set_ylabel("given class present")
+    ax.tick_params(axis="x", rotation=90)
+    ax.set_title("(d) class co-occurrence in images", loc="left")
+    return fig
+
+
+def plot_pairs(images: np.ndarray, masks: np.ndarray, titles: list[str] | None = None) -> plt.Figure:
+    """Images (top row) above their masks in the Cityscapes palette (bottom row), with a class legend."""
+    n, gap, legend = len(images), 0.03, 0.5  # gap between panels (share of a panel), legend height (in)
+    side = TEXT_WIDTH / (n + (n - 1) * gap)
+    height = side * (2 + gap) + legend
+    fig, axes = plt.subplots(2, n, figsize=(TEXT_WIDTH, height), squeeze=False)
+    fig.subplots_adjust(left=0, right=1, top=1, bottom=legend / height, wspace=gap, hspace=gap)
+    for i in range(n):
+        axes[0, i].imshow(images[i])
+        axes[1, i].imshow(ids_to_colors(masks[i]), interpolation="nearest")
+        if titles:
+            axes[0, i].set_title(titles[i], fontsize=6)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    present = sorted(set(np.unique(np.asarray(masks))) - {255})
+    handles = [Patch(facecolor=PALETTE[c] / 255, edgecolor="0.3", linewidth=0.3, label=CLASS_NAMES[c]) for c in present]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 10), bbox_to_anchor=(0.5, 0.0),
+               handlelength=1.0, columnspacing=0.8, borderaxespad=0.1)
+    return fig

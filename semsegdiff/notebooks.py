@@ -1,0 +1,77 @@
+"""Run the parameterized notebooks headless through papermill."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+KERNEL = "semsegdiff"
+
+
+class NotebookError(RuntimeError):
+    """A notebook failed; the message names the notebook, the cell and the error."""
+
+
+def headless_env(root: str | Path) -> None:
+    """Point matplotlib, IPython and Jupyter at folders under ``root/.cache`` unless already set."""
+    cache = Path(root).resolve() / ".cache"
+    defaults = {
+        "MPLCONFIGDIR": cache / "matplotlib", "IPYTHONDIR": cache / "ipython",
+        "JUPYTER_CONFIG_DIR": cache / "jupyter/config", "JUPYTER_DATA_DIR": cache / "jupyter/data",
+        "JUPYTER_RUNTIME_DIR": cache / "jupyter/runtime", "XDG_CACHE_HOME": cache / "xdg",
+        "TORCH_HOME": cache / "torch", "HF_HOME": cache / "huggingface",
+    }
+    for key, path in defaults.items():
+        os.environ.setdefault(key, str(path))
+        Path(os.environ[key]).mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def find_notebooks(notebooks_dir: str | Path = "notebooks", only: list[str] | None = None) -> list[Path]:
+    """Notebooks in run order (by file name); ``only`` keeps those whose name contains any entry."""
+    notebooks_dir = Path(notebooks_dir)
+    found = sorted(p for p in notebooks_dir.glob("*.ipynb") if not p.name.startswith("."))
+    if not found:
+        raise NotebookError(f"{notebooks_dir}: no notebooks found")
+    if only:
+        found = [p for p in found if any(o in p.stem for o in only)]
+        if not found:
+            raise NotebookError(f"{notebooks_dir}: no notebook matches {only}")
+    return found
+
+
+def run_notebooks(profile: str = "quick", *, only: list[str] | None = None, parameters: dict[str, Any] | None = None,
+                  notebooks_dir: str | Path = "notebooks", out_dir: str | Path = "runs", root: str | Path = ".",
+                  kernel: str = KERNEL, progress: bool = True) -> list[Path]:
+    """Execute notebooks in order with ``profile`` and ``parameters``; executed copies go to ``out_dir/profile``.
+
+    Every notebook gets ``root`` (the project folder, for data, figures and runs) as an absolute
+    path. Raises :class:`NotebookError` naming the notebook and cell at the first failure.
+    """
+    import papermill as pm
+
+    root = Path(root).resolve()
+    headless_env(root)
+    params = {"profile": profile, "root": str(root), **(parameters or {})}
+    out = Path(out_dir) / profile
+    out.mkdir(parents=True, exist_ok=True)
+    notebooks = find_notebooks(notebooks_dir, only)
+    written = []
+    for i, nb in enumerate(notebooks, 1):
+        target = out / nb.name
+        print(f"[{i}/{len(notebooks)}] {nb.name} (profile {profile}) -> {target}", flush=True)
+        start = time.perf_counter()
+        try:
+            pm.execute_notebook(str(nb), str(target), parameters=params, kernel_name=kernel,
+                                cwd=str(nb.parent), progress_bar=progress, log_output=False)
+        except pm.PapermillExecutionError as e:
+            raise NotebookError(
+                f"{nb}: cell {e.cell_index} (execution count {e.exec_count}) failed with {e.ename}: {e.evalue}\n"
+                f"the executed copy with the full traceback is {target}") from None
+        except Exception as e:  # kernel missing, bad notebook JSON, ...
+            raise NotebookError(f"{nb}: could not be executed: {type(e).__name__}: {e}") from e
+        print(f"[{i}/{len(notebooks)}] {nb.name} done in {time.perf_counter() - start:.0f} s", flush=True)
+        written.append(target)
+    return written

@@ -1,0 +1,74 @@
+"""Notebooks executed headless by papermill with tiny parameters, asserting on what they wrote."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from semsegdiff.cli import main
+from semsegdiff.data import ensure_dataset
+from semsegdiff.notebooks import NotebookError, find_notebooks, run_notebooks
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def test_notebooks_are_stored_without_outputs_and_have_a_parameters_cell():
+    for path in find_notebooks(NOTEBOOKS):
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), path
+        assert "parameters" in code[0].metadata.get("tags", []), path
+        assert 'profile = "quick"' in code[0].source, path
+        assert nb.metadata["kernelspec"]["name"] == "semsegdiff", path
+
+
+@pytest.mark.notebook
+def test_01_class_distribution(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))  # the kernel must not write to the home directory
+    params = {"n_synthetic": 40, "size": 32, "n_examples": 4}
+    [executed] = run_notebooks("quick", only=["01_class"], parameters=params, notebooks_dir=NOTEBOOKS,
+                               out_dir=tmp_path / "runs", root=tmp_path, progress=False)
+    assert executed == tmp_path / "runs/quick/01_class_distribution.ipynb"
+    figs = tmp_path / "figures"
+    for name in ("01_class_distribution", "01_class_distribution_examples", "01_class_distribution_object_areas",
+                 "01_class_distribution_cooccurrence"):
+        for ext in ("png", "pdf"):
+            assert (figs / f"{name}.{ext}").stat().st_size > 5000, f"{name}.{ext}"
+    # the CSV holds the numbers of the dataset the notebook generated
+    table = pd.read_csv(figs / "01_class_distribution.csv")
+    assert set(table["split"]) == {"train", "val"} and len(table) == 2 * 19
+    assert np.allclose(table.groupby("split")["pixel_share"].sum(), 1.0)
+    ds = ensure_dataset("synthetic", size=32, cache="data", n_synthetic=40, seed=0, root=tmp_path, progress=False)
+    train = table[table["split"] == "train"]
+    assert train["pixels"].tolist() == ds.meta["splits"]["train"]["pixel_counts"]
+    assert ds.meta["splits"]["train"]["images"] + ds.meta["splits"]["val"]["images"] == 40
+    cooc = pd.read_csv(figs / "01_class_distribution_cooccurrence.csv", index_col=0)
+    assert cooc.shape == (19, 19) and cooc.loc["road", "road"] == 1.0
+    sizes = pd.read_csv(figs / "01_class_distribution_object_areas.csv", index_col=0)
+    assert (sizes["mean"] > 0).all() and (sizes["mean"] <= 1).all()
+    # the executed copy shows the run header and the rare classes
+    text = json.dumps(nbformat.read(executed, as_version=4).cells)
+    assert "device: cpu" in text and "rare classes:" in text
+    assert not any(home.iterdir()), list(home.rglob("*"))
+
+
+@pytest.mark.notebook
+def test_failing_notebook_names_notebook_and_cell(tmp_path, capsys):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("raise ValueError('boom in cell')")]
+    nb.metadata["kernelspec"] = {"name": "semsegdiff", "display_name": "semsegdiff", "language": "python"}
+    (tmp_path / "nbs").mkdir()
+    nbformat.write(nb, tmp_path / "nbs/99_broken.ipynb")
+    with pytest.raises(NotebookError, match=r"99_broken.ipynb: cell \d+ .*ValueError: boom in cell"):
+        run_notebooks(notebooks_dir=tmp_path / "nbs", out_dir=tmp_path / "runs", root=tmp_path, progress=False)
+    code = main(["notebooks", "run", "--notebooks", str(tmp_path / "nbs"), "--out", str(tmp_path / "runs"),
+                 "--no-progress"])
+    assert code == 1 and "99_broken.ipynb: cell" in capsys.readouterr().err

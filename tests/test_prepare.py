@@ -1,0 +1,127 @@
+"""Prepared caches, class statistics and the DataModule."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from semsegdiff.data import (DataError, SegDataModule, center_crop_resize, class_stats, cooccurrence, distribution_table,
+                             object_areas, open_prepared, prepare, rare_classes, to_model_range)
+from semsegdiff.labels import IGNORE, NUM_CLASSES, class_id
+
+
+def test_center_crop_resize_keeps_ids_and_centre():
+    image = np.zeros((100, 200, 3), np.uint8)
+    mask = np.full((100, 200), class_id("sky"), np.uint8)
+    mask[:, :50] = class_id("car")  # cropped away: the centre square is columns 50..149
+    mask[40:60, 90:110] = class_id("person")
+    image[40:60, 90:110] = 255
+    img, msk = center_crop_resize(image, mask, 50)
+    assert img.shape == (50, 50, 3) and msk.shape == (50, 50) and msk.dtype == np.uint8
+    assert set(np.unique(msk)) == {class_id("sky"), class_id("person")}  # nearest: no blended ids
+    assert msk[25, 25] == class_id("person") and img[25, 25].min() > 200
+
+
+def test_prepare_reference_splits_and_stats(tmp_path, reference_dir):
+    out = prepare(reference_dir, tmp_path / "cache", size=64, val_fraction=0.25, seed=1, progress=False)
+    p = open_prepared(out)
+    assert p.meta["source_format"] == "reference" and p.size == 64
+    assert {s: p.meta["splits"][s]["images"] for s in p.splits} == {"train": 3, "val": 1}
+    assert p.images("train").shape == (3, 64, 64, 3) and p.masks("val").shape == (1, 64, 64)
+    names = p.meta["splits"]["train"]["names"] + p.meta["splits"]["val"]["names"]
+    assert sorted(names) == sorted(f.stem for f in (reference_dir / "images").iterdir())
+    stats = p.meta["splits"]["train"]
+    assert sum(stats["pixel_counts"]) + stats["ignore_pixels"] == 3 * 64 * 64
+    assert stats["image_counts"][class_id("road")] == 3 and len(stats["pixel_counts"]) == NUM_CLASSES
+    # same seed, same split
+    again = prepare(reference_dir, tmp_path / "cache2", size=64, val_fraction=0.25, seed=1, progress=False)
+    assert json.loads((again / "meta.json").read_text())["splits"]["val"]["names"] == p.meta["splits"]["val"]["names"]
+
+
+def test_prepare_keeps_official_splits(tmp_path, bdd_dir, cityscapes_dir):
+    p = open_prepared(prepare(bdd_dir, tmp_path / "b", size=32, progress=False))
+    assert p.meta["source_format"] == "bdd100k" and p.splits == ["train", "val"]
+    c = open_prepared(prepare(cityscapes_dir, tmp_path / "c", size=32, progress=False))
+    assert c.meta["source_format"] == "cityscapes" and c.masks("train").shape == (4, 32, 32)
+
+
+def test_prepare_bad_input_leaves_nothing(tmp_path, reference_dir):
+    sorted((reference_dir / "images").iterdir())[3].write_bytes(b"\xff\xd8\xff broken")
+    with pytest.raises(DataError, match="cannot decode image"):
+        prepare(reference_dir, tmp_path / "cache", size=32, progress=False)
+    assert not (tmp_path / "cache").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cache")]  # no temporary left either
+
+
+def test_prepare_refuses_to_overwrite(tmp_path, reference_dir):
+    out = prepare(reference_dir, tmp_path / "cache", size=32, progress=False)
+    with pytest.raises(FileExistsError, match="already exists"):
+        prepare(reference_dir, out, size=32, progress=False)
+    prepare(reference_dir, out, size=16, overwrite=True, progress=False)
+    assert open_prepared(out).size == 16
+
+
+def test_open_prepared_errors(tmp_path, reference_dir):
+    with pytest.raises(DataError, match="not a prepared cache"):
+        open_prepared(reference_dir)
+    out = prepare(reference_dir, tmp_path / "cache", size=32, progress=False)
+    (out / "val_images.npy").unlink()
+    with pytest.raises(DataError, match="val_images.npy: missing"):
+        open_prepared(out)
+
+
+def test_class_statistics():
+    masks = np.zeros((3, 4, 4), np.uint8)
+    masks[0, :2] = class_id("sky")
+    masks[1, 0, 0] = class_id("car")
+    masks[1, 3, 3] = class_id("car")  # two separate car regions
+    masks[2, 0, 0] = IGNORE
+    s = class_stats(masks)
+    assert s["pixel_counts"][0] == 8 + 14 + 15 and s["pixel_counts"][class_id("car")] == 2
+    assert s["image_counts"][0] == 3 and s["image_counts"][class_id("sky")] == 1 and s["ignore_pixels"] == 1
+    table = distribution_table({"train": s})
+    road = table.set_index("class").loc["road"]
+    assert road["pixel_share"] == pytest.approx(37 / 47) and road["image_share"] == 1.0
+    rare = rare_classes(table, pixel_share=0.05, image_share=0.5)
+    assert {"car", "sky"} <= set(rare["class"]) and "road" not in set(rare["class"])
+    areas = object_areas(masks)
+    cars = areas[areas["class"] == "car"]
+    assert len(cars) == 2 and np.allclose(cars["area_share"], 1 / 16)
+    cond = cooccurrence(masks)
+    assert cond.loc["car", "road"] == 1.0 and cond.loc["road", "car"] == pytest.approx(1 / 3)
+    assert np.isnan(cond.loc["train", "road"])
+
+
+def test_datamodule_batches_and_paired_flip(tmp_path, reference_dir):
+    out = prepare(reference_dir, tmp_path / "cache", size=32, val_fraction=0.25, progress=False)
+    p = open_prepared(out)
+    dm = SegDataModule(out, batch_size=2)
+    torch.manual_seed(0)
+    flips = 0
+    for _ in range(8):
+        for batch in dm.train_dataloader():
+            assert batch["image"].shape == (2, 3, 32, 32) and batch["image"].dtype == torch.uint8
+            assert batch["mask"].shape == (2, 32, 32) and batch["mask"].dtype == torch.uint8
+            for img, mask, i in zip(batch["image"], batch["mask"], batch["index"]):
+                ref_img = torch.from_numpy(np.array(p.images("train")[i])).permute(2, 0, 1)
+                ref_mask = torch.from_numpy(np.array(p.masks("train")[i]))
+                same = torch.equal(mask, ref_mask) and torch.equal(img, ref_img)
+                flipped = torch.equal(mask, ref_mask.flip(-1)) and torch.equal(img, ref_img.flip(-1))
+                assert same or flipped  # image and mask always flipped together
+                flips += flipped and not same
+    assert 0 < flips < 16
+    val = next(iter(dm.val_dataloader()))
+    assert torch.equal(val["mask"][0], torch.from_numpy(np.array(p.masks("val")[0])))  # no flip in val
+    test = next(iter(dm.test_dataloader()))  # no test split: falls back to val
+    assert torch.equal(test["mask"], val["mask"])
+    x = to_model_range(val["image"])
+    assert x.dtype == torch.float32 and x.min() >= -1 and x.max() <= 1
+
+
+def test_datamodule_with_workers(tmp_path, reference_dir):
+    out = prepare(reference_dir, tmp_path / "cache", size=16, val_fraction=0.25, progress=False)
+    dm = SegDataModule(out, batch_size=3, num_workers=1)
+    batches = list(dm.train_dataloader())
+    assert len(batches) == 1 and sorted(batches[0]["index"].tolist()) == [0, 1, 2]

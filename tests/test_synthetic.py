@@ -1,0 +1,64 @@
+"""The embedded procedural dataset: determinism, class coverage, long tail, and its BDD100K layout."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from semsegdiff.data import class_stats, open_dataset
+from semsegdiff.data.synthetic import generate, render_scene, render_scenes
+from semsegdiff.labels import CLASS_NAMES, IGNORE, NUM_CLASSES, class_id
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return render_scenes(200, 64, seed=0)
+
+
+def test_shapes_and_ranges(scenes):
+    images, masks = scenes
+    assert images.shape == (200, 64, 64, 3) and images.dtype == np.uint8
+    assert masks.shape == (200, 64, 64) and masks.dtype == np.uint8
+    assert ((masks < NUM_CLASSES) | (masks == IGNORE)).all()
+    assert images.std() > 20  # not flat
+
+
+def test_same_seed_same_data_and_prefix_stable(scenes):
+    images, masks = render_scenes(10, 64, seed=0)
+    assert np.array_equal(images, scenes[0][:10]) and np.array_equal(masks, scenes[1][:10])
+    other_images, _ = render_scenes(10, 64, seed=1)
+    assert not np.array_equal(other_images, images)
+    image, mask = render_scene(np.random.default_rng([0, 3]), 64)
+    assert np.array_equal(image, images[3]) and np.array_equal(mask, masks[3])
+
+
+def test_all_classes_with_a_long_tail(scenes):
+    s = class_stats(scenes[1])
+    present = [CLASS_NAMES[i] for i in range(NUM_CLASSES) if s["image_counts"][i] == 0]
+    assert not present, f"classes missing from 200 scenes: {present}"
+    pixels = np.array(s["pixel_counts"]) / sum(s["pixel_counts"])
+    images = np.array(s["image_counts"]) / s["images"]
+    for common in ("road", "sky", "building", "vegetation"):
+        assert pixels[class_id(common)] > 0.05, common
+    assert images[class_id("road")] > 0.95
+    for rare in ("train", "motorcycle", "rider"):
+        assert pixels[class_id(rare)] < 0.005 and images[class_id(rare)] < 0.15, rare
+
+
+def test_classes_look_different(scenes):
+    """Each class has its own appearance: mean colours of road, sky and vegetation differ clearly."""
+    images, masks = scenes
+    mean = {c: images[masks == class_id(c)].mean(0) for c in ("road", "sky", "vegetation", "car")}
+    assert mean["vegetation"][1] > mean["vegetation"][2] + 10  # green over blue
+    assert np.abs(mean["sky"] - mean["road"]).max() > 15
+    assert images[masks == class_id("road")].std(0).max() > 5  # textured, not flat
+
+
+def test_generate_writes_bdd100k_layout(tmp_path, scenes):
+    root = generate(tmp_path / "s", n=16, size=64, seed=0, val_fraction=0.25, progress=False)
+    ds = open_dataset(root)
+    assert ds.format == "bdd100k" and {k: len(v) for k, v in ds.splits.items()} == {"train": 12, "val": 4}
+    image, mask = ds.read(ds.splits["val"][0])  # val holds the last scenes
+    assert np.array_equal(mask, scenes[1][12])  # id PNGs are exact
+    assert np.abs(image.astype(int) - scenes[0][12]).mean() < 8  # JPEG is close
+    with pytest.raises(FileExistsError):
+        generate(root, n=4, size=32, progress=False)
