@@ -10,7 +10,7 @@ import seaborn as sns
 from matplotlib.patches import Patch
 
 from .files import atomic_path
-from .labels import CLASS_NAMES, LABELS, PALETTE, ids_to_colors
+from .labels import CLASS_NAMES, IGNORE, LABELS, PALETTE, ids_to_colors
 
 TEXT_WIDTH = 7.0  # inches: a two-column paper's full width
 
@@ -141,8 +141,10 @@ def plot_pairs(images: np.ndarray, masks: np.ndarray, titles: list[str] | None =
         ax.set_xticks([])
         ax.set_yticks([])
         ax.grid(False)
-    present = sorted(set(np.unique(np.asarray(masks))) - {255})
+    present = sorted(set(np.unique(np.asarray(masks)).tolist()) - {IGNORE})
     handles = [Patch(facecolor=PALETTE[c] / 255, edgecolor="0.3", linewidth=0.3, label=CLASS_NAMES[c]) for c in present]
+    if (np.asarray(masks) == IGNORE).any():
+        handles.append(Patch(facecolor="black", edgecolor="0.3", linewidth=0.3, label="ignore"))
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 10), bbox_to_anchor=(0.5, 0.0),
                handlelength=1.0, columnspacing=0.8, borderaxespad=0.1)
     return fig

@@ -30,8 +30,8 @@ def test_errors_name_the_file(tmp_path, reference_dir, capsys):
     bad = sorted((reference_dir / "images").iterdir())[0]
     bad.write_bytes(b"junk")
     assert main(["prepare", str(reference_dir), str(tmp_path / "c")]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("semsegdiff prepare: error:") and str(bad) in err
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
+    assert last.startswith("semsegdiff prepare: error:") and str(bad) in last and "not a JPEG" in last
     assert not (tmp_path / "c").exists()
     assert main(["prepare", str(tmp_path / "missing"), str(tmp_path / "c")]) == 1
     assert "missing: dataset folder does not exist" in capsys.readouterr().err

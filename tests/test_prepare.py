@@ -125,3 +125,31 @@ def test_datamodule_with_workers(tmp_path, reference_dir):
     dm = SegDataModule(out, batch_size=3, num_workers=1)
     batches = list(dm.train_dataloader())
     assert len(batches) == 1 and sorted(batches[0]["index"].tolist()) == [0, 1, 2]
+
+
+def test_datamodule_drives_a_lightning_trainer(tmp_path, reference_dir):
+    """Lightning re-creates the loaders (sampler injection); batches must still arrive whole."""
+    import pytorch_lightning as pl
+
+    class MeanColour(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.head = torch.nn.Linear(3, 19)
+            self.seen = []
+
+        def training_step(self, batch, _):
+            self.seen.append(tuple(batch["image"].shape))
+            x = to_model_range(batch["image"]).mean((2, 3))  # (B, 3)
+            target = batch["mask"].long().mode(-1).values.mode(-1).values  # (B,) a majority class
+            return torch.nn.functional.cross_entropy(self.head(x), target)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    out = prepare(reference_dir, tmp_path / "cache", size=16, val_fraction=0.25, progress=False)
+    model = MeanColour()
+    trainer = pl.Trainer(max_steps=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                         default_root_dir=tmp_path)
+    trainer.fit(model, datamodule=SegDataModule(out, batch_size=2))
+    assert trainer.global_step == 2 and model.seen == [(2, 3, 16, 16)] * 2

@@ -16,6 +16,7 @@ Every problem raises :class:`DataError` naming the file and what is wrong with i
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,7 +84,9 @@ def _decode(path: Path, mode: ImageReadMode) -> torch.Tensor:
     try:
         return decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=mode)
     except RuntimeError as e:
-        reason = str(e).split(", ")[-1].strip()
+        reason = re.sub(r"^.*?\.cpp:\d+,\s*", "", str(e)).strip()  # drop torchvision's source location
+        if reason.startswith("Unsupported image file"):
+            reason = "not a JPEG, PNG, WebP or GIF file"
         raise DataError(f"{path}: cannot decode image, unreadable or truncated ({reason})") from e
 
 
