@@ -35,7 +35,7 @@ def save(fig: plt.Figure, name: str, out_dir: str | Path = "figures", data: pd.D
     written = []
     for ext in ("png", "pdf"):
         with atomic_path(out_dir / f"{name}.{ext}") as tmp:
-            fig.savefig(tmp, format=ext)
+            fig.savefig(tmp, format=ext, metadata={"CreationDate": None} if ext == "pdf" else None)  # reproducible
         written.append(out_dir / f"{name}.{ext}")
     if data is not None:
         with atomic_path(out_dir / f"{name}.csv") as tmp:
