@@ -9,6 +9,7 @@ import torch
 
 from semsegdiff.data import (DataError, SegDataModule, center_crop_resize, class_stats, cooccurrence, distribution_table,
                              object_areas, open_prepared, prepare, rare_classes, to_model_range)
+from semsegdiff.data.prepare import split_indices
 from semsegdiff.labels import IGNORE, NUM_CLASSES, class_id
 
 
@@ -153,3 +154,13 @@ def test_datamodule_drives_a_lightning_trainer(tmp_path, reference_dir):
                          default_root_dir=tmp_path)
     trainer.fit(model, datamodule=SegDataModule(out, batch_size=2))
     assert trainer.global_step == 2 and model.seen == [(2, 3, 16, 16)] * 2
+
+
+def test_split_indices():
+    split = split_indices(10, 0.25, seed=0)
+    assert len(split["val"]) == 2 and sorted(np.concatenate([split["train"], split["val"]])) == list(range(10))
+    assert np.array_equal(split_indices(10, 0.25, seed=0)["val"], split["val"])
+    assert len(split_indices(10, 0.0, seed=0)["val"]) == 0  # no val split asked for
+    assert len(split_indices(3, 0.01, seed=0)["val"]) == 1  # at least one, when asked
+    with pytest.raises(ValueError, match="val_fraction"):
+        split_indices(10, 1.0, seed=0)

@@ -49,8 +49,10 @@ def center_crop_resize(image: np.ndarray, mask: np.ndarray, size: int) -> tuple[
 
 def split_indices(n: int, val_fraction: float, seed: int) -> dict[str, np.ndarray]:
     """Deterministic train/val split of ``n`` items for layouts that have no splits."""
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     order = np.random.default_rng(seed).permutation(n)
-    n_val = max(1, round(n * val_fraction)) if n > 1 else 0
+    n_val = min(n - 1, max(1, round(n * val_fraction))) if val_fraction > 0 and n > 1 else 0
     return {"train": np.sort(order[n_val:]), "val": np.sort(order[:n_val])}
 
 
