@@ -1,7 +1,6 @@
 """Shared fixtures: the real BDD100K sample (reference layout) and tiny layouts written from it."""
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -12,18 +11,14 @@ from torchvision.io import encode_png
 
 from semsegdiff.data import open_dataset, write_bdd100k
 from semsegdiff.labels import CITYSCAPES_ID_TO_TRAIN_ID
+from semsegdiff.notebooks import headless_env
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bdd_sample"
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config):
-    cache = ROOT / ".cache"
-    for key, sub in {"MPLCONFIGDIR": "matplotlib", "IPYTHONDIR": "ipython", "JUPYTER_CONFIG_DIR": "jupyter/config",
-                     "JUPYTER_DATA_DIR": "jupyter/data", "JUPYTER_RUNTIME_DIR": "jupyter/runtime"}.items():
-        os.environ.setdefault(key, str(cache / sub))
-        Path(os.environ[key]).mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    headless_env(ROOT)  # matplotlib, IPython and Jupyter write under .cache/, never to the home directory
 
 
 @pytest.fixture

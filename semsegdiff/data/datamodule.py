@@ -14,24 +14,23 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from .prepare import Prepared, open_prepared
+from .prepare import open_prepared
 
 
 class CachedPairs(torch.utils.data.Dataset):
     """One split of a prepared cache, with an optional paired horizontal flip."""
 
     def __init__(self, root: str | Path, split: str, *, flip: bool = False):
-        self.root, self.split, self.flip = Path(root), split, flip
-        self._n = len(open_prepared(self.root).meta["splits"][split]["names"])
-        self._arrays: tuple[np.ndarray, np.ndarray] | None = None  # opened lazily, once per worker
+        self.prepared, self.split, self.flip = open_prepared(root), split, flip
+        self._n = len(self.prepared.meta["splits"][split]["names"])
+        self._arrays: tuple[np.ndarray, np.ndarray] | None = None  # memory maps, opened once per worker
 
     def __len__(self) -> int:
         return self._n
 
     def _open(self) -> tuple[np.ndarray, np.ndarray]:
         if self._arrays is None:
-            prepared = Prepared(self.root, open_prepared(self.root).meta)
-            self._arrays = (prepared.images(self.split), prepared.masks(self.split))
+            self._arrays = (self.prepared.images(self.split), self.prepared.masks(self.split))
         return self._arrays
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
