@@ -24,10 +24,11 @@ import numpy as np
 from scipy import ndimage
 from tqdm.auto import tqdm
 
+from ..labels import IGNORE, NUM_CLASSES
 from .formats import write_bdd100k
 
 (ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, LIGHT, SIGN, VEGETATION, TERRAIN, SKY,
- PERSON, RIDER, CAR, TRUCK, BUS, TRAIN, MOTORCYCLE, BICYCLE) = range(19)
+ PERSON, RIDER, CAR, TRUCK, BUS, TRAIN, MOTORCYCLE, BICYCLE) = range(NUM_CLASSES)  # labels.py order
 
 # ----------------------------------------------------------------------------------------------
 # Frequencies (tuned on 2000 scenes towards BDD100K class statistics) and appearance tables.
@@ -874,14 +875,14 @@ def _draw_far_band(cv, rng, env):
 
 
 def _draw_hood(cv, rng):
-    """Ego-car bonnet along the bottom edge: glossy dark paint, labelled ignore (255)."""
+    """Ego-car bonnet along the bottom edge: glossy dark paint, labelled IGNORE (255)."""
     S, top = cv.size, 1 - rng.uniform(0.03, 0.07)
     edge = top + 0.6 * (1 - top) * ((cv.c - 0.5) / 0.5) ** 2
     hood = cv.c[:, None] > edge[None, :]
     shine = np.clip(1 - (cv.c[:, None] - edge[None, :]) * S / 3, 0, 1)[..., None]
     paint = _col(rng, CAR_RGB[2:5] + CAR_RGB[7:9], 6) * 0.6
     cv.img = np.where(hood[..., None], paint + (cv.img * 0.6 - paint) * shine * 0.7, cv.img)
-    cv.mask[hood], cv.depth[hood], cv.glow[hood] = 255, 1.0, 0.0
+    cv.mask[hood], cv.depth[hood], cv.glow[hood] = IGNORE, 1.0, 0.0
 
 
 def _finish(cv, rng, env):
