@@ -164,3 +164,15 @@ def test_split_indices():
     assert len(split_indices(3, 0.01, seed=0)["val"]) == 1  # at least one, when asked
     with pytest.raises(ValueError, match="val_fraction"):
         split_indices(10, 1.0, seed=0)
+
+
+def test_ensure_dataset_resolves_relative_paths_under_root(tmp_path, monkeypatch, reference_dir):
+    """A notebook in notebooks/ passes root=".." and relative data/cache paths."""
+    from semsegdiff.data import ensure_dataset
+
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    synth = ensure_dataset("synthetic", size=16, cache="data", n_synthetic=4, root="..", progress=False)
+    assert synth.root.resolve().parent == (tmp_path / "data/prepared").resolve()
+    real = ensure_dataset("reference", size=16, cache="data", root="..", progress=False)
+    assert real.meta["source"] == str(reference_dir.resolve()) and real.size == 16

@@ -173,8 +173,9 @@ def ensure_dataset(data: str | Path = "synthetic", *, size: int = 64, cache: str
         raw = cache / f"synthetic-n{n_synthetic}-seed{seed}-{size}px"
         if not (raw / "images").is_dir():
             generate(raw, n=n_synthetic, size=size, seed=seed, progress=progress)
-        data = raw
-    data = Path(root) / data
+        data = raw  # already under root
+    else:
+        data = Path(root) / data
     if is_prepared(data):
         return open_prepared(data)
     out = cache / "prepared" / f"{data.resolve().name}-{size}px"
