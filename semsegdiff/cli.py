@@ -1,4 +1,4 @@
-"""The ``semsegdiff`` command line: synth, prepare, info, notebooks."""
+"""The ``semsegdiff`` command line: synth, prepare, info, train, sample, notebooks."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,10 @@ import sys
 from pathlib import Path
 
 import yaml
+
+from .config import QUICK
+
+PROFILE_KEYS = [k for k in QUICK]
 
 
 def _synth(a: argparse.Namespace) -> None:
@@ -40,6 +44,26 @@ def _info(a: argparse.Namespace) -> None:
         print(f"{dataset.format} dataset at {dataset.root}")
         for split, samples in dataset.splits.items():
             print(f"  {split}: {len(samples)} pairs")
+
+
+def _train(a: argparse.Namespace) -> None:
+    from .config import get_profile, print_header
+    from .models import train
+
+    cfg = get_profile(a.profile, **{k: getattr(a, k) for k in PROFILE_KEYS})
+    print_header(cfg)
+    path = train(cfg, out=a.out, resume=a.resume, accelerator=a.accelerator, progress=not a.no_progress,
+                 max_steps=a.max_steps)
+    print(f"checkpoint: {path}")
+
+
+def _sample(a: argparse.Namespace) -> None:
+    from .models import sample_folder
+
+    manifest = sample_folder(a.checkpoint, a.masks, a.out, sampler=a.sampler, steps=a.steps, guidance=a.guidance,
+                             per_mask=a.per_mask, seed=a.seed, batch_size=a.batch_size, resize=a.resize,
+                             device=a.device, overwrite=a.overwrite, progress=not a.no_progress)
+    print(f"wrote {len(manifest)} images and manifest.csv to {a.out}")
 
 
 def _notebooks(a: argparse.Namespace) -> None:
@@ -82,6 +106,35 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("path", type=Path)
     s.set_defaults(func=_info)
 
+    s = sub.add_parser("train", help="train the mask-conditioned diffusion model (Lightning)",
+                       description="Every profile setting is a flag; values are YAML (e.g. --channel-mult '[1,2,2]').")
+    s.add_argument("--profile", default="quick", choices=["quick", "paper"])
+    s.add_argument("--out", type=Path, help="run folder (default runs/<profile>)")
+    s.add_argument("--resume", action="store_true", help="continue from the run folder's last.ckpt")
+    s.add_argument("--accelerator", choices=["cpu", "cuda", "gpu"], help="default: cuda when present")
+    s.add_argument("--max-steps", type=int, default=-1, help="stop after this many optimizer steps")
+    s.add_argument("--no-progress", action="store_true")
+    for key, default in QUICK.items():
+        s.add_argument("--" + key.replace("_", "-"), dest=key, type=yaml.safe_load, metavar=type(default).__name__.upper(),
+                       help=f"(quick: {default!r})")
+    s.set_defaults(func=_train)
+
+    s = sub.add_parser("sample", help="generate images for a folder of masks with a trained checkpoint")
+    s.add_argument("--checkpoint", type=Path, required=True)
+    s.add_argument("--masks", type=Path, required=True, help="folder of PNG masks: train ids or palette colours")
+    s.add_argument("--out", type=Path, required=True)
+    s.add_argument("--sampler", default="dpmsolver++", choices=["ddpm", "ddim", "dpmsolver++"])
+    s.add_argument("--steps", type=int, default=20)
+    s.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale")
+    s.add_argument("--per-mask", type=int, default=1, help="images per mask")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--resize", action="store_true", help="centre-crop and resize masks to the model's size")
+    s.add_argument("--device", help="default: cuda when present")
+    s.add_argument("--overwrite", action="store_true")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(func=_sample)
+
     s = sub.add_parser("notebooks", help="run the notebooks headless through papermill")
     nsub = s.add_subparsers(dest="action", required=True)
     r = nsub.add_parser("run", help="execute notebooks/*.ipynb in order")
@@ -102,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.func(args)
-    except (DataError, NotebookError, FileExistsError, KeyError, ValueError) as e:
+    except (DataError, NotebookError, FileExistsError, KeyError, ValueError, FloatingPointError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"semsegdiff {args.command}: error: {msg}", file=sys.stderr)
         return 1

@@ -148,3 +148,59 @@ def plot_pairs(images: np.ndarray, masks: np.ndarray, titles: list[str] | None =
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 10), bbox_to_anchor=(0.5, 0.0),
                handlelength=1.0, columnspacing=0.8, borderaxespad=0.1)
     return fig
+
+
+def preview_grid(masks, images, path: str | Path, real=None, pad: int = 2) -> Path:
+    """Write a PNG grid atomically: masks in the palette (top row), generated images, then real ones.
+
+    ``masks`` (N, H, W) ids, ``images``/``real`` uint8 (N, 3, H, W); pixel-exact, no resampling.
+    """
+    import torch
+    from torchvision.io import write_png
+    from torchvision.utils import make_grid
+
+    rows = [torch.from_numpy(ids_to_colors(np.asarray(masks))).permute(0, 3, 1, 2), torch.as_tensor(images)]
+    if real is not None:
+        rows.append(torch.as_tensor(real).cpu())
+    grid = make_grid(torch.cat(rows), nrow=len(rows[0]), padding=pad, pad_value=255)
+    with atomic_path(path) as tmp:
+        write_png(grid, str(tmp))
+    return Path(path)
+
+
+def plot_image_rows(rows: dict[str, np.ndarray], col_titles: list[str] | None = None) -> plt.Figure:
+    """A grid of images: one labelled row per entry of ``rows`` (each (N, H, W, 3) uint8 or (N, H, W) ids)."""
+    n_rows, n = len(rows), len(next(iter(rows.values())))
+    side = TEXT_WIDTH / (n + 0.9)
+    fig, axes = plt.subplots(n_rows, n, figsize=(TEXT_WIDTH, side * n_rows * 1.04), squeeze=False)
+    fig.subplots_adjust(left=0.9 / (n + 0.9), right=1, top=1 - (0.25 / (side * n_rows) if col_titles else 0),
+                        bottom=0, wspace=0.03, hspace=0.03)
+    for r, (label, imgs) in enumerate(rows.items()):
+        for i in range(n):
+            img = np.asarray(imgs[i])
+            axes[r, i].imshow(ids_to_colors(img) if img.ndim == 2 else img, interpolation="nearest")
+            axes[r, i].set_xticks([])
+            axes[r, i].set_yticks([])
+            axes[r, i].grid(False)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
+    for i, t in enumerate(col_titles or []):
+        axes[0, i].set_title(t, fontsize=7)
+    return fig
+
+
+def plot_loss_curves(metrics: pd.DataFrame) -> plt.Figure:
+    """Training loss per step (light), its running mean and the validation loss per epoch, log scale."""
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH / 2, 2.4))
+    train = metrics.dropna(subset=["train_loss_step"]) if "train_loss_step" in metrics else metrics.iloc[:0]
+    if len(train):
+        ax.plot(train["step"], train["train_loss_step"], color="C0", alpha=0.25, lw=0.6, label="train (per step)")
+        smooth = train["train_loss_step"].rolling(max(1, len(train) // 20), min_periods=1).mean()
+        ax.plot(train["step"], smooth, color="C0", lw=1.2, label="train (running mean)")
+    if "val_loss" in metrics:
+        val = metrics.dropna(subset=["val_loss"])
+        ax.plot(val["step"], val["val_loss"], "o-", color="C3", ms=3, lw=1.0, label="val (fixed noise)")
+    ax.set_yscale("log")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("MSE loss")
+    ax.legend()
+    return fig

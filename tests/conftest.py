@@ -68,3 +68,24 @@ def cityscapes_dir(tmp_path: Path, sample_pairs) -> Path:
     wide_images = np.concatenate([images, images[:, :, ::-1]], axis=2)
     wide_masks = np.concatenate([masks, masks[:, :, ::-1]], axis=2)
     return write_cityscapes(tmp_path / "cityscapes", wide_images, wide_masks, train_ids=False)
+
+
+def tiny_cfg(tmp_path: Path, **overrides) -> dict:
+    """The quick profile shrunk to a ~20k-parameter U-Net on 16x16 synthetic scenes, for tests."""
+    from semsegdiff.config import get_profile
+
+    settings = dict(size=16, n_synthetic=48, cache=str(tmp_path / "data"), channels=8, channel_mult=[1, 2],
+                    emb_dim=32, mask_hidden=8, batch_size=8, epochs=2, preview_every=1, n_preview=4, steps=2,
+                    log_every=1, ema_start=2, ckpt_every=1)
+    settings.update(overrides)
+    return get_profile("quick", **settings)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny diffusion model trained for 2 steps on the 4 real BDD100K pairs (16x16); its final checkpoint."""
+    from semsegdiff.models import train
+
+    tmp = tmp_path_factory.mktemp("tiny_run")
+    cfg = tiny_cfg(tmp, data=str(FIXTURE), batch_size=2, epochs=2, n_preview=2)  # 3 train + 1 val
+    return train(cfg, out=tmp / "run", progress=False, max_steps=2)

@@ -72,3 +72,34 @@ def test_failing_notebook_names_notebook_and_cell(tmp_path, capsys):
     code = main(["notebooks", "run", "--notebooks", str(tmp_path / "nbs"), "--out", str(tmp_path / "runs"),
                  "--no-progress"])
     assert code == 1 and "99_broken.ipynb: cell" in capsys.readouterr().err
+
+
+@pytest.mark.notebook
+def test_02_train_diffusion(tmp_path):
+    overrides = {"channels": 8, "channel_mult": [1, 2], "emb_dim": 32, "mask_hidden": 8, "batch_size": 8,
+                 "preview_every": 1, "n_preview": 4, "log_every": 1, "steps": 2}
+    params = {"n_synthetic": 48, "size": 16, "epochs": 2, "overrides": overrides, "n_show": 4}
+    [executed] = run_notebooks("quick", only=["02_train"], parameters=params, notebooks_dir=NOTEBOOKS,
+                               out_dir=tmp_path / "runs", root=tmp_path, progress=False)
+    ckpt = tmp_path / "runs/quick/diffusion.ckpt"
+    from semsegdiff.models import load_checkpoint, read_checkpoint
+
+    assert read_checkpoint(ckpt)["global_step"] == 2 * (42 // 8)  # 42 train scenes, batch 8, 2 epochs
+    assert load_checkpoint(ckpt, size=16).cfg["channels"] == 8
+    figs = tmp_path / "figures"
+    for name in ("loss", "previews", "samples", "trajectory"):
+        for ext in ("png", "pdf"):
+            assert (figs / f"02_train_diffusion_{name}.{ext}").stat().st_size > 3000, name
+    loss = pd.read_csv(figs / "02_train_diffusion_loss.csv")
+    assert loss["train_loss_step"].notna().sum() == 10 and loss["val_loss"].notna().sum() == 2
+    assert "reusing" not in outputs(executed)
+    # a second run with the same settings reuses the checkpoint instead of training again
+    mtime = ckpt.stat().st_mtime_ns
+    [executed] = run_notebooks("quick", only=["02_train"], parameters=params, notebooks_dir=NOTEBOOKS,
+                               out_dir=tmp_path / "runs", root=tmp_path, progress=False)
+    assert "reusing" in outputs(executed) and ckpt.stat().st_mtime_ns == mtime
+
+
+def outputs(notebook: Path) -> str:
+    """The text a notebook printed (its outputs, not its sources)."""
+    return json.dumps([c.get("outputs", []) for c in nbformat.read(notebook, as_version=4).cells])

@@ -25,7 +25,7 @@ import torch
 from torchvision.io import ImageReadMode, decode_image
 
 from ..files import atomic_dir
-from ..labels import IGNORE, NUM_CLASSES, class_id, cityscapes_lut, colors_to_ids
+from ..labels import IGNORE, NUM_CLASSES, PALETTE, class_id, cityscapes_lut, colors_to_ids
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 SPLITS = ("train", "val", "test")
@@ -123,10 +123,50 @@ def read_color_mask(path: Path, colors: dict[int, tuple[int, int, int]]) -> np.n
         same = int((unknown & np.all(rgb == rgb[y, x], axis=-1)).sum())
         n_colours = len(np.unique(rgb[unknown].reshape(-1, 3), axis=0))
         raise DataError(
-            f"{path}: colour {colour} at pixel (x={x}, y={y}) is not in colormap.json "
+            f"{path}: colour {colour} at pixel (x={x}, y={y}) is not a class colour "
             f"({same} pixels of that colour; {int(unknown.sum())} pixels in {n_colours} unknown colours)"
         )
     return ids
+
+
+def read_mask(path: Path, colors: dict[int, tuple[int, int, int]] | None = None) -> np.ndarray:
+    """Read one mask file: a single-channel PNG of train ids, or an RGB colour mask.
+
+    Colour masks are decoded with ``colors`` ({train id: RGB}), by default the Cityscapes palette.
+    """
+    path = Path(path)
+    channels = _decode(path, ImageReadMode.UNCHANGED).shape[0]
+    if channels in (1, 2):
+        return check_ids(read_gray(path), path)
+    return read_color_mask(path, colors or {i: tuple(int(c) for c in rgb) for i, rgb in enumerate(PALETTE)})
+
+
+def read_mask_folder(folder: str | Path, *, size: int | None = None) -> tuple[list[Path], np.ndarray]:
+    """Read every PNG mask in ``folder``: ids, or colours (``colormap.json`` in it or its parent, else the palette).
+
+    With ``size``, masks are centre-cropped to square and resized (nearest) to ``size``;
+    without it they must all have the same shape. Returns the files and a (N, H, W) uint8 array.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: mask folder not found")
+    files = _files(folder, (".png",))
+    if not files:
+        raise DataError(f"{folder}: no .png masks in this folder")
+    cmap = next((d / "colormap.json" for d in (folder, folder.parent) if (d / "colormap.json").is_file()), None)
+    colors = read_colormap(cmap) if cmap else None
+    masks = []
+    for f in files:
+        m = read_mask(f, colors)
+        if size is not None:
+            from .prepare import center_crop_resize
+
+            m = center_crop_resize(None, m, size)[1]
+        elif masks and m.shape != masks[0].shape:
+            raise DataError(f"{f}: mask is {m.shape[1]}x{m.shape[0]} but {files[0].name} is "
+                            f"{masks[0].shape[1]}x{masks[0].shape[0]}; pass a size to resize them all")
+        masks.append(m)
+    return files, np.stack(masks)
 
 
 def read_colormap(path: Path) -> dict[int, tuple[int, int, int]]:

@@ -31,20 +31,23 @@ from .stats import class_stats
 FORMAT_VERSION = 1
 
 
-def center_crop_resize(image: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+def center_crop_resize(image: np.ndarray | None, mask: np.ndarray, size: int) -> tuple[np.ndarray | None, np.ndarray]:
     """Centre-crop a pair to a square (as the reference does) and resize it to ``size``.
 
     The image is resized with antialiasing, the mask with nearest neighbour (ids stay ids).
+    ``image`` may be ``None`` to crop and resize a mask alone.
     """
     h, w = mask.shape
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
-    img = torch.from_numpy(np.ascontiguousarray(image[top:top + side, left:left + side])).permute(2, 0, 1)
     msk = torch.from_numpy(np.ascontiguousarray(mask[top:top + side, left:left + side]))[None]
+    img = None if image is None else \
+        torch.from_numpy(np.ascontiguousarray(image[top:top + side, left:left + side])).permute(2, 0, 1)
     if side != size:
-        img = TF.resize(img, [size, size], interpolation=InterpolationMode.BILINEAR, antialias=True)
         msk = TF.resize(msk, [size, size], interpolation=InterpolationMode.NEAREST_EXACT)
-    return img.permute(1, 2, 0).numpy(), msk[0].numpy()
+        if img is not None:
+            img = TF.resize(img, [size, size], interpolation=InterpolationMode.BILINEAR, antialias=True)
+    return (None if img is None else img.permute(1, 2, 0).numpy()), msk[0].numpy()
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> dict[str, np.ndarray]:

@@ -1,0 +1,112 @@
+"""Sampling speed: the reference procedure against ours, same model and mask batch, in one run.
+
+Reference (WINS 2024 code): DDPM, 1000 steps, guidance from TWO separate forward passes per
+step (conditional, then unconditional). Ours: DPM-Solver++ (diffusers), 20 steps, guidance
+from ONE batched forward per step. Both use the same randomly initialised U-Net of the chosen
+profile (speed does not depend on the weights) and the same masks. Each procedure runs in
+its own child process so that peak memory is its own: GPU peak allocated memory on CUDA,
+peak resident set size of the process on the CPU. Target: >= 50x faster.
+
+    python benchmarks/sampling.py [--profile quick] [--batch 8] [--ref-steps 1000] [--device cuda]
+
+``--ref-steps`` below 1000 times that many DDPM steps and scales the time to 1000 (the
+per-step cost is constant); the printout says so.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import time
+
+import torch
+
+
+def _model(profile: str, device: str):
+    from semsegdiff.config import get_profile
+    from semsegdiff.models import DiffusionModule
+
+    torch.manual_seed(0)
+    return DiffusionModule(**get_profile(profile)).to(device).eval()
+
+
+@torch.no_grad()
+def reference(model, masks: torch.Tensor, steps: int) -> torch.Tensor:
+    """DDPM with two forwards per step (the reference's loop, on a diffusers scheduler)."""
+    from semsegdiff.models import make_scheduler, one_hot
+
+    sched = make_scheduler("ddpm", **{k: model.cfg[k] for k in ("noise_schedule", "prediction_type")})
+    sched.set_timesteps(1000, device=masks.device)
+    cond = one_hot(masks, model.model.num_classes)
+    x = torch.randn(masks.shape[0], 3, *masks.shape[1:], device=masks.device)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=masks.is_cuda)
+    for t in sched.timesteps[:steps]:
+        with autocast:
+            c = model.model(x, t, cond).float()
+            u = model.model(x, t, torch.zeros_like(cond)).float()
+        x = sched.step(u + model.cfg["guidance"] * (c - u), t, x).prev_sample
+    return x
+
+
+def _run(kind: str, profile: str, batch: int, ref_steps: int, device: str, queue) -> None:
+    torch.set_num_threads(torch.get_num_threads())
+    model = _model(profile, device)
+    size = model.size
+    masks = torch.randint(0, 19, (batch, size, size), generator=torch.Generator().manual_seed(0)).to(torch.uint8)
+    masks = masks.to(device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    # warm-up, then time
+    if kind == "reference":
+        reference(model, masks, 2)
+        sync()
+        start = time.perf_counter()
+        reference(model, masks, ref_steps)
+        sync()
+        seconds = (time.perf_counter() - start) * 1000 / ref_steps
+    else:
+        model.generate(masks, sampler="dpmsolver++", steps=2, seed=0)
+        sync()
+        start = time.perf_counter()
+        model.generate(masks, sampler="dpmsolver++", steps=20, seed=0)
+        sync()
+        seconds = time.perf_counter() - start
+    peak = (torch.cuda.max_memory_allocated() if device == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    queue.put((seconds, peak))
+
+
+def measure(kind: str, *args) -> tuple[float, float]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_run, args=(kind, *args, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--profile", default="quick", choices=["quick", "paper"])
+    p.add_argument("--batch", type=int, default=8, help="masks per batch")
+    p.add_argument("--ref-steps", type=int, default=1000, help="DDPM steps actually timed (scaled to 1000)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    a = p.parse_args()
+    args = (a.profile, a.batch, a.ref_steps, a.device)
+    name = torch.cuda.get_device_name(0) if a.device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    print(f"profile {a.profile}, batch {a.batch}, device {name}")
+    ref_s, ref_mem = measure("reference", *args)
+    ours_s, ours_mem = measure("ours", *args)
+    mem = "peak GPU memory allocated" if a.device == "cuda" else "peak process RSS"
+    scaled = f" (timed {a.ref_steps} steps, scaled to 1000)" if a.ref_steps != 1000 else ""
+    print(f"reference  DDPM 1000 steps, 2 forwards/step: {ref_s:8.2f} s/batch  {ref_s / a.batch:7.3f} s/image  "
+          f"{mem} {ref_mem / 2**20:8.1f} MiB{scaled}")
+    print(f"ours       DPM-Solver++ 20 steps, batched CFG: {ours_s:8.2f} s/batch  {ours_s / a.batch:7.3f} s/image  "
+          f"{mem} {ours_mem / 2**20:8.1f} MiB")
+    print(f"speed-up: {ref_s / ours_s:.1f}x (target >= 50x)")
+
+
+if __name__ == "__main__":
+    main()

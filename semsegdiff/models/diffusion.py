@@ -1,0 +1,103 @@
+"""Diffusion on diffusers schedulers: the training loss and guided sampling.
+
+Noise schedule and prediction type are configurable. The default, ``squaredcos_cap_v2``
+with v-prediction (https://arxiv.org/abs/2202.00512), is the only setting under which
+DPM-Solver++ did not diverge in the measurements of DESIGN.md; ``"reference"`` gives the
+WINS 2024 setting (betas from 1e-4 to 0.02 along a half-cosine, epsilon prediction).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+from diffusers.utils.torch_utils import randn_tensor
+
+from .unet import one_hot
+
+SAMPLERS = ("ddpm", "ddim", "dpmsolver++")
+
+
+def reference_betas(steps: int = 1000, start: float = 1e-4, end: float = 0.02) -> list[float]:
+    """The reference's betas: rising from ``start`` to ``end`` along a half-cosine."""
+    return [start + (end - start) * (1 - math.cos(math.pi * i / (steps - 1))) / 2 for i in range(steps)]
+
+
+def make_scheduler(sampler: str = "ddpm", *, noise_schedule: str = "squaredcos_cap_v2",
+                   prediction_type: str = "v_prediction", num_train_timesteps: int = 1000):
+    """A diffusers scheduler for ``sampler`` over the given noise schedule.
+
+    ``noise_schedule`` is a diffusers ``beta_schedule`` name (``squaredcos_cap_v2``,
+    ``linear``, ``scaled_linear``) or ``"reference"``.
+    """
+    betas = dict(trained_betas=reference_betas(num_train_timesteps)) if noise_schedule == "reference" else \
+        dict(beta_schedule=noise_schedule)
+    common = dict(num_train_timesteps=num_train_timesteps, prediction_type=prediction_type, **betas)
+    if sampler == "ddpm":
+        return DDPMScheduler(**common, clip_sample=True)
+    if sampler == "ddim":
+        return DDIMScheduler(**common, clip_sample=True, set_alpha_to_one=True)
+    if sampler == "dpmsolver++":
+        return DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2)
+    raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
+
+
+def diffusion_loss(model: torch.nn.Module, images: torch.Tensor, masks: torch.Tensor, scheduler: DDPMScheduler, *,
+                   p_uncond: float = 0.1, generator: torch.Generator | None = None) -> torch.Tensor:
+    """MSE between the model's prediction and the target (noise or velocity) at random timesteps.
+
+    ``images`` are floats in [-1, 1] (B, 3, H, W); ``masks`` uint8 ids (B, H, W). The mask is
+    dropped (all-zero one-hot) for each sample independently with probability ``p_uncond``.
+    """
+    b, dev = images.shape[0], images.device
+    cond = one_hot(masks, model.num_classes)  # (B, C, H, W)
+    keep = torch.rand(b, device=dev, generator=generator) >= p_uncond
+    cond = cond * keep[:, None, None, None]
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), device=dev, generator=generator)
+    noise = torch.randn(images.shape, device=dev, generator=generator)
+    noisy = scheduler.add_noise(images, noise, t)
+    target = scheduler.get_velocity(images, noise, t) if scheduler.config.prediction_type == "v_prediction" else noise
+    return F.mse_loss(model(noisy, t, cond).float(), target)
+
+
+@torch.no_grad()
+def sample(model: torch.nn.Module, masks: torch.Tensor, scheduler, *, steps: int = 20, guidance: float = 3.0,
+           seeds: Sequence[int], intermediates: int = 0) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Generate one image per mask with classifier-free guidance.
+
+    One batched forward per step computes the conditional and the unconditional
+    prediction together (``guidance == 1`` needs only the conditional one). Each image
+    draws all its noise from its own CPU generator seeded with ``seeds[i]``, so it is the
+    same whatever batch it is generated in. Returns uint8 images (B, 3, H, W) and, when
+    ``intermediates > 0``, that many uint8 snapshots of x_t spread over the steps.
+    """
+    dev = next(model.parameters()).device
+    masks = masks.to(dev)
+    b, (h, w) = masks.shape[0], masks.shape[-2:]
+    gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    cond = one_hot(masks, model.num_classes)
+    guided = guidance != 1.0
+    cond = torch.cat([cond, torch.zeros_like(cond)]) if guided else cond  # (2B or B, C, H, W)
+    scheduler.set_timesteps(steps, device=dev)
+    x = randn_tensor((b, 3, h, w), generator=gens, device=dev) * scheduler.init_noise_sigma
+    keep = {round(i * (steps - 1) / max(intermediates - 1, 1)) for i in range(intermediates)}
+    snaps = []
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda")
+    for i, t in enumerate(scheduler.timesteps):
+        inp = scheduler.scale_model_input(x, t)
+        with autocast:
+            out = model(torch.cat([inp, inp]) if guided else inp, t.expand(cond.shape[0]), cond).float()
+        if guided:
+            c, u = out.chunk(2)  # conditional, unconditional
+            out = u + guidance * (c - u)
+        x = scheduler.step(out, t, x, generator=gens).prev_sample
+        if i in keep:
+            snaps.append(to_uint8(x))
+    return to_uint8(x), snaps
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Model range [-1, 1] -> uint8 [0, 255] on the CPU."""
+    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()

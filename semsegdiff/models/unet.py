@@ -1,0 +1,225 @@
+"""Mask-conditioned U-Net: the noise/velocity predictor of the diffusion model.
+
+Two ways to inject the mask (``injection=``):
+
+- ``"input_add"``: the reference's way (WINS 2024): the one-hot mask goes through a conv
+  block whose output is added to the first feature map.
+- ``"spade"``: spatially-adaptive normalisation in the middle and decoder blocks, as in
+  SDM (https://arxiv.org/abs/2207.00050) after SPADE (https://arxiv.org/abs/1903.07291):
+  GroupNorm output is scaled and shifted per pixel by convs of the resized mask.
+
+The unconditional branch of classifier-free guidance is an all-zero one-hot mask. The
+mask encoders have no biases, so an all-zero mask contributes exactly nothing.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from diffusers.models.embeddings import TimestepEmbedding, Timesteps
+from torch import nn
+
+from ..labels import IGNORE
+
+INJECTIONS = ("input_add", "spade")
+
+
+def one_hot(mask: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """uint8/int ids (B, H, W) -> float one-hot (B, C, H, W); ignore (255) pixels are all-zero."""
+    idx = mask.long().clamp(max=num_classes).unsqueeze(1)  # ignore -> the extra channel C
+    out = torch.zeros(mask.shape[0], num_classes + 1, *mask.shape[1:], device=mask.device)
+    return out.scatter_(1, idx, 1.0)[:, :num_classes]
+
+
+def check_masks(mask: torch.Tensor, num_classes: int, size: int | None = None) -> None:
+    """Raise ValueError unless ``mask`` is a (B, H, W) batch of ids < num_classes or 255 (of side ``size``)."""
+    if mask.ndim != 3:
+        raise ValueError(f"masks must be a (B, H, W) batch of class ids, got shape {tuple(mask.shape)}")
+    if size is not None and tuple(mask.shape[1:]) != (size, size):
+        raise ValueError(f"masks are {mask.shape[1]}x{mask.shape[2]} but the model was trained on {size}x{size}")
+    if mask.is_floating_point():
+        raise ValueError(f"masks must hold integer class ids, got dtype {mask.dtype}")
+    bad = (mask.long() >= num_classes) & (mask.long() != IGNORE) | (mask.long() < 0)
+    if bad.any():
+        b, y, x = (int(v) for v in bad.nonzero()[0])
+        raise ValueError(f"mask {b} has class id {int(mask[b, y, x])} at (row {y}, col {x}); "
+                         f"valid ids are 0..{num_classes - 1} and {IGNORE} (ignore)")
+
+
+def _norm(ch: int, affine: bool = True) -> nn.GroupNorm:
+    return nn.GroupNorm(math.gcd(32, ch), ch, affine=affine)
+
+
+class MaskEncoder(nn.Module):
+    """Bias-free conv block on the one-hot mask (zero in, zero out)."""
+
+    def __init__(self, num_classes: int, out_ch: int, hidden: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(num_classes, hidden, 3, padding=1, bias=False), nn.SiLU(),
+                                 nn.Conv2d(hidden, out_ch, 3, padding=1, bias=False))
+
+    def forward(self, m: torch.Tensor) -> torch.Tensor:
+        return self.net(m)
+
+
+class SPADE(nn.Module):
+    """GroupNorm without affine, then per-pixel ``x * (1 + gamma(mask)) + beta(mask)``.
+
+    ``m`` maps a resolution to mask features of that size, computed once per forward
+    by :class:`CondUNet` (the mask resized nearest, then a shared bias-free conv).
+    """
+
+    def __init__(self, ch: int, hidden: int):
+        super().__init__()
+        self.norm = _norm(ch, affine=False)
+        self.gamma_beta = nn.Conv2d(hidden, 2 * ch, 3, padding=1, bias=False)
+
+    def forward(self, x: torch.Tensor, m: dict[tuple, torch.Tensor]) -> torch.Tensor:
+        gamma, beta = self.gamma_beta(m[tuple(x.shape[-2:])]).chunk(2, dim=1)  # (B, ch, h, w) each
+        return self.norm(x) * (1 + gamma) + beta
+
+
+class ResBlock(nn.Module):
+    """Pre-norm residual block with the time embedding added between the two convs."""
+
+    def __init__(self, in_ch: int, out_ch: int, emb_dim: int, *, dropout: float = 0.0,
+                 spade: int | None = None):
+        super().__init__()
+        self.spade = spade is not None
+        self.norm1 = SPADE(in_ch, spade) if spade else _norm(in_ch)
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, out_ch)
+        self.norm2 = SPADE(out_ch, spade) if spade else _norm(out_ch)
+        self.drop = nn.Dropout(dropout)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)  # each block starts as the identity
+        self.skip = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else nn.Identity()
+
+    def _n(self, norm: nn.Module, x: torch.Tensor, m: dict[tuple, torch.Tensor] | None) -> torch.Tensor:
+        return norm(x, m) if self.spade else norm(x)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor, m: dict[tuple, torch.Tensor] | None = None) -> torch.Tensor:
+        h = self.conv1(F.silu(self._n(self.norm1, x, m)))
+        h = h + self.emb(F.silu(emb))[:, :, None, None]
+        h = self.conv2(self.drop(F.silu(self._n(self.norm2, h, m))))
+        return self.skip(x) + h
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over the pixels of a feature map."""
+
+    def __init__(self, ch: int, head_dim: int = 32):
+        super().__init__()
+        self.heads = max(1, ch // head_dim)
+        self.norm = _norm(ch)
+        self.qkv = nn.Conv2d(ch, 3 * ch, 1)
+        self.proj = nn.Conv2d(ch, ch, 1)
+        nn.init.zeros_(self.proj.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w).transpose(-1, -2).unbind(1)
+        out = F.scaled_dot_product_attention(q, k, v)  # (B, heads, hw, c/heads)
+        return x + self.proj(out.transpose(-1, -2).reshape(b, c, h, w))
+
+
+class Level(nn.Module):
+    """The residual blocks (and attention) of one resolution."""
+
+    def __init__(self, chs: list[tuple[int, int]], emb_dim: int, attn: bool, dropout: float, spade):
+        super().__init__()
+        self.blocks = nn.ModuleList(ResBlock(i, o, emb_dim, dropout=dropout, spade=spade) for i, o in chs)
+        self.attn = nn.ModuleList(Attention(o) if attn else nn.Identity() for _, o in chs)
+
+
+class CondUNet(nn.Module):
+    """U-Net predicting noise (or velocity) of a noisy image given a one-hot mask and a timestep.
+
+    Args:
+        num_classes: classes of the one-hot mask (channels of ``cond``).
+        channels: width of the first level; level ``i`` has ``channels * channel_mult[i]``.
+        channel_mult: width multipliers, one per resolution (len - 1 downsamplings).
+        num_res_blocks: residual blocks per level in the encoder (decoder has one more).
+        attn_levels: self-attention in the ``attn_levels`` lowest resolutions and the middle.
+        emb_dim: time-embedding width (default ``4 * channels``).
+        injection: ``"input_add"`` (reference) or ``"spade"`` (SDM).
+        mask_hidden: width of the mask encoders (the input conv block, or SPADE's shared features).
+        dropout: dropout inside residual blocks.
+    """
+
+    def __init__(self, *, num_classes: int = 19, in_channels: int = 3, channels: int = 64,
+                 channel_mult: tuple[int, ...] = (1, 2, 2), num_res_blocks: int = 1, attn_levels: int = 1,
+                 emb_dim: int | None = None, injection: str = "input_add", mask_hidden: int = 64,
+                 dropout: float = 0.0):
+        super().__init__()
+        if injection not in INJECTIONS:
+            raise ValueError(f"unknown injection {injection!r}; choose one of {INJECTIONS}")
+        self.num_classes, self.injection = num_classes, injection
+        self.downsamplings = len(channel_mult) - 1
+        emb_dim = emb_dim or 4 * channels
+        self.time_proj = Timesteps(channels, flip_sin_to_cos=True, downscale_freq_shift=0)  # sinusoidal t
+        self.time_emb = TimestepEmbedding(channels, emb_dim)
+        self.stem = nn.Conv2d(in_channels, channels, 3, padding=1)
+        self.mask_in = MaskEncoder(num_classes, channels, mask_hidden) if injection == "input_add" else None
+        spade = mask_hidden if injection == "spade" else None
+        self.mask_feats = (nn.Sequential(nn.Conv2d(num_classes, mask_hidden, 3, padding=1, bias=False), nn.SiLU())
+                           if spade else None)
+        widths = [channels * m for m in channel_mult]
+        n = len(widths)
+        attn = [i >= n - attn_levels for i in range(n)]
+
+        self.down, self.downsample, skips, ch = nn.ModuleList(), nn.ModuleList(), [channels], channels
+        for i, w in enumerate(widths):
+            chs = []
+            for _ in range(num_res_blocks):
+                chs.append((ch, w))
+                ch = w
+                skips.append(ch)
+            self.down.append(Level(chs, emb_dim, attn[i], dropout, None))
+            if i < n - 1:
+                self.downsample.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
+                skips.append(ch)
+        self.mid = Level([(ch, ch), (ch, ch)], emb_dim, attn_levels > 0, dropout, spade)
+        self.mid.attn[1] = nn.Identity()  # block, attention, block
+
+        self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
+        for i, w in reversed(list(enumerate(widths))):
+            chs = []
+            for _ in range(num_res_blocks + 1):
+                chs.append((ch + skips.pop(), w))
+                ch = w
+            self.up.append(Level(chs, emb_dim, attn[i], dropout, spade))
+            if i > 0:
+                self.upsample.append(nn.Conv2d(ch, ch, 3, padding=1))
+        self.out = nn.Sequential(_norm(ch), nn.SiLU(), nn.Conv2d(ch, in_channels, 3, padding=1))
+        nn.init.zeros_(self.out[-1].weight)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """x (B, 3, H, W), t (B,) timesteps, cond (B, C, H, W) one-hot (all-zero = unconditional)."""
+        if x.shape[-1] % 2 ** self.downsamplings or x.shape[-2] % 2 ** self.downsamplings:
+            raise ValueError(f"image side must be a multiple of {2 ** self.downsamplings}, got {tuple(x.shape[-2:])}")
+        emb = self.time_emb(self.time_proj(t.reshape(-1).expand(x.shape[0])).to(x.dtype))  # (B, E)
+        h = self.stem(x)  # (B, ch, H, W)
+        if self.mask_in is not None:
+            h = h + self.mask_in(cond.to(h.dtype))
+        m = None
+        if self.mask_feats is not None:  # SPADE features at every decoder resolution
+            sizes = [(x.shape[-2] >> i, x.shape[-1] >> i) for i in range(self.downsamplings + 1)]
+            m = {s: self.mask_feats(F.interpolate(cond.to(h.dtype), size=s, mode="nearest")) for s in sizes}
+        hs = [h]
+        for i, level in enumerate(self.down):
+            for block, attn in zip(level.blocks, level.attn):
+                h = attn(block(h, emb))
+                hs.append(h)
+            if i < len(self.downsample):
+                h = self.downsample[i](h)  # (B, ch, H/2, W/2)
+                hs.append(h)
+        for block, attn in zip(self.mid.blocks, self.mid.attn):
+            h = attn(block(h, emb, m))
+        for i, level in enumerate(self.up):
+            for block, attn in zip(level.blocks, level.attn):
+                h = attn(block(torch.cat([h, hs.pop()], dim=1), emb, m))
+            if i < len(self.upsample):
+                h = self.upsample[i](F.interpolate(h, scale_factor=2, mode="nearest"))
+        return self.out(h)  # (B, 3, H, W)

@@ -1,0 +1,148 @@
+"""The conditional U-Net, the diffusion loss and guided sampling on tiny models."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from semsegdiff.models import CondUNet, check_masks, diffusion_loss, make_scheduler, one_hot, reference_betas, sample
+
+C = 19
+
+
+def tiny_unet(injection: str = "input_add", **kw) -> CondUNet:
+    torch.manual_seed(0)
+    net = CondUNet(num_classes=C, channels=8, channel_mult=(1, 2), mask_hidden=8, emb_dim=32, injection=injection, **kw)
+    for p in net.parameters():  # zero-initialised output layers would hide the conditioning
+        if p.abs().sum() == 0 and p.ndim > 1:
+            torch.nn.init.normal_(p, std=0.1)
+    return net
+
+
+def random_masks(b: int = 3, size: int = 16, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, C, (b, size, size), generator=g).to(torch.uint8)
+
+
+@pytest.mark.parametrize("injection", ["input_add", "spade"])
+def test_forward_shapes_and_conditioning(injection):
+    net = tiny_unet(injection, attn_levels=1)
+    x, masks = torch.randn(3, 3, 16, 16), random_masks()
+    out = net(x, torch.tensor([0, 500, 999]), one_hot(masks, C))
+    assert out.shape == (3, 3, 16, 16) and out.dtype == torch.float32 and torch.isfinite(out).all()
+    other = net(x, torch.tensor([0, 500, 999]), one_hot(random_masks(seed=1), C))
+    uncond = net(x, torch.tensor([0, 500, 999]), torch.zeros(3, C, 16, 16))
+    assert (out - other).abs().mean() > 1e-4 and (out - uncond).abs().mean() > 1e-4  # the mask matters
+    assert net(x[:1], torch.tensor(7), one_hot(masks[:1], C)).shape == (1, 3, 16, 16)  # scalar t broadcasts
+    with pytest.raises(ValueError, match="multiple of 2"):
+        net(torch.randn(1, 3, 15, 15), torch.tensor([1]), torch.zeros(1, C, 15, 15))
+    with pytest.raises(ValueError, match="unknown injection"):
+        CondUNet(injection="concat")
+
+
+def test_spade_only_in_middle_and_decoder():
+    net = tiny_unet("spade")
+    assert not any("norm1.gamma_beta" in n for n, _ in net.down.named_parameters())
+    assert any("gamma_beta" in n for n, _ in net.mid.named_parameters())
+    assert any("gamma_beta" in n for n, _ in net.up.named_parameters())
+    assert net.mask_in is None and tiny_unet("input_add").mask_feats is None
+
+
+def test_unconditional_mask_contributes_nothing_to_input_add():
+    net = tiny_unet("input_add")
+    h = net.mask_in(torch.zeros(2, C, 16, 16))
+    assert torch.equal(h, torch.zeros_like(h))
+
+
+def test_one_hot_with_ignore_pixels():
+    masks = random_masks(2, 8)
+    masks[0, :2] = 255
+    oh = one_hot(masks, C)
+    assert oh.shape == (2, C, 8, 8) and oh.dtype == torch.float32
+    assert torch.equal(oh[0, :, :2], torch.zeros(C, 2, 8))  # ignore -> all-zero
+    expected = F.one_hot(masks.long().clamp(max=C), C + 1)[..., :C].permute(0, 3, 1, 2).float()
+    assert torch.equal(oh, expected)
+    assert torch.equal(oh.sum(1), (masks != 255).float())
+
+
+def test_check_masks_errors():
+    check_masks(random_masks(), C, 16)
+    bad = random_masks()
+    bad[1, 4, 5] = 40
+    with pytest.raises(ValueError, match=r"mask 1 has class id 40 at \(row 4, col 5\)"):
+        check_masks(bad, C)
+    with pytest.raises(ValueError, match="masks are 8x8 but the model was trained on 16x16"):
+        check_masks(random_masks(2, 8), C, 16)
+    with pytest.raises(ValueError, match=r"\(B, H, W\)"):
+        check_masks(random_masks()[0], C)
+
+
+class Recorder(torch.nn.Module):
+    """Stands in for the U-Net: records its inputs and predicts zeros."""
+
+    num_classes = C
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(()))
+        self.calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, x, t, cond):
+        self.calls.append((x.shape[0], cond.detach().clone()))
+        return x * self.w
+
+
+def test_mask_dropout_is_per_sample_at_the_requested_rate():
+    model, scheduler = Recorder(), make_scheduler("ddpm")
+    masks = torch.zeros(4000, 2, 2, dtype=torch.uint8)
+    diffusion_loss(model, torch.zeros(4000, 3, 2, 2), masks, scheduler, p_uncond=0.1,
+                   generator=torch.Generator().manual_seed(0))
+    dropped = model.calls[0][1].flatten(1).sum(1) == 0
+    assert 0.085 < dropped.float().mean() < 0.115
+    first = dropped[:32]  # within one batch of 32, samples differ: not one decision per batch
+    assert first.any() and not first.all()
+    diffusion_loss(model, torch.zeros(64, 3, 2, 2), masks[:64], scheduler, p_uncond=0.0)
+    assert (model.calls[1][1].flatten(1).sum(1) > 0).all()
+
+
+def test_loss_targets_velocity_or_noise():
+    for prediction in ("v_prediction", "epsilon"):
+        scheduler = make_scheduler("ddpm", prediction_type=prediction)
+        loss = diffusion_loss(Recorder(), torch.zeros(256, 3, 4, 4), torch.zeros(256, 4, 4, dtype=torch.uint8),
+                              scheduler, generator=torch.Generator().manual_seed(0))
+        # a zero prediction on zero images: epsilon target has variance 1; v = sqrt(abar) eps, mean abar ~ 0.5
+        assert (0.9 < loss < 1.1) if prediction == "epsilon" else (0.35 < loss < 0.65)
+
+
+def test_reference_schedule():
+    betas = reference_betas()
+    assert len(betas) == 1000 and betas[0] == pytest.approx(1e-4) and betas[-1] == pytest.approx(0.02)
+    assert all(a < b for a, b in zip(betas, betas[1:]))
+    s = make_scheduler("ddim", noise_schedule="reference", prediction_type="epsilon")
+    assert s.config.prediction_type == "epsilon" and float(s.betas[500]) == pytest.approx(0.0101, abs=1e-4)
+    with pytest.raises(ValueError, match="unknown sampler"):
+        make_scheduler("euler")
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim", "dpmsolver++"])
+def test_sampling_two_steps_is_seeded(sampler):
+    net = tiny_unet().eval()
+    masks = random_masks()
+    a, snaps = sample(net, masks, make_scheduler(sampler), steps=2, seeds=[0, 1, 2], intermediates=2)
+    assert a.shape == (3, 3, 16, 16) and a.dtype == torch.uint8 and len(snaps) == 2
+    assert a.float().std() > 1  # not a constant image
+    b, _ = sample(net, masks[1:], make_scheduler(sampler), steps=2, seeds=[1, 2])
+    assert torch.equal(a[1:], b)  # same seed, same image, whatever the batch
+    c, _ = sample(net, masks, make_scheduler(sampler), steps=2, seeds=[5, 6, 7])
+    assert not torch.equal(a, c)
+
+
+def test_guidance_is_one_batched_forward_per_step():
+    model = Recorder()
+    sample(model, random_masks(), make_scheduler("dpmsolver++"), steps=3, guidance=3.0, seeds=[0, 1, 2])
+    assert [b for b, _ in model.calls] == [6, 6, 6]
+    cond = model.calls[0][1]
+    assert (cond[:3].flatten(1).sum(1) > 0).all() and (cond[3:] == 0).all()  # conditional, then unconditional
+    model.calls.clear()
+    sample(model, random_masks(), make_scheduler("ddim"), steps=2, guidance=1.0, seeds=[0, 1, 2])
+    assert [b for b, _ in model.calls] == [3, 3]  # guidance 1 needs no unconditional pass

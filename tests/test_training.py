@@ -1,0 +1,222 @@
+"""Training with Lightning on tiny real runs: checkpoints, EMA, resume after SIGKILL, DDP, faults."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import pytorch_lightning as pl
+import torch
+from conftest import tiny_cfg
+from torch.utils.data import DataLoader
+
+from semsegdiff.cli import main
+from semsegdiff.labels import PALETTE
+from semsegdiff.models import CheckpointError, DiffusionModule, load_checkpoint, read_checkpoint, run_paths, train
+from semsegdiff.models import module as module_mod
+from semsegdiff.models.module import check_compatible
+
+
+def test_two_step_training_writes_a_loadable_checkpoint(tiny_checkpoint):
+    ckpt = read_checkpoint(tiny_checkpoint)  # weights_only=True
+    assert ckpt["global_step"] == 2 and ckpt["hyper_parameters"]["size"] == 16
+    assert "optimizer_states" not in ckpt  # the exported checkpoint is weights + configuration
+    paths = run_paths(tiny_checkpoint.parent)
+    last = read_checkpoint(paths["last"])
+    assert last["optimizer_states"] and "current_model_state" in last  # EMA in state_dict, raw weights beside
+    metrics = pd.read_csv(paths["metrics"])
+    assert metrics["train_loss_step"].notna().sum() == 2 and metrics["val_loss"].notna().any()
+    assert sorted(p.name for p in paths["previews"].glob("*.png")) == ["epoch0001-step000001.png",
+                                                                    "epoch0002-step000002.png"]
+    model = load_checkpoint(tiny_checkpoint)
+    masks = np.zeros((3, 16, 16), np.uint8)
+    masks[:, 8:] = 13  # car below road
+    images = model.generate(masks, steps=2, seed=0)
+    assert images.shape == (3, 3, 16, 16) and images.dtype == torch.uint8
+    assert torch.equal(images[1:], model.generate(masks[1:], steps=2, seed=[1, 2]))
+
+
+def test_checkpoint_errors(tiny_checkpoint, tmp_path):
+    with pytest.raises(CheckpointError, match="missing.ckpt: checkpoint file not found"):
+        load_checkpoint(tmp_path / "missing.ckpt")
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(tiny_checkpoint.read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match="truncated.ckpt: not a readable checkpoint"):
+        load_checkpoint(truncated)
+    unsafe = tmp_path / "unsafe.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"size": 16}, "x": pd.DataFrame()}, unsafe)
+    with pytest.raises(CheckpointError, match="unsafe.ckpt: not a readable checkpoint"):  # weights_only refuses
+        load_checkpoint(unsafe)
+    other = tmp_path / "other.ckpt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(CheckpointError, match="not a semsegdiff diffusion checkpoint"):
+        load_checkpoint(other)
+    with pytest.raises(CheckpointError, match="trained for size = 16, but 32 was asked for"):
+        load_checkpoint(tiny_checkpoint, size=32)
+    with pytest.raises(CheckpointError, match="trained for num_classes = 19, but 7 was asked for"):
+        load_checkpoint(tiny_checkpoint, num_classes=7)
+    model = load_checkpoint(tiny_checkpoint)
+    with pytest.raises(ValueError, match="masks are 32x32 but the model was trained on 16x16"):
+        model.generate(np.zeros((1, 32, 32), np.uint8))
+    with pytest.raises(ValueError, match="class id 19"):
+        model.generate(np.full((1, 16, 16), 19, np.uint8))
+    hp = read_checkpoint(tiny_checkpoint)["hyper_parameters"]
+    with pytest.raises(CheckpointError, match="cannot resume with a different model: channels: checkpoint 8, now 16"):
+        check_compatible(tiny_checkpoint, {**hp, "channels": 16})
+
+
+def test_cli_sample_writes_images_and_manifest(tiny_checkpoint, tmp_path, reference_dir, capsys):
+    out = tmp_path / "gen"
+    args = ["sample", "--checkpoint", str(tiny_checkpoint), "--masks", str(reference_dir / "masks"), "--out", str(out),
+            "--steps", "2", "--per-mask", "2", "--seed", "10", "--no-progress"]
+    assert main(args) == 1  # 128x128 masks for a 16x16 model
+    assert "pass --resize" in capsys.readouterr().err and not out.exists()
+    assert main(args + ["--resize"]) == 0
+    manifest = pd.read_csv(out / "manifest.csv")
+    assert len(manifest) == 8 and manifest["seed"].tolist() == list(range(10, 18))
+    assert set(manifest.columns) == {"image", "mask", "seed", "sampler", "steps", "guidance", "checkpoint"}
+    assert (manifest["sampler"] == "dpmsolver++").all() and (manifest["steps"] == 2).all()
+    from torchvision.io import read_image
+    assert all(read_image(str(out / f)).shape == (3, 16, 16) for f in manifest["image"])
+    assert main(args + ["--resize"]) == 1 and "already exists" in capsys.readouterr().err
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    real, calls = module_mod.diffusion_loss, []
+
+    def loss_that_explodes(*args, **kwargs):
+        calls.append(1)
+        loss = real(*args, **kwargs)
+        return loss * float("nan") if len(calls) == 8 else loss  # the 8th training loss (step 8 of 5/epoch)
+
+    monkeypatch.setattr(module_mod, "diffusion_loss", loss_that_explodes)
+    cfg = tiny_cfg(tmp_path, epochs=5, preview_every=10)
+    with pytest.raises(FloatingPointError, match=r"non-finite training loss \(nan\) at global step 7.*last.ckpt"):
+        train(cfg, out=tmp_path / "run", progress=False)
+    last = read_checkpoint(run_paths(tmp_path / "run")["last"])
+    assert last["global_step"] == 5 and all(torch.isfinite(v).all() for v in last["state_dict"].values())
+    assert not (tmp_path / "run" / "diffusion.ckpt").exists()
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "semsegdiff.cli", "train", "--no-progress", *args]
+
+
+def test_killed_training_resumes_at_the_same_global_step(tmp_path):
+    out = tmp_path / "run"
+    common = ["--out", str(out), "--size", "16", "--n-synthetic", "48", "--cache", str(tmp_path / "data"),
+              "--channels", "8", "--channel-mult", "[1,2]", "--emb-dim", "32", "--mask-hidden", "8",
+              "--batch-size", "8", "--epochs", "1000", "--preview-every", "1000", "--log-every", "1"]
+    last = run_paths(out)["last"]
+    proc = subprocess.Popen(_cli(*common), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if last.is_file() and read_checkpoint(last)["epoch"] >= 2:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.stderr.read()[-2000:]
+    os.kill(proc.pid, signal.SIGKILL)  # mid-run: no clean-up of any kind
+    proc.wait()
+    killed_at = read_checkpoint(last)["global_step"]
+    assert killed_at >= 10
+    done = subprocess.run(_cli(*common, "--resume", "--max-steps", str(killed_at + 7)), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Restoring states from the checkpoint path" in done.stderr
+    final = read_checkpoint(out / "diffusion.ckpt")
+    assert final["global_step"] == killed_at + 7
+    steps = pd.read_csv(run_paths(out)["metrics"]).dropna(subset=["train_loss_step"])["step"]
+    assert steps.max() == killed_at + 6 and (steps > killed_at - 1).sum() >= 7  # logged on after the resume
+
+
+def test_resume_refuses_a_different_model(tmp_path, tiny_checkpoint):
+    out = tiny_checkpoint.parent
+    cfg = tiny_cfg(tmp_path, data=str(read_checkpoint(tiny_checkpoint)["hyper_parameters"]["data"]), channels=16)
+    with pytest.raises(CheckpointError, match="channels: checkpoint 8, now 16"):
+        train(cfg, out=out, resume=True, progress=False)
+
+
+def test_ddp_two_processes_on_cpu(tmp_path):
+    out = tmp_path / "run"
+    args = ["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--out", str(out), "--size", "16",
+            "--n-synthetic", "72", "--cache", str(tmp_path / "data"), "--channels", "8", "--channel-mult", "[1,2]",
+            "--emb-dim", "32", "--mask-hidden", "8", "--batch-size", "4", "--epochs", "2", "--preview-every", "2"]
+    done = subprocess.run(_cli(*args), capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in done.stderr
+    ckpt = read_checkpoint(out / "diffusion.ckpt")
+    n_train = 72 - round(72 * 0.125)  # 63 train scenes, split over 2 processes of batch 4
+    assert ckpt["global_step"] == 2 * ((n_train + 1) // 2 // 4)
+    assert len(list(run_paths(out)["previews"].glob("*.png"))) == 1  # rank 0 only
+
+
+# --- learning: a tiny model must learn the colour of each class, with every sampler ---
+
+CLASSES = [0, 8, 10, 13, 11]  # road, vegetation, sky, car, person: far apart in the palette
+
+
+def colour_scenes(n: int, size: int = 16, seed: int = 0) -> list[dict[str, torch.Tensor]]:
+    """Scenes of four rectangles with random classes; every pixel exactly its class colour."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        y, x = rng.integers(4, size - 4, 2)
+        cls = rng.choice(CLASSES, 4)
+        mask = np.empty((size, size), np.uint8)
+        mask[:y, :x], mask[:y, x:], mask[y:, :x], mask[y:, x:] = cls
+        image = torch.from_numpy(PALETTE[mask]).permute(2, 0, 1).contiguous()
+        out.append({"image": image, "mask": torch.from_numpy(mask)})
+    return out
+
+
+def colour_error(images: torch.Tensor, masks: torch.Tensor) -> float:
+    """Mean over regions of the distance between the region's mean colour and its class colour (0..1)."""
+    errs = []
+    for img, mask in zip(images.float() / 255, masks):
+        for c in mask.unique().tolist():
+            mean = img[:, mask == c].mean(1)
+            errs.append((mean - torch.tensor(PALETTE[c] / 255.0)).norm().item())
+    return float(np.mean(errs))
+
+
+@pytest.fixture(scope="module")
+def colour_models(tmp_path_factory):
+    cfg = tiny_cfg(tmp_path_factory.mktemp("colour"), channels=16, lr=2e-3, ema_start=250, ema_decay=0.99)
+    pl.seed_everything(0, verbose=False)
+    untrained = DiffusionModule(**cfg)
+    trained = DiffusionModule(**cfg)
+    trained.load_state_dict(untrained.state_dict())
+    loader = DataLoader(colour_scenes(512), batch_size=16, shuffle=True, drop_last=True)
+    trainer = pl.Trainer(max_steps=800, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[module_mod.EMA(decay=cfg["ema_decay"], start=cfg["ema_start"])])
+    trainer.fit(trained, train_dataloaders=loader)
+    return untrained.eval(), trained.eval()
+
+
+def test_trained_model_paints_each_region_its_class_colour(colour_models):
+    untrained, trained = colour_models
+    masks = torch.stack([s["mask"] for s in colour_scenes(16, seed=1)])
+    before = colour_error(untrained.generate(masks, sampler="dpmsolver++", steps=20, guidance=3.0), masks)
+    after = colour_error(trained.generate(masks, sampler="dpmsolver++", steps=20, guidance=3.0), masks)
+    print(f"colour error: untrained {before:.3f}, trained {after:.3f}")
+    assert after < 0.5 * before and after < 0.15
+
+
+def test_fast_samplers_agree_with_ddpm_1000(colour_models):
+    _, trained = colour_models
+    masks = torch.stack([s["mask"] for s in colour_scenes(16, seed=2)])
+    errors = {(s, n): colour_error(trained.generate(masks, sampler=s, steps=n, guidance=1.0), masks)
+              for s, n in [("ddpm", 1000), ("ddim", 20), ("dpmsolver++", 20), ("dpmsolver++", 10)]}
+    print(errors)
+    reference = errors[("ddpm", 1000)]
+    assert reference < 0.12
+    for key, err in errors.items():
+        assert err < reference + 0.05, key  # no fast sampler silently diverges
