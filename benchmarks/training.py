@@ -36,8 +36,8 @@ def main() -> None:
                               seed=cfg["seed"])
     data = SegDataModule(prepared.root, batch_size=cfg["batch_size"], num_workers=cfg["num_workers"])
     model = DiffusionModule(**cfg)
-    profiler = SimpleProfiler()
     with tempfile.TemporaryDirectory() as tmp:
+        profiler = SimpleProfiler(dirpath=tmp, filename="profile")  # its full report goes to a file, not here
         trainer = pl.Trainer(max_steps=a.steps + a.warmup, accelerator=device, devices=1, precision=precision,
                              profiler=profiler, logger=False, enable_checkpointing=False, limit_val_batches=0,
                              enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,8 @@ def run_notebooks(profile: str = "quick", *, only: list[str] | None = None, para
         start = time.perf_counter()
         try:
             pm.execute_notebook(str(nb), str(target), parameters=params, kernel_name=kernel,
-                                cwd=str(nb.parent), progress_bar=progress, log_output=False)
+                                cwd=str(nb.parent), progress_bar=False, log_output=False,
+                                stdout_file=sys.stdout if progress else None)  # what the notebook prints
         except pm.PapermillExecutionError as e:
             raise NotebookError(
                 f"{nb}: cell {e.cell_index} (execution count {e.exec_count}) failed with {e.ename}: {e.evalue}\n"

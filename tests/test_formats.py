@@ -198,3 +198,24 @@ def test_malformed_colormap(reference_dir, content, problem):
     with pytest.raises(DataError) as e:
         open_dataset(reference_dir)
     assert str(reference_dir / "colormap.json") in str(e.value) and problem in str(e.value)
+
+
+def test_read_mask_folder_ids_and_colours(tmp_path, sample_pairs):
+    from semsegdiff.data.formats import read_mask_folder
+
+    _, masks, _ = sample_pairs
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    (folder / "a_ids.png").write_bytes(encode_png(torch.from_numpy(masks[0])[None]).numpy().tobytes())
+    rgb = torch.from_numpy(ids_to_colors(masks[1])).permute(2, 0, 1).contiguous()
+    (folder / "b_colours.png").write_bytes(encode_png(rgb).numpy().tobytes())
+    files, ids = read_mask_folder(folder)
+    assert [f.name for f in files] == ["a_ids.png", "b_colours.png"]
+    assert np.array_equal(ids[0], masks[0]) and np.array_equal(ids[1], masks[1])
+    files, small = read_mask_folder(folder, size=32)
+    assert small.shape == (2, 32, 32) and set(np.unique(small)) <= set(np.unique(masks[:2]))
+    (folder / "c_small.png").write_bytes(encode_png(torch.from_numpy(masks[2][:64, :64].copy())[None]).numpy().tobytes())
+    with pytest.raises(DataError, match="c_small.png: mask is 64x64 but a_ids.png is 128x128"):
+        read_mask_folder(folder)
+    with pytest.raises(DataError, match="no .png masks"):
+        read_mask_folder(tmp_path)

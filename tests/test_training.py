@@ -28,6 +28,8 @@ def test_two_step_training_writes_a_loadable_checkpoint(tiny_checkpoint):
     assert ckpt["global_step"] == 2 and ckpt["hyper_parameters"]["size"] == 16
     assert "optimizer_states" not in ckpt  # the exported checkpoint is weights + configuration
     paths = run_paths(tiny_checkpoint.parent)
+    assert sorted(p.name for p in paths["checkpoints"].iterdir()) == ["last.ckpt", "step0000001.ckpt",
+                                                                      "step0000002.ckpt"]
     last = read_checkpoint(paths["last"])
     assert last["optimizer_states"] and "current_model_state" in last  # EMA in state_dict, raw weights beside
     metrics = pd.read_csv(paths["metrics"])
@@ -220,3 +222,11 @@ def test_fast_samplers_agree_with_ddpm_1000(colour_models):
     assert reference < 0.12
     for key, err in errors.items():
         assert err < reference + 0.05, key  # no fast sampler silently diverges
+
+
+def test_bad_settings_are_named_before_any_work(tmp_path, capsys):
+    assert main(["train", "--injection", "concat", "--out", str(tmp_path / "r"), "--cache", str(tmp_path)]) == 1
+    assert "injection = 'concat' is not one of input_add, spade" in capsys.readouterr().err
+    assert main(["train", "--size", "30", "--out", str(tmp_path / "r"), "--cache", str(tmp_path)]) == 1
+    assert "size = 30 must be a multiple of 4" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing generated, nothing written

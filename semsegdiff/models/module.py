@@ -17,8 +17,8 @@ from pytorch_lightning.callbacks import WeightAveraging
 from ..data.datamodule import to_model_range
 from ..files import atomic_path
 from ..labels import NUM_CLASSES
-from .diffusion import diffusion_loss, make_scheduler, sample
-from .unet import CondUNet, check_masks
+from .diffusion import SAMPLERS, diffusion_loss, make_scheduler, sample
+from .unet import INJECTIONS, CondUNet, check_masks
 
 MODEL_KEYS = ("channels", "channel_mult", "num_res_blocks", "attn_levels", "emb_dim", "injection", "mask_hidden",
               "dropout")
@@ -28,6 +28,23 @@ SHAPE_KEYS = ("num_classes", "size", *MODEL_KEYS[:-1])  # what a resumed run can
 
 class CheckpointError(ValueError):
     """A checkpoint file that is missing, unreadable or does not fit the request."""
+
+
+CHOICES = {"injection": INJECTIONS, "sampler": SAMPLERS, "prediction_type": ("v_prediction", "epsilon"),
+           "noise_schedule": ("squaredcos_cap_v2", "linear", "scaled_linear", "reference"),
+           "logger": ("csv", "tensorboard")}
+
+
+def validate(cfg: dict[str, Any]) -> None:
+    """Raise ValueError naming the setting when a run configuration cannot work."""
+    for key, allowed in CHOICES.items():
+        if key in cfg and cfg[key] not in allowed:
+            raise ValueError(f"{key} = {cfg[key]!r} is not one of {', '.join(map(str, allowed))}")
+    factor = 2 ** (len(cfg["channel_mult"]) - 1)
+    if cfg["size"] % factor:
+        raise ValueError(f"size = {cfg['size']} must be a multiple of {factor} for channel_mult {cfg['channel_mult']}")
+    if not 0 <= cfg["p_uncond"] < 1:
+        raise ValueError(f"p_uncond = {cfg['p_uncond']} must be in [0, 1)")
 
 
 class DiffusionModule(pl.LightningModule):
@@ -40,6 +57,7 @@ class DiffusionModule(pl.LightningModule):
     def __init__(self, **cfg: Any):
         super().__init__()
         cfg.setdefault("num_classes", NUM_CLASSES)
+        validate(cfg)
         self.save_hyperparameters(cfg)
         self.cfg = cfg
         kw = {k: cfg[k] for k in MODEL_KEYS}

@@ -5,7 +5,7 @@ Run folder layout (``out``, by default ``runs/<profile>``)::
     diffusion.ckpt                 the final checkpoint (EMA weights + configuration)
     diffusion/metrics.csv          CSV log: train_loss per step, val_loss per validation
     diffusion/previews/*.png       mask | generated | real grids, one per validation
-    diffusion/checkpoints/last.ckpt and epochNNNN.ckpt   for --resume and inspection
+    diffusion/checkpoints/last.ckpt and stepNNNNNNN.ckpt (every ckpt_every epochs)
 
 Several GPUs or nodes go through Lightning DDP: set ``devices``/``num_nodes`` (or launch
 with torchrun / srun, which Lightning detects).
@@ -13,16 +13,18 @@ with torchrun / srun, which Lightning detects).
 from __future__ import annotations
 
 import shutil
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from ..config import device_and_precision
 from ..data import SegDataModule, ensure_dataset
-from .module import EMA, DiffusionModule, check_compatible
+from .module import EMA, DiffusionModule, check_compatible, validate
 
 
 def run_paths(out: str | Path) -> dict[str, Path]:
@@ -33,6 +35,25 @@ def run_paths(out: str | Path) -> dict[str, Path]:
             "last": out / "diffusion" / "checkpoints" / "last.ckpt"}
 
 
+class EpochLog(Callback):
+    """One printed line per epoch (loss, time, time left): progress for logs, notebooks and papermill."""
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self.start = getattr(self, "start", None) or time.perf_counter()
+        self.first_epoch = getattr(self, "first_epoch", trainer.current_epoch)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        m, e = trainer.callback_metrics, trainer.current_epoch + 1
+        per_epoch = (time.perf_counter() - self.start) / (e - self.first_epoch)
+        left = per_epoch * (trainer.max_epochs - e)
+        val = f"  val_loss {float(m['val_loss']):.4f}" if "val_loss" in m else ""
+        print(f"epoch {e}/{trainer.max_epochs}  step {trainer.global_step}  "
+              f"train_loss {float(m.get('train_loss_epoch', float('nan'))):.4f}{val}  "
+              f"{per_epoch:.0f} s/epoch, ~{left / 60:.1f} min left", flush=True)
+
+
 def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Path = ".", resume: bool = False,
           accelerator: str | None = None, progress: bool = True, max_steps: int = -1) -> Path:
     """Train the diffusion model described by ``cfg`` (a profile); return the final checkpoint's path.
@@ -40,6 +61,7 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
     ``resume`` continues from ``<out>/diffusion/checkpoints/last.ckpt`` at its global step
     (a fresh start when there is none). Without it, an existing run folder is started over.
     """
+    validate({"num_classes": 19, **cfg})
     out = Path(root) / (out or Path("runs") / cfg["profile"])
     paths = run_paths(out)
     ckpt_path = paths["last"] if resume and paths["last"].is_file() else None
@@ -59,18 +81,24 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
     accelerator = accelerator or device
     if accelerator == "cpu":
         precision = "32-true"
-    logger = (TensorBoardLogger(out, name="diffusion", version="") if cfg["logger"] == "tensorboard"
-              else CSVLogger(out, name="diffusion", version=""))
+    logger = CSVLogger(out, name="diffusion", version="")
+    if cfg["logger"] == "tensorboard":
+        try:
+            logger = TensorBoardLogger(out, name="diffusion", version="")
+        except ModuleNotFoundError:
+            raise ValueError("logger = 'tensorboard' needs TensorBoard: pip install -e '.[tensorboard]'") from None
+    bar = progress and sys.stderr.isatty()  # a live bar in a terminal, one line per epoch elsewhere
     every = dict(dirpath=paths["checkpoints"], save_on_train_epoch_end=True, enable_version_counter=False)
     trainer = pl.Trainer(
         max_epochs=cfg["epochs"], max_steps=max_steps, accelerator=accelerator, devices=cfg["devices"],
         num_nodes=cfg["num_nodes"], strategy=cfg["strategy"], precision=precision,
         gradient_clip_val=cfg["grad_clip"], log_every_n_steps=cfg["log_every"], logger=logger,
         check_val_every_n_epoch=cfg["preview_every"], num_sanity_val_steps=0,
-        enable_progress_bar=progress, enable_model_summary=progress, default_root_dir=out,
+        enable_progress_bar=bar, enable_model_summary=progress, default_root_dir=out,
         callbacks=[
+            *([EpochLog()] if progress and not bar else []),
             EMA(decay=cfg["ema_decay"], start=cfg["ema_start"]),
-            ModelCheckpoint(filename="epoch{epoch:04d}", auto_insert_metric_name=False, save_last=cfg["ckpt_every"] == 1,
+            ModelCheckpoint(filename="step{step:07d}", auto_insert_metric_name=False, save_last=cfg["ckpt_every"] == 1,
                             every_n_epochs=cfg["ckpt_every"], save_top_k=-1, **every),
             # last.ckpt after every epoch, for --resume (the numbered one above keeps it when N == 1)
             *([ModelCheckpoint(filename="last", every_n_epochs=1, save_top_k=1, **every)] if cfg["ckpt_every"] > 1 else []),
