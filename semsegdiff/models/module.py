@@ -191,15 +191,14 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
+def config_diff(a: dict[str, Any], b: dict[str, Any], keys) -> list[str]:
+    """``key: a, b`` for each of ``keys`` whose value differs (tuples and lists compare equal)."""
+    norm = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731
+    return [f"{k}: checkpoint {a.get(k)!r}, now {b.get(k)!r}" for k in keys if norm(a.get(k)) != norm(b.get(k))]
+
+
 def check_compatible(path: str | Path, cfg: dict[str, Any]) -> None:
     """Raise CheckpointError if resuming ``path`` with ``cfg`` would change the model's shape."""
-    hp = read_checkpoint(path)["hyper_parameters"]
-    cfg = {"num_classes": NUM_CLASSES, **cfg}
-    diff = [f"{k}: checkpoint {hp.get(k)!r}, now {cfg.get(k)!r}" for k in SHAPE_KEYS
-            if _norm(hp.get(k)) != _norm(cfg.get(k))]
+    diff = config_diff(read_checkpoint(path)["hyper_parameters"], {"num_classes": NUM_CLASSES, **cfg}, SHAPE_KEYS)
     if diff:
         raise CheckpointError(f"{path}: cannot resume with a different model: " + "; ".join(diff))
-
-
-def _norm(v: Any) -> Any:
-    return list(v) if isinstance(v, tuple) else v

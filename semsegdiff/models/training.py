@@ -24,7 +24,7 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from ..config import device_and_precision
 from ..data import SegDataModule, ensure_dataset
-from .module import EMA, DiffusionModule, check_compatible, validate
+from .module import EMA, CheckpointError, DiffusionModule, check_compatible, config_diff, read_checkpoint, validate
 
 
 def run_paths(out: str | Path) -> dict[str, Path]:
@@ -61,7 +61,7 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
     ``resume`` continues from ``<out>/diffusion/checkpoints/last.ckpt`` at its global step
     (a fresh start when there is none). Without it, an existing run folder is started over.
     """
-    validate({"num_classes": 19, **cfg})
+    validate(cfg)
     out = Path(root) / (out or Path("runs") / cfg["profile"])
     paths = run_paths(out)
     ckpt_path = paths["last"] if resume and paths["last"].is_file() else None
@@ -127,14 +127,11 @@ RUN_ONLY_KEYS = {"devices", "num_nodes", "strategy", "num_workers", "logger", "s
 
 def matches(checkpoint: str | Path, cfg: dict[str, Any]) -> bool:
     """Whether ``checkpoint`` exists and was trained with ``cfg`` (ignoring settings that do not change the model)."""
-    from .module import CheckpointError, read_checkpoint
-
     try:
         hp = read_checkpoint(checkpoint)["hyper_parameters"]
     except CheckpointError:
         return False
-    norm = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731
-    return all(norm(hp.get(k)) == norm(v) for k, v in cfg.items() if k not in RUN_ONLY_KEYS)
+    return not config_diff(hp, cfg, [k for k in cfg if k not in RUN_ONLY_KEYS])
 
 
 def _is_rank_zero() -> bool:
