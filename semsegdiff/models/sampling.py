@@ -29,10 +29,10 @@ def sample_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, *,
                          f"{model.size}x{model.size}; pass --resize to centre-crop and resize them")
     reps = torch.from_numpy(ids).repeat_interleave(per_mask, dim=0)
     seeds = [seed + j for j in range(len(reps))]
-    images = model.generate(reps, sampler=sampler, steps=steps, guidance=guidance, seed=seeds,
-                            batch_size=batch_size, progress=progress)
     rows = []
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with atomic_dir(out, overwrite=overwrite) as tmp:  # refuses an existing out before any work
+        images = model.generate(reps, sampler=sampler, steps=steps, guidance=guidance, seed=seeds,
+                                batch_size=batch_size, progress=progress)
         for j, image in enumerate(images):
             f = files[j // per_mask]
             name = f"{f.stem}_{j % per_mask:02d}.png"
