@@ -49,7 +49,6 @@ def reference(model, masks: torch.Tensor, steps: int) -> torch.Tensor:
 
 
 def _run(kind: str, profile: str, batch: int, ref_steps: int, device: str, queue) -> None:
-    torch.set_num_threads(torch.get_num_threads())
     model = _model(profile, device)
     size = model.size
     masks = torch.randint(0, 19, (batch, size, size), generator=torch.Generator().manual_seed(0)).to(torch.uint8)

@@ -9,7 +9,7 @@ import yaml
 
 from .config import QUICK
 
-PROFILE_KEYS = [k for k in QUICK]
+PROFILE_KEYS = list(QUICK)
 
 
 def _synth(a: argparse.Namespace) -> None:

@@ -25,7 +25,7 @@ import torch
 from torchvision.io import ImageReadMode, decode_image
 
 from ..files import atomic_dir
-from ..labels import IGNORE, NUM_CLASSES, PALETTE, class_id, cityscapes_lut, colors_to_ids
+from ..labels import IGNORE, LABELS, NUM_CLASSES, class_id, cityscapes_lut, colors_to_ids
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 SPLITS = ("train", "val", "test")
@@ -113,9 +113,10 @@ def check_ids(mask: np.ndarray, path: Path) -> np.ndarray:
     return mask
 
 
-def read_color_mask(path: Path, colors: dict[int, tuple[int, int, int]]) -> np.ndarray:
-    """Read an RGB colour mask and convert it to train ids; unknown colours are an error."""
-    rgb = _decode(Path(path), ImageReadMode.RGB).permute(1, 2, 0).numpy()
+def read_color_mask(path: Path, colors: dict[int, tuple[int, int, int]],
+                    rgb: np.ndarray | None = None) -> np.ndarray:
+    """Read an RGB colour mask (or take its decoded ``rgb``) and convert it to train ids; unknown colours are an error."""
+    rgb = _decode(Path(path), ImageReadMode.RGB).permute(1, 2, 0).numpy() if rgb is None else rgb
     ids, unknown = colors_to_ids(rgb, colors)
     if unknown.any():
         y, x = np.argwhere(unknown)[0]
@@ -135,10 +136,11 @@ def read_mask(path: Path, colors: dict[int, tuple[int, int, int]] | None = None)
     Colour masks are decoded with ``colors`` ({train id: RGB}), by default the Cityscapes palette.
     """
     path = Path(path)
-    channels = _decode(path, ImageReadMode.UNCHANGED).shape[0]
-    if channels in (1, 2):
+    raw = _decode(path, ImageReadMode.UNCHANGED)  # (1|2|3|4, H, W)
+    if raw.shape[0] in (1, 2):  # grey (+ alpha): train ids; GRAY mode also turns a palette PNG into luma
         return check_ids(read_gray(path), path)
-    return read_color_mask(path, colors or {i: tuple(int(c) for c in rgb) for i, rgb in enumerate(PALETTE)})
+    rgb = raw[:3].permute(1, 2, 0).numpy()  # colours: no second decode
+    return read_color_mask(path, colors or {label.id: label.color for label in LABELS}, rgb=rgb)
 
 
 def read_mask_folder(folder: str | Path, *, size: int | None = None) -> tuple[list[Path], np.ndarray]:

@@ -79,7 +79,7 @@ class DiffusionModule(pl.LightningModule):
             last = max(saved, key=lambda p: "last" in p, default="") or "none saved yet"
             raise FloatingPointError(f"non-finite training loss ({loss.item()}) at global step {self.global_step}; "
                                      f"training stopped. Last good checkpoint: {last}")
-        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(loss.reshape(-1)))
+        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=batch["image"].shape[0])
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:

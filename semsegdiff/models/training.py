@@ -38,9 +38,8 @@ def run_paths(out: str | Path) -> dict[str, Path]:
 class EpochLog(Callback):
     """One printed line per epoch (loss, time, time left): progress for logs, notebooks and papermill."""
 
-    def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        self.start = getattr(self, "start", None) or time.perf_counter()
-        self.first_epoch = getattr(self, "first_epoch", trainer.current_epoch)
+    def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self.start, self.first_epoch = time.perf_counter(), trainer.current_epoch  # after a resume too
 
     def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if not trainer.is_global_zero:
