@@ -13,9 +13,9 @@ PROFILE_KEYS = list(QUICK)
 
 
 def _synth(a: argparse.Namespace) -> None:
-    from .data.synthetic import generate
+    from .data.synthetic import write_dataset
 
-    out = generate(a.out, n=a.n, size=a.size, seed=a.seed, val_fraction=a.val_fraction, overwrite=a.overwrite)
+    out = write_dataset(a.out, n=a.n, size=a.size, seed=a.seed, val_fraction=a.val_fraction, overwrite=a.overwrite)
     print(f"wrote {a.n} synthetic scenes ({a.size}x{a.size}, seed {a.seed}) in the BDD100K layout to {out}")
 
 

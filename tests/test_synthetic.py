@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from semsegdiff.data import class_stats, open_dataset
-from semsegdiff.data.synthetic import generate, render_scene, render_scenes
+from semsegdiff.data.synthetic import render_scene, render_scenes, write_dataset
 from semsegdiff.labels import CLASS_NAMES, IGNORE, NUM_CLASSES, class_id
 
 
@@ -53,12 +53,12 @@ def test_classes_look_different(scenes):
     assert images[masks == class_id("road")].std(0).max() > 5  # textured, not flat
 
 
-def test_generate_writes_bdd100k_layout(tmp_path, scenes):
-    root = generate(tmp_path / "s", n=16, size=64, seed=0, val_fraction=0.25, progress=False)
+def test_write_dataset_writes_bdd100k_layout(tmp_path, scenes):
+    root = write_dataset(tmp_path / "s", n=16, size=64, seed=0, val_fraction=0.25, progress=False)
     ds = open_dataset(root)
     assert ds.format == "bdd100k" and {k: len(v) for k, v in ds.splits.items()} == {"train": 12, "val": 4}
     image, mask = ds.read(ds.splits["val"][0])  # val holds the last scenes
     assert np.array_equal(mask, scenes[1][12])  # id PNGs are exact
     assert np.abs(image.astype(int) - scenes[0][12]).mean() < 8  # JPEG is close
     with pytest.raises(FileExistsError):
-        generate(root, n=4, size=32, progress=False)
+        write_dataset(root, n=4, size=32, progress=False)

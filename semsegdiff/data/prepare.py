@@ -171,11 +171,11 @@ def ensure_dataset(data: str | Path = "synthetic", *, size: int = 64, cache: str
     """
     cache = Path(root) / cache
     if str(data) == "synthetic":
-        from .synthetic import generate
+        from .synthetic import write_dataset
 
         raw = cache / f"synthetic-n{n_synthetic}-seed{seed}-{size}px"
         if not (raw / "images").is_dir():
-            generate(raw, n=n_synthetic, size=size, seed=seed, progress=progress)
+            write_dataset(raw, n=n_synthetic, size=size, seed=seed, progress=progress)
         data = raw  # already under root
     else:
         data = Path(root) / data

@@ -945,8 +945,8 @@ def render_scenes(n: int, size: int = 64, seed: int = 0, progress: bool = False)
     return images, masks
 
 
-def generate(out: str | Path, *, n: int = 2000, size: int = 64, seed: int = 0, val_fraction: float = 0.125,
-             overwrite: bool = False, progress: bool = True) -> Path:
+def write_dataset(out: str | Path, *, n: int = 2000, size: int = 64, seed: int = 0, val_fraction: float = 0.125,
+                  overwrite: bool = False, progress: bool = True) -> Path:
     """Render ``n`` scenes and write them to ``out`` in the official BDD100K layout.
 
     The last ``round(n * val_fraction)`` scenes form the val split. The folder appears only
