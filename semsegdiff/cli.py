@@ -1,4 +1,10 @@
-"""The ``semsegdiff`` command line: synth, prepare, info, train, sample, notebooks."""
+"""The ``semsegdiff`` command line: synth, prepare, info, train, generate, notebooks.
+
+Every value that is a setting (``--size``, ``--steps``, ``--lr`` ...) is converted and
+range-checked by the same rules as the profiles (:func:`semsegdiff.config.check_setting`).
+A user error prints one line, ``semsegdiff <command>: error: <message naming the file or
+flag>``, and exits 1 (2 for a malformed command line); a bug keeps its traceback.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,26 +13,35 @@ from pathlib import Path
 
 import yaml
 
-from .config import QUICK
+from .config import CHOICES, PROFILES, QUICK, check_setting
+from .errors import SettingError, UserError
 
-PROFILE_KEYS = list(QUICK)
+
+def _settings(a: argparse.Namespace, keys: list[str]) -> dict:
+    """The values of setting flags that were given, converted and checked (None: not given)."""
+    return {k: None if getattr(a, k) is None else check_setting(k, getattr(a, k)) for k in keys}
 
 
 def _synth(a: argparse.Namespace) -> None:
     from .data.synthetic import write_dataset
 
-    out = write_dataset(a.out, n=a.n, size=a.size, seed=a.seed, val_fraction=a.val_fraction, overwrite=a.overwrite)
-    print(f"wrote {a.n} synthetic scenes ({a.size}x{a.size}, seed {a.seed}) in the BDD100K layout to {out}")
+    s = _settings(a, ["n_synthetic", "size", "seed", "val_fraction"])
+    out = write_dataset(a.out, n=s["n_synthetic"] or 2000, size=s["size"] or 64, seed=s["seed"] or 0,
+                        val_fraction=QUICK["val_fraction"] if s["val_fraction"] is None else s["val_fraction"],
+                        overwrite=a.overwrite)
+    print(f"wrote {s['n_synthetic'] or 2000} synthetic scenes in the BDD100K layout to {out}")
 
 
 def _prepare(a: argparse.Namespace) -> None:
     from .data import open_prepared, prepare
 
-    out = prepare(a.src, a.out, size=a.size, val_fraction=a.val_fraction, seed=a.seed,
-                  overwrite=a.overwrite, workers=a.workers)
+    s = _settings(a, ["size", "val_fraction", "seed", "workers"])
+    out = prepare(a.src, a.out, size=s["size"] or PROFILES["paper"]["size"], seed=s["seed"] or 0,
+                  val_fraction=QUICK["val_fraction"] if s["val_fraction"] is None else s["val_fraction"],
+                  overwrite=a.overwrite, workers=s["workers"] or 4)
     meta = open_prepared(out).meta
     counts = ", ".join(f"{k} {v['images']}" for k, v in meta["splits"].items())
-    print(f"prepared {meta['source_format']} dataset {a.src} at {a.size}x{a.size} -> {out} ({counts})")
+    print(f"prepared {meta['source_format']} dataset {a.src} at {meta['size']}x{meta['size']} -> {out} ({counts})")
 
 
 def _info(a: argparse.Namespace) -> None:
@@ -50,19 +65,22 @@ def _train(a: argparse.Namespace) -> None:
     from .config import get_profile, print_header
     from .models import train
 
-    cfg = get_profile(a.profile, **{k: getattr(a, k) for k in PROFILE_KEYS})
+    cfg = get_profile(a.profile, **{k: getattr(a, k) for k in QUICK})
+    max_steps = -1 if a.max_steps is None else check_setting("max_steps", a.max_steps)
     print_header(cfg)
     path = train(cfg, out=a.out, resume=a.resume, accelerator=a.accelerator, progress=not a.no_progress,
-                 max_steps=a.max_steps)
+                 max_steps=max_steps)
     print(f"checkpoint: {path}")
 
 
-def _sample(a: argparse.Namespace) -> None:
-    from .models import sample_folder
+def _generate(a: argparse.Namespace) -> None:
+    from .models import generate_folder
 
-    manifest = sample_folder(a.checkpoint, a.masks, a.out, sampler=a.sampler, steps=a.steps, guidance=a.guidance,
-                             per_mask=a.per_mask, seed=a.seed, batch_size=a.batch_size, resize=a.resize,
-                             device=a.device, overwrite=a.overwrite, progress=not a.no_progress)
+    s = _settings(a, ["sampler", "steps", "guidance", "per_mask", "seed", "batch_size"])
+    manifest = generate_folder(a.checkpoint, a.masks, a.out, sampler=s["sampler"], steps=s["steps"],
+                               guidance=s["guidance"], per_mask=s["per_mask"] or 1, seed=s["seed"] or 0,
+                               batch_size=s["batch_size"] or 64, resize=a.resize, device=a.device,
+                               overwrite=a.overwrite, progress=not a.no_progress)
     print(f"wrote {len(manifest)} images and manifest.csv to {a.out}")
 
 
@@ -73,33 +91,50 @@ def _notebooks(a: argparse.Namespace) -> None:
     for item in a.p or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"-p expects key=value, got {item!r}")
-        params[key] = yaml.safe_load(value)
+            raise SettingError(f"-p expects key=value, got {item!r}")
+        try:
+            params[key] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise SettingError(f"-p {key}: {value!r} is not valid YAML ({str(e).splitlines()[0]})") from None
     run_notebooks(a.profile, only=a.only, parameters=params, notebooks_dir=a.notebooks, out_dir=a.out,
                   progress=not a.no_progress)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="semsegdiff", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``semsegdiff <command>: error: ...`` and exit status 2."""
 
-    s = sub.add_parser("synth", help="generate the embedded procedural driving-scene dataset (BDD100K layout)")
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _setting_flag(parser: argparse.ArgumentParser, key: str, help: str, *aliases: str) -> None:
+    """A flag ``--<key>`` whose value is checked by the rules of setting ``key`` (choices from config.CHOICES)."""
+    choices = f" ({', '.join(CHOICES[key])})" if key in CHOICES else ""
+    parser.add_argument(*aliases, "--" + key.replace("_", "-"), dest=key, metavar=key.upper(), help=help + choices)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="semsegdiff", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    profiles = list(PROFILES)
+
+    s = sub.add_parser("synth", help="render the embedded procedural driving-scene dataset (BDD100K layout)")
     s.add_argument("out", type=Path)
-    s.add_argument("--n", type=int, default=2000, help="number of scenes")
-    s.add_argument("--size", type=int, default=64, help="image side in pixels")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--val-fraction", type=float, default=0.125, help="share of scenes in the val split")
-    s.add_argument("--overwrite", action="store_true")
+    _setting_flag(s, "n_synthetic", "number of scenes (default 2000)", "--n")
+    _setting_flag(s, "size", "image side in pixels (default 64)")
+    _setting_flag(s, "seed", "seed of the scenes (default 0)")
+    _setting_flag(s, "val_fraction", f"share of scenes in the val split (default {QUICK['val_fraction']})")
+    s.add_argument("--overwrite", action="store_true", help="replace OUT if semsegdiff wrote it")
     s.set_defaults(func=_synth)
 
     s = sub.add_parser("prepare", help="centre-crop, resize and cache a dataset for training")
     s.add_argument("src", type=Path, help="dataset folder: reference, bdd100k or cityscapes layout")
     s.add_argument("out", type=Path)
-    s.add_argument("--size", type=int, default=128)
-    s.add_argument("--val-fraction", type=float, default=0.125, help="val share for layouts without splits")
-    s.add_argument("--seed", type=int, default=0, help="seed of that split")
-    s.add_argument("--workers", type=int, default=4, help="decoding threads")
-    s.add_argument("--overwrite", action="store_true")
+    _setting_flag(s, "size", f"image side (default {PROFILES['paper']['size']})")
+    _setting_flag(s, "val_fraction", f"val share for layouts without splits (default {QUICK['val_fraction']})")
+    _setting_flag(s, "seed", "seed of that split (default 0)")
+    _setting_flag(s, "workers", "decoding threads (default 4)")
+    s.add_argument("--overwrite", action="store_true", help="replace OUT if semsegdiff wrote it")
     s.set_defaults(func=_prepare)
 
     s = sub.add_parser("info", help="describe a dataset folder or a prepared cache")
@@ -108,37 +143,37 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train", help="train the mask-conditioned diffusion model (Lightning)",
                        description="Every profile setting is a flag; values are YAML (e.g. --channel-mult '[1,2,2]').")
-    s.add_argument("--profile", default="quick", choices=["quick", "paper"])
-    s.add_argument("--out", type=Path, help="run folder (default runs/<profile>)")
+    s.add_argument("--profile", default="quick", choices=profiles)
+    s.add_argument("--out", type=Path, help="run folder (default runs/<profile>); an earlier run there is moved "
+                                            "to <out>/previous/ unless --resume")
     s.add_argument("--resume", action="store_true", help="continue from the run folder's last.ckpt")
     s.add_argument("--accelerator", choices=["cpu", "cuda", "gpu"], help="default: cuda when present")
-    s.add_argument("--max-steps", type=int, default=-1, help="stop after this many optimizer steps")
+    _setting_flag(s, "max_steps", "stop after this many optimizer steps (default -1: all epochs)")
     s.add_argument("--no-progress", action="store_true")
     for key, default in QUICK.items():
-        s.add_argument("--" + key.replace("_", "-"), dest=key, type=yaml.safe_load, metavar=type(default).__name__.upper(),
-                       help=f"(quick: {default!r})")
+        _setting_flag(s, key, f"(quick: {default!r})")
     s.set_defaults(func=_train)
 
-    s = sub.add_parser("sample", help="generate images for a folder of masks with a trained checkpoint")
+    s = sub.add_parser("generate", help="generate images for a folder of masks with a trained checkpoint")
     s.add_argument("--checkpoint", type=Path, required=True)
     s.add_argument("--masks", type=Path, required=True, help="folder of PNG masks: train ids or palette colours")
     s.add_argument("--out", type=Path, required=True)
-    s.add_argument("--sampler", default="dpmsolver++", choices=["ddpm", "ddim", "dpmsolver++"])
-    s.add_argument("--steps", type=int, default=20)
-    s.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale")
-    s.add_argument("--per-mask", type=int, default=1, help="images per mask")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--batch-size", type=int, default=64)
+    _setting_flag(s, "sampler", "sampler (default: the checkpoint's)")
+    _setting_flag(s, "steps", "sampling steps (default: the checkpoint's)")
+    _setting_flag(s, "guidance", "classifier-free guidance scale (default: the checkpoint's)")
+    _setting_flag(s, "per_mask", "images per mask (default 1)")
+    _setting_flag(s, "seed", "seed of the first image (default 0)")
+    _setting_flag(s, "batch_size", "masks per batch (default 64)")
     s.add_argument("--resize", action="store_true", help="centre-crop and resize masks to the model's size")
-    s.add_argument("--device", help="default: cuda when present")
-    s.add_argument("--overwrite", action="store_true")
+    s.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when present)")
+    s.add_argument("--overwrite", action="store_true", help="replace OUT if semsegdiff wrote it")
     s.add_argument("--no-progress", action="store_true")
-    s.set_defaults(func=_sample)
+    s.set_defaults(func=_generate)
 
     s = sub.add_parser("notebooks", help="run the notebooks headless through papermill")
-    nsub = s.add_subparsers(dest="action", required=True)
+    nsub = s.add_subparsers(dest="action", required=True, parser_class=_Parser)
     r = nsub.add_parser("run", help="execute notebooks/*.ipynb in order")
-    r.add_argument("--profile", default="quick", choices=["quick", "paper"])
+    r.add_argument("--profile", default="quick", choices=profiles)
     r.add_argument("--only", action="append", metavar="NAME", help="run only notebooks whose name contains NAME")
     r.add_argument("-p", action="append", metavar="KEY=VALUE", help="override a notebook parameter (YAML value)")
     r.add_argument("--notebooks", type=Path, default=Path("notebooks"), help="folder of the notebooks")
@@ -149,16 +184,24 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    from .data.formats import DataError
-    from .notebooks import NotebookError
-
+    """Run one command; user errors print one line and return 1, a malformed command line returns 2."""
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as e:  # --help (0) or a usage error (2), already printed
+        return int(e.code or 0)
     try:
         args.func(args)
-    except (DataError, NotebookError, FileExistsError, KeyError, ValueError, FloatingPointError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"semsegdiff {args.command}: error: {msg}", file=sys.stderr)
+    except UserError as e:
+        print(f"semsegdiff {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
+    except OSError as e:
+        if e.filename is None:
+            raise  # not about a file the user named: a bug, keep the traceback
+        print(f"semsegdiff {args.command}: error: {e.filename}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"semsegdiff {args.command}: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -1,21 +1,29 @@
-"""Run profiles and the runtime (device, precision, versions) every run prints first.
+"""Run profiles, the groups and rules of their settings, and the runtime every run prints first.
 
 Two profiles, one code path: ``quick`` (CPU, small synthetic images, minutes; what CI and
-``make run`` use) and ``paper`` (GPU, 128x128 BDD100K, the reference's settings).
+``make run`` use) and ``paper`` (GPU, 128x128 BDD100K, the reference's settings). Every
+setting is a ``semsegdiff train`` flag and a notebook override; :func:`check_setting`
+converts a value to the type of its quick default and checks its range, so ``5e-4`` from a
+command line or a YAML notebook parameter is the number 0.0005, and ``--steps 0`` is an error.
 """
 from __future__ import annotations
 
+import math
 import platform
 from typing import Any
 
 import torch
+import yaml
+
+from .errors import SettingError
 
 QUICK: dict[str, Any] = {
     # data
     "data": "synthetic",  # the embedded procedural dataset, or a dataset/cache path
     "size": 32,  # image side after centre-crop and resize
     "n_synthetic": 2000,  # scenes generated when data == "synthetic"
-    "seed": 0,
+    "val_fraction": 0.125,  # val share of layouts without their own splits (synthetic, reference)
+    "seed": 0,  # synthetic scenes, train/val split, weight initialisation
     "cache": "data",  # where generated and prepared datasets are kept
     # model (semsegdiff.models.CondUNet)
     "channels": 32,  # width of the first U-Net level
@@ -30,15 +38,16 @@ QUICK: dict[str, Any] = {
     "noise_schedule": "squaredcos_cap_v2",  # or "reference" (half-cosine betas 1e-4..0.02)
     "prediction_type": "v_prediction",  # or "epsilon" (the reference's)
     "num_train_timesteps": 1000,
-    "p_uncond": 0.1,  # per-sample mask dropout for classifier-free guidance
     # training (Lightning)
+    "p_uncond": 0.1,  # per-sample mask dropout for classifier-free guidance
     "epochs": 24,
     "batch_size": 32,  # per device
     "lr": 1e-3,
     "weight_decay": 0.0,
-    "grad_clip": 1.0,
+    "grad_clip": 1.0,  # gradient norm clipping (0: off)
     "ema_decay": 0.995,
     "ema_start": 200,  # optimizer steps before the EMA starts averaging (a copy before)
+    # run: how training is carried out and logged; none of these changes the trained model
     "num_workers": 0,  # DataLoader workers per device
     "ckpt_every": 8,  # keep a numbered checkpoint every N epochs (last.ckpt: every epoch)
     "preview_every": 4,  # validation loss + preview grid every N epochs
@@ -49,9 +58,9 @@ QUICK: dict[str, Any] = {
     "num_nodes": 1,
     "strategy": "auto",  # auto picks DDP for several devices (ddp_notebook inside Jupyter)
     # sampling
-    "sampler": "dpmsolver++",  # ddpm, ddim or dpmsolver++
+    "sampler": "dpmsolver++",  # see CHOICES["sampler"]
     "steps": 20,
-    "guidance": 3.0,  # classifier-free guidance scale (1 = conditional only)
+    "guidance": 3.0,  # classifier-free guidance scale (1 = conditional only, 0 = unconditional)
 }
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -67,18 +76,153 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
 }
 
+# Groups of settings, defined once (in the order of QUICK above).
+GROUPS: dict[str, tuple[str, ...]] = {
+    "data": ("data", "size", "n_synthetic", "val_fraction", "seed", "cache"),
+    "model": ("channels", "channel_mult", "num_res_blocks", "attn_levels", "emb_dim", "injection", "mask_hidden",
+              "dropout"),  # CondUNet keyword arguments
+    "schedule": ("noise_schedule", "prediction_type", "num_train_timesteps"),  # make_scheduler keyword arguments
+    "training": ("p_uncond", "epochs", "batch_size", "lr", "weight_decay", "grad_clip", "ema_decay", "ema_start"),
+    "run": ("num_workers", "ckpt_every", "preview_every", "n_preview", "log_every", "logger", "devices", "num_nodes",
+            "strategy"),
+    "sampling": ("sampler", "steps", "guidance"),  # defaults of generate(); stored with the model
+}
+MODEL_KEYS = GROUPS["model"]
+SCHEDULE_KEYS = GROUPS["schedule"]
+# What a resumed run cannot change: the weights' shapes and what they were trained for (dropout has no weights).
+SHAPE_KEYS = ("num_classes", "size", *(k for k in MODEL_KEYS if k != "dropout"))
+# Settings that do not change what training produces: a checkpoint trained with other values is reused.
+RUN_ONLY_KEYS = ("profile", "cache", *GROUPS["run"], *GROUPS["sampling"])
+
+# The rules of each setting: allowed choices, or an inclusive (low, high) range (None: unbounded).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "injection": ("input_add", "spade"),
+    "noise_schedule": ("squaredcos_cap_v2", "linear", "scaled_linear", "reference"),
+    "prediction_type": ("v_prediction", "epsilon"),
+    "logger": ("csv", "tensorboard"),
+    "strategy": ("auto", "ddp", "ddp_spawn", "ddp_notebook", "fsdp"),
+    "sampler": ("ddpm", "ddim", "dpmsolver++"),
+}
+RANGES: dict[str, tuple[float | None, float | None]] = {
+    "size": (8, 2048), "n_synthetic": (2, 10_000_000), "val_fraction": (0.0, 0.9), "seed": (0, 2**32 - 1),
+    "channels": (1, 1024), "channel_mult": (1, 16), "num_res_blocks": (1, 8), "attn_levels": (0, 8),
+    "emb_dim": (1, 8192), "mask_hidden": (1, 1024), "dropout": (0.0, 0.95), "num_train_timesteps": (2, 100_000),
+    "p_uncond": (0.0, 0.99), "epochs": (1, 1_000_000), "batch_size": (1, 65_536), "lr": (1e-9, 1.0),
+    "weight_decay": (0.0, 10.0), "grad_clip": (0.0, 1e6), "ema_decay": (0.0, 0.99999), "ema_start": (0, None),
+    "num_workers": (0, 256), "ckpt_every": (1, None), "preview_every": (1, None), "n_preview": (1, 256),
+    "log_every": (1, None), "num_nodes": (1, 4096), "steps": (1, 1000), "guidance": (0.0, 100.0),
+    # flags of other commands, checked by the same rules
+    "per_mask": (1, 100_000), "workers": (1, 256), "max_steps": (-1, None),
+}
+OTHER_DEFAULTS: dict[str, Any] = {"per_mask": 1, "workers": 4, "max_steps": -1}  # their types
+
+
+def check_setting(key: str, value: Any) -> Any:
+    """``value`` converted to the type of ``key``'s quick default and checked against its rules.
+
+    Strings are read as YAML first (``"5e-4"`` -> 0.0005, ``"[1, 2]"`` -> [1, 2]). Raises
+    :class:`SettingError` naming the setting and its flag.
+    """
+    name = f"{key} (--{key.replace('_', '-')})"
+    if key not in QUICK and key not in OTHER_DEFAULTS:
+        raise SettingError(f"unknown setting {key!r}; valid: {', '.join(QUICK)}")
+    default = QUICK.get(key, OTHER_DEFAULTS.get(key))
+    if key == "devices":
+        return _devices(name, value)
+    if isinstance(value, str) and not isinstance(default, str):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise SettingError(f"{name}: {value!r} is not valid YAML ({str(e).splitlines()[0]})") from None
+    if isinstance(default, list):
+        if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= 6:
+            raise SettingError(f"{name}: expected a list of 1 to 6 integers such as [1, 2, 2], got {value!r}")
+        value = [_scalar(name, key, v, int) for v in value]
+    else:
+        value = _scalar(name, key, value, type(default))
+    for v in value if isinstance(value, list) else [value]:
+        _check_rule(name, key, v)
+    return value
+
+
+def _scalar(name: str, key: str, value: Any, kind: type) -> Any:
+    if kind is str:
+        if not isinstance(value, str) or not value.strip():
+            raise SettingError(f"{name}: expected a non-empty string, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, str):  # "1e-3" that YAML 1.1 keeps as a string, "0x10", ...
+            try:
+                value = float(value)
+            except ValueError:
+                raise SettingError(f"{name}: {value!r} is not a number") from None
+        else:
+            raise SettingError(f"{name}: expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise SettingError(f"{name}: must be a finite number, got {value!r}")
+    if kind is int:
+        if value != int(value):
+            raise SettingError(f"{name}: expected a whole number, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+def _check_rule(name: str, key: str, value: Any) -> None:
+    if key in CHOICES and value not in CHOICES[key]:
+        raise SettingError(f"{name}: {value!r} is not one of {', '.join(CHOICES[key])}")
+    low, high = RANGES.get(key, (None, None))
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+        raise SettingError(f"{name}: {value!r} is out of range; must be {bounds}")
+
+
+def _devices(name: str, value: Any) -> Any:
+    """Lightning's devices: "auto", a count >= 1, or a list of GPU ids."""
+    if isinstance(value, str) and value.strip() != "auto":
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            pass
+    ok = value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1024) or (
+        isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                                                 for v in value))
+    if not ok:
+        raise SettingError(f"{name}: expected 'auto', a count such as 2, or a list of GPU ids such as [0, 1]; "
+                           f"got {value!r}")
+    return value
+
+
+def validate(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Check (and convert) every known setting of ``cfg`` and their combinations; return the converted copy."""
+    out = dict(cfg)
+    for key in cfg:
+        if key in QUICK:
+            out[key] = check_setting(key, cfg[key])
+    if "channel_mult" in out and "size" in out:
+        factor = 2 ** (len(out["channel_mult"]) - 1)
+        if out["size"] % factor:
+            raise SettingError(f"size (--size): {out['size']} must be a multiple of {factor} for channel_mult "
+                               f"{out['channel_mult']} ({len(out['channel_mult']) - 1} downsamplings)")
+        if out.get("attn_levels", 0) > len(out["channel_mult"]):
+            raise SettingError(f"attn_levels (--attn-levels): {out['attn_levels']} is more than the "
+                               f"{len(out['channel_mult'])} levels of channel_mult {out['channel_mult']}")
+    if out.get("steps", 0) > out.get("num_train_timesteps", math.inf):
+        raise SettingError(f"steps (--steps): {out['steps']} is more than num_train_timesteps "
+                           f"({out['num_train_timesteps']})")
+    return out
+
 
 def get_profile(name: str, **overrides: Any) -> dict[str, Any]:
-    """Settings of profile ``name`` with ``overrides`` applied (``None`` keeps the default)."""
+    """Settings of profile ``name`` with ``overrides`` applied (``None`` keeps the default), checked."""
     if name not in PROFILES:
-        raise KeyError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}")
+        raise SettingError(f"profile (--profile): unknown profile {name!r}; choose one of: {', '.join(PROFILES)}")
     cfg = dict(PROFILES[name], profile=name)
     for key, value in overrides.items():
         if key not in cfg:
-            raise KeyError(f"unknown setting {key!r} for profile {name!r}; valid: {', '.join(sorted(cfg))}")
+            raise SettingError(f"unknown setting {key!r} for profile {name!r}; valid: {', '.join(sorted(QUICK))}")
         if value is not None:
             cfg[key] = value
-    return cfg
+    return validate(cfg)
 
 
 def device_and_precision() -> tuple[str, str]:
@@ -86,6 +230,22 @@ def device_and_precision() -> tuple[str, str]:
     if torch.cuda.is_available():
         return "cuda", "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
     return "cpu", "32-true"
+
+
+def check_device(device: str | None, flag: str = "--accelerator") -> str:
+    """The device to run on: ``device`` (cpu, cuda, gpu, cuda:N) if it is there, else the automatic choice."""
+    if device is None:
+        return device_and_precision()[0]
+    kind = device.split(":")[0]
+    if kind not in ("cpu", "cuda", "gpu"):
+        raise SettingError(f"{flag}: {device!r} is not one of cpu, cuda, gpu (or cuda:N)")
+    if kind != "cpu" and not torch.cuda.is_available():
+        raise SettingError(f"{flag} {device}: no CUDA GPU is visible to PyTorch here; use cpu or leave it out")
+    if ":" in device:
+        index = device.split(":")[1]
+        if not index.isdigit() or int(index) >= torch.cuda.device_count():
+            raise SettingError(f"{flag} {device}: there are {torch.cuda.device_count()} GPUs (cuda:0 ...)")
+    return device
 
 
 def runtime_info() -> dict[str, str]:

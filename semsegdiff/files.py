@@ -1,24 +1,100 @@
-"""Atomic file output: everything is written to a temporary name, then renamed into place."""
+"""Safe file output: atomic writes, folders that appear only when complete, and no lost data.
+
+- Everything is written under a temporary name next to its target, then renamed into place.
+- Outputs get the permissions the umask gives (not the 0600/0700 of temporary files).
+- Temporary files and folders left by a killed command (their process is gone) are removed
+  the next time something is written next to them.
+- A folder this tool writes carries a marker file; ``overwrite`` replaces only such a folder,
+  and never one that equals, contains or lies inside an input of the same command.
+"""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import shutil
+import socket
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from .errors import OutputError
+
+MARKER = ".semsegdiff"  # written into every output folder: "this tool wrote it, --overwrite may replace it"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def output_mode(folder: bool = False) -> int:
+    """The permissions a new file (or folder) gets under the process's umask."""
+    return (0o777 if folder else 0o666) & ~_UMASK
+_TMP = re.compile(r"^\..+\.(\d+)-[^.]*\.(tmp|old)(\.[^.]*)?$")  # .<name>.<pid>-<random>.tmp[.ext]
+
+
+def _tmp_prefix(path: Path) -> str:
+    return f".{path.name}.{os.getpid()}-"
+
+
+def clean_stale(folder: Path) -> None:
+    """Remove temporary files/folders in ``folder`` whose writing process no longer exists."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        m = _TMP.match(entry.name)
+        if not m or _alive(int(m.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def _check_parent(path: Path) -> None:
+    """No part of the path above ``path`` is a file, and the nearest existing folder is writable."""
+    for p in path.parents:
+        if p.exists():
+            if not p.is_dir():
+                raise OutputError(f"{path}: cannot write here, {p} is a file, not a folder")
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise OutputError(f"{path}: the folder {p} is not writable")
+            return
+
+
+def _make_parent(path: Path) -> None:
+    _check_parent(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot create the folder {path.parent} ({e.strerror or e})") from None
+    clean_stale(path.parent)
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder, expected a file path")
+    _make_parent(path)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp
+        if tmp.exists():
+            os.chmod(tmp, output_mode())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -36,22 +112,63 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
 
 
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary directory that replaces ``path`` only when the block succeeds.
+def overlaps(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether one of the two paths equals or contains the other (after resolving links)."""
+    a, b = Path(a).resolve(), Path(b).resolve()
+    return a == b or a in b.parents or b in a.parents
 
-    Without ``overwrite`` an existing non-empty ``path`` is an error, so a finished
-    result is never clobbered by accident and a failed run leaves nothing behind.
+
+def check_output(path: str | os.PathLike, *, overwrite: bool = False, inputs: Iterable[str | os.PathLike] = (),
+                 flag: str = "--overwrite") -> Path:
+    """Check, before any work, that the folder ``path`` may be written; raise :class:`OutputError` if not.
+
+    It must not be a file, and must not equal, contain or lie inside any of ``inputs``. An
+    existing non-empty folder needs ``overwrite``, and then only one this tool wrote (marker).
     """
     path = Path(path)
-    if path.exists() and any(path.iterdir()) and not overwrite:
-        raise FileExistsError(f"{path}: already exists and is not empty (pass overwrite=True / --overwrite)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    for source in inputs:
+        if source is not None and Path(source).exists() and overlaps(path, source):
+            raise OutputError(f"{path}: the output overlaps the input {source} (the same folder, or one inside "
+                              "the other); choose an output folder outside it")
+    _check_parent(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: is a file, expected an output folder")
+    if path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            raise OutputError(f"{path}: already exists and is not empty (pass {flag} to replace it)")
+        if not (path / MARKER).is_file():
+            raise OutputError(f"{path}: was not written by semsegdiff (no {MARKER} marker file), so {flag} will "
+                              "not replace it; delete it yourself or choose another output folder")
+    return path
+
+
+def mark(folder: Path, **info) -> None:
+    """Write the marker file that says semsegdiff wrote ``folder`` (with what wrote it)."""
+    info = {"written_by": "semsegdiff", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": socket.gethostname(),
+            **info}
+    (folder / MARKER).write_text(json.dumps(info, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, inputs: Iterable[str | os.PathLike] = ()
+               ) -> Iterator[Path]:
+    """Yield a temporary folder that replaces ``path`` only when the block succeeds.
+
+    :func:`check_output` runs first, so a finished result or a user's folder is never
+    clobbered by accident; a failed or killed run leaves nothing behind (the next run
+    removes the leftovers of a killed one).
+    """
+    path = check_output(path, overwrite=overwrite, inputs=inputs)
+    _make_parent(path)
+    tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        mark(tmp)
+        for p in [tmp, *tmp.rglob("*")]:  # mkdtemp/mkstemp make 0700/0600; give the umask's permissions
+            if not p.is_symlink():
+                os.chmod(p, output_mode(p.is_dir()))
         if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            old = path.with_name(f".{path.name}.{os.getpid()}-replaced.old")
             os.replace(path, old)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)

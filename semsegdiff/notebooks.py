@@ -7,11 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .errors import NotebookError, OutputError, SettingError
+
 KERNEL = "semsegdiff"
-
-
-class NotebookError(RuntimeError):
-    """A notebook failed; the message names the notebook, the cell and the error."""
 
 
 def headless_env(root: str | Path) -> None:
@@ -53,27 +51,64 @@ def run_notebooks(profile: str = "quick", *, only: list[str] | None = None, para
     """
     import papermill as pm
 
+    from .files import overlaps
+
     root = Path(root).resolve()
     headless_env(root)
     params = {"profile": profile, "root": str(root), **(parameters or {})}
-    out = Path(out_dir) / profile
-    out.mkdir(parents=True, exist_ok=True)
     notebooks = find_notebooks(notebooks_dir, only)
+    declared = check_parameters(notebooks, params)
+    out = Path(out_dir) / profile
+    if overlaps(out, notebooks_dir):
+        raise OutputError(f"{out}: executed copies would go inside the notebooks folder {notebooks_dir}; "
+                          "choose --out outside it")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
     written = []
     for i, nb in enumerate(notebooks, 1):
         target = out / nb.name
         print(f"[{i}/{len(notebooks)}] {nb.name} (profile {profile}) -> {target}", flush=True)
         start = time.perf_counter()
         try:
-            pm.execute_notebook(str(nb), str(target), parameters=params, kernel_name=kernel,
+            own = {k: v for k, v in params.items() if k in declared[nb]}
+            pm.execute_notebook(str(nb), str(target), parameters=own, kernel_name=kernel,
                                 cwd=str(nb.parent), progress_bar=False, log_output=False,
                                 stdout_file=sys.stdout if progress else None)  # what the notebook prints
         except pm.PapermillExecutionError as e:
             raise NotebookError(
-                f"{nb}: cell {e.cell_index} (execution count {e.exec_count}) failed with {e.ename}: {e.evalue}\n"
-                f"the executed copy with the full traceback is {target}") from None
+                f"{nb}: cell {e.cell_index} (execution count {e.exec_count}) failed with {e.ename}: {e.evalue} "
+                f"(the executed copy with the full traceback is {target})") from None
         except Exception as e:  # kernel missing, bad notebook JSON, ...
             raise NotebookError(f"{nb}: could not be executed: {type(e).__name__}: {e}") from e
         print(f"[{i}/{len(notebooks)}] {nb.name} done in {time.perf_counter() - start:.0f} s", flush=True)
         written.append(target)
     return written
+
+
+def check_parameters(notebooks: list[Path], params: dict[str, Any]) -> dict[Path, set[str]]:
+    """The parameters each notebook declares; an error for a parameter none of ``notebooks`` declares.
+
+    Profile settings among the parameters (``epochs=...``, ``overrides={...}``) are checked
+    with the profile's rules here, before any notebook runs.
+    """
+    import papermill as pm
+
+    from .config import QUICK, check_setting, get_profile
+
+    declared = {nb: set(pm.inspect_notebook(str(nb))) for nb in notebooks}
+    known = set().union(*declared.values())
+    unknown = sorted(set(params) - known - {"profile", "root"})  # those two are the runner's, passed if declared
+    if unknown:
+        names = ", ".join(nb.name for nb in notebooks)
+        raise NotebookError(f"unknown notebook parameter {', '.join(unknown)} (-p); {names} declare: "
+                            f"{', '.join(sorted(known))}")
+    for key, value in params.items():
+        if key in QUICK and value is not None:
+            check_setting(key, value)
+    overrides = params.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise SettingError(f"overrides (-p overrides=...): expected a mapping such as {{lr: 5e-4}}, got {overrides!r}")
+    get_profile(str(params.get("profile", "quick")), **overrides)
+    return declared

@@ -1,6 +1,7 @@
 """Shared fixtures: the real BDD100K sample (reference layout) and tiny layouts written from it."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -70,15 +71,23 @@ def cityscapes_dir(tmp_path: Path, sample_pairs) -> Path:
     return write_cityscapes(tmp_path / "cityscapes", wide_images, wide_masks, train_ids=False)
 
 
+# The quick profile shrunk to a ~20k-parameter U-Net on 16x16 synthetic scenes: the one tiny set-up of the tests.
+TINY = dict(size=16, n_synthetic=48, channels=8, channel_mult=[1, 2], emb_dim=32, mask_hidden=8, batch_size=8,
+            epochs=2, preview_every=1, n_preview=4, steps=2, log_every=1, ema_start=2, ckpt_every=1)
+
+
 def tiny_cfg(tmp_path: Path, **overrides) -> dict:
-    """The quick profile shrunk to a ~20k-parameter U-Net on 16x16 synthetic scenes, for tests."""
+    """The tiny settings as a checked run configuration, with the data cache under ``tmp_path``."""
     from semsegdiff.config import get_profile
 
-    settings = dict(size=16, n_synthetic=48, cache=str(tmp_path / "data"), channels=8, channel_mult=[1, 2],
-                    emb_dim=32, mask_hidden=8, batch_size=8, epochs=2, preview_every=1, n_preview=4, steps=2,
-                    log_every=1, ema_start=2, ckpt_every=1)
-    settings.update(overrides)
-    return get_profile("quick", **settings)
+    return get_profile("quick", **{**TINY, "cache": str(tmp_path / "data"), **overrides})
+
+
+def tiny_flags(tmp_path: Path, **overrides) -> list[str]:
+    """The tiny settings as ``semsegdiff train`` flags."""
+    settings = {**TINY, "cache": str(tmp_path / "data"), **overrides}
+    return [x for k, v in settings.items() for x in ("--" + k.replace("_", "-"), json.dumps(v) if isinstance(v, list)
+                                                      else str(v))]
 
 
 @pytest.fixture(scope="session")

@@ -219,3 +219,47 @@ def test_read_mask_folder_ids_and_colours(tmp_path, sample_pairs):
         read_mask_folder(folder)
     with pytest.raises(DataError, match="no .png masks"):
         read_mask_folder(tmp_path)
+
+
+def test_palette_png_masks_hold_ids_or_colours(tmp_path, sample_pairs):
+    from PIL import Image
+
+    from semsegdiff.data import read_mask
+    from semsegdiff.labels import PALETTE
+
+    mask = sample_pairs[1][0]
+    ids = Image.fromarray(mask, mode="P")  # indices are the train ids, palette arbitrary (e.g. VOC style)
+    ids.putpalette(np.random.default_rng(0).integers(0, 256, 768, dtype=np.uint8).tolist())
+    ids.save(tmp_path / "ids.png")
+    assert np.array_equal(read_mask(tmp_path / "ids.png"), mask)
+    # indices that are no train ids (a paint program's palette): the palette's colours are read instead
+    order = np.random.default_rng(1).permutation(256)[:NUM_CLASSES] + 0
+    order[order < NUM_CLASSES] += 100  # every index an invalid id
+    table = np.zeros((256, 3), np.uint8)
+    table[order] = PALETTE
+    colours = Image.fromarray(order[np.minimum(mask, NUM_CLASSES - 1)].astype(np.uint8), mode="P")
+    colours.putpalette(table.ravel().tolist())
+    colours.save(tmp_path / "colours.png")
+    assert np.array_equal(read_mask(tmp_path / "colours.png"), np.minimum(mask, NUM_CLASSES - 1))
+
+
+def test_size_mismatch_mentions_exif_orientation(bdd_dir):
+    from PIL import Image
+
+    image = sorted((bdd_dir / "images/10k/train").iterdir())[0]
+    mask = bdd_dir / "labels/sem_seg/masks/train" / (image.stem + ".png")
+    wide = np.zeros((64, 128, 3), np.uint8)  # stored 128 wide, 64 high; shown rotated by the EXIF tag
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(wide).save(image, exif=exif)
+    Image.fromarray(np.zeros((128, 64), np.uint8)).save(mask)
+    ds = open_dataset(bdd_dir)
+    with pytest.raises(DataError, match="EXIF orientation 6 and the mask 1"):
+        ds.read(ds.splits["train"][0])
+
+
+def test_files_with_the_same_name_are_an_error_not_one_pair(reference_dir):
+    image = sorted((reference_dir / "images").iterdir())[0]
+    shutil.copy(image, image.with_name(image.stem + ".png"))
+    with pytest.raises(DataError, match=re.escape(f"{image.name} and {image.stem}.png map to the same name")):
+        open_dataset(reference_dir)

@@ -115,8 +115,9 @@ def test_datamodule_batches_and_paired_flip(tmp_path, reference_dir):
     assert 0 < flips < 16
     val = next(iter(dm.val_dataloader()))
     assert torch.equal(val["mask"][0], torch.from_numpy(np.array(p.masks("val")[0])))  # no flip in val
-    test = next(iter(dm.test_dataloader()))  # no test split: falls back to val
-    assert torch.equal(test["mask"], val["mask"])
+    assert not dm.has("test")
+    with pytest.raises(DataError, match="has no test split"):  # never silently another split
+        dm.test_dataloader()
     x = to_model_range(val["image"])
     assert x.dtype == torch.float32 and x.min() >= -1 and x.max() <= 1
 

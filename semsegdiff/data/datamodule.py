@@ -14,6 +14,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
+from ..errors import DataError
 from .prepare import open_prepared
 
 
@@ -55,7 +56,7 @@ def _batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 class SegDataModule(pl.LightningDataModule):
-    """Serves train/val/test splits of a prepared cache (test falls back to val when absent)."""
+    """Serves the train/val/test splits of a prepared cache; asking for a split it lacks is an error."""
 
     def __init__(self, root: str | Path, *, batch_size: int = 32, num_workers: int = 0,
                  flip: bool = True, drop_last: bool = True):
@@ -64,9 +65,14 @@ class SegDataModule(pl.LightningDataModule):
         self.flip, self.drop_last = flip, drop_last
         self.prepared = open_prepared(self.root)
 
+    def has(self, split: str) -> bool:
+        """Whether the cache has ``split`` (a cache prepared with val_fraction 0 has no val split)."""
+        return split in self.prepared.splits
+
     def _loader(self, split: str, train: bool) -> DataLoader:
-        if split not in self.prepared.splits:
-            split = "val" if "val" in self.prepared.splits else "train"
+        if not self.has(split):
+            raise DataError(f"{self.root}: the prepared cache has no {split} split (it has "
+                            f"{', '.join(self.prepared.splits)})")
         data = CachedPairs(self.root, split, flip=self.flip and train)
         return DataLoader(
             data, batch_size=self.batch_size, shuffle=train, drop_last=train and self.drop_last and len(data) > self.batch_size,

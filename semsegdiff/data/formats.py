@@ -23,16 +23,15 @@ from pathlib import Path
 import numpy as np
 import torch
 from torchvision.io import ImageReadMode, decode_image
+from torchvision.transforms.v2 import InterpolationMode
+from torchvision.transforms.v2 import functional as TF
 
+from ..errors import DataError
 from ..files import atomic_dir
 from ..labels import IGNORE, LABELS, NUM_CLASSES, class_id, cityscapes_lut, colors_to_ids
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 SPLITS = ("train", "val", "test")
-
-
-class DataError(ValueError):
-    """Bad input data. The message names the file and the problem."""
 
 
 @dataclass(frozen=True)
@@ -62,11 +61,11 @@ class Dataset:
         elif self.format == "cityscapes" and sample.mask.name.endswith("_labelIds.png"):
             mask = cityscapes_lut()[read_gray(sample.mask)]
         else:
-            mask = check_ids(read_gray(sample.mask), sample.mask)
+            mask = read_mask(sample.mask)
         if image.shape[:2] != mask.shape:
             raise DataError(
                 f"{sample.image}: image is {image.shape[1]}x{image.shape[0]} (WxH) but its mask "
-                f"{sample.mask} is {mask.shape[1]}x{mask.shape[0]}"
+                f"{sample.mask} is {mask.shape[1]}x{mask.shape[0]}{_orientation_hint(sample.image, sample.mask)}"
             )
         return image, mask
 
@@ -95,9 +94,51 @@ def read_image(path: Path) -> np.ndarray:
     return _decode(Path(path), ImageReadMode.RGB).permute(1, 2, 0).numpy()
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _palette_png(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """(indices (H, W), palette (K, 3)) of a palette-mode (P) PNG, or None for any other file."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    if head[:8] != PNG_SIGNATURE or len(head) < 26 or head[25] != 3:  # IHDR colour type 3 = indexed
+        return None
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            indices = np.array(im)
+            palette = np.array(im.getpalette() or [], np.uint8).reshape(-1, 3)
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: cannot decode palette PNG, unreadable or truncated ({e})") from e
+    return indices, palette
+
+
 def read_gray(path: Path) -> np.ndarray:
-    """Decode a single-channel PNG (ids) to a uint8 array (H, W)."""
+    """Decode a single-channel PNG (ids) to a uint8 array (H, W); a palette PNG gives its indices."""
+    palette = _palette_png(Path(path))
+    if palette is not None:
+        return palette[0]
     return _decode(Path(path), ImageReadMode.GRAY)[0].numpy()
+
+
+def _orientation(path: Path) -> int:
+    """EXIF orientation tag of an image file (1 = as stored, 6/8 = rotated 90 degrees when displayed)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return int(im.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - only a hint for an error message
+        return 1
+
+
+def _orientation_hint(image: Path, mask: Path) -> str:
+    a, b = _orientation(image), _orientation(mask)
+    if a == b:
+        return ""
+    return (f"; the image has EXIF orientation {a} and the mask {b} (5-8 mean rotated 90 degrees when displayed): "
+            "pixels are paired as stored, so rotate one file's pixels to match the other and drop the tag")
 
 
 def check_ids(mask: np.ndarray, path: Path) -> np.ndarray:
@@ -131,16 +172,26 @@ def read_color_mask(path: Path, colors: dict[int, tuple[int, int, int]],
 
 
 def read_mask(path: Path, colors: dict[int, tuple[int, int, int]] | None = None) -> np.ndarray:
-    """Read one mask file: a single-channel PNG of train ids, or an RGB colour mask.
+    """Read one mask file: a single-channel PNG of train ids, a palette PNG, or an RGB colour mask.
 
-    Colour masks are decoded with ``colors`` ({train id: RGB}), by default the Cityscapes palette.
+    A palette (P-mode) PNG's indices are the ids when they are all valid ids; otherwise its
+    colours are read like an RGB mask. Colour masks are decoded with ``colors`` ({train id:
+    RGB}), by default the Cityscapes palette.
     """
     path = Path(path)
+    colors = colors or {label.id: label.color for label in LABELS}
+    palette = _palette_png(path)
+    if palette is not None:  # indices are the ids, unless they are not valid ids: then the palette's colours
+        indices, table = palette
+        if ((indices < NUM_CLASSES) | (indices == IGNORE)).all():
+            return indices
+        table = np.concatenate([table, np.zeros((256 - len(table), 3), np.uint8)])
+        return read_color_mask(path, colors, rgb=table[indices])
     raw = _decode(path, ImageReadMode.UNCHANGED)  # (1|2|3|4, H, W)
-    if raw.shape[0] in (1, 2):  # grey (+ alpha): train ids; GRAY mode also turns a palette PNG into luma
-        return check_ids(read_gray(path), path)
+    if raw.shape[0] in (1, 2):  # grey (+ alpha): train ids
+        return check_ids(raw[0].numpy(), path)
     rgb = raw[:3].permute(1, 2, 0).numpy()  # colours: no second decode
-    return read_color_mask(path, colors or {label.id: label.color for label in LABELS}, rgb=rgb)
+    return read_color_mask(path, colors, rgb=rgb)
 
 
 def read_mask_folder(folder: str | Path, *, size: int | None = None) -> tuple[list[Path], np.ndarray]:
@@ -155,14 +206,13 @@ def read_mask_folder(folder: str | Path, *, size: int | None = None) -> tuple[li
     files = _files(folder, (".png",))
     if not files:
         raise DataError(f"{folder}: no .png masks in this folder")
+    _unique(files, lambda p: p.stem, folder)  # outputs are named after the stems
     cmap = next((d / "colormap.json" for d in (folder, folder.parent) if (d / "colormap.json").is_file()), None)
     colors = read_colormap(cmap) if cmap else None
     masks = []
     for f in files:
         m = read_mask(f, colors)
         if size is not None:
-            from .prepare import center_crop_resize
-
             m = center_crop_resize(None, m, size)[1]
         elif masks and m.shape != masks[0].shape:
             raise DataError(f"{f}: mask is {m.shape[1]}x{m.shape[0]} but {files[0].name} is "
@@ -203,8 +253,8 @@ def read_colormap(path: Path) -> dict[int, tuple[int, int, int]]:
 def _pair(images: list[Path], masks: list[Path], image_dir: Path, mask_dir: Path,
           image_key=lambda p: p.stem, mask_key=lambda p: p.stem) -> list[Sample]:
     """Pair images with masks by key; list every unpaired file in the error."""
-    by_image = {image_key(p): p for p in images}
-    by_mask = {mask_key(p): p for p in masks}
+    by_image = _unique(images, image_key, image_dir)
+    by_mask = _unique(masks, mask_key, mask_dir)
     lonely_images = sorted(set(by_image) - set(by_mask))
     lonely_masks = sorted(set(by_mask) - set(by_image))
     if lonely_images or lonely_masks:
@@ -218,6 +268,18 @@ def _pair(images: list[Path], masks: list[Path], image_dir: Path, mask_dir: Path
             parts.append(f"masks without an image, {show([by_mask[k].name for k in lonely_masks], mask_dir)}")
         raise DataError("; ".join(parts))
     return [Sample(k, by_image[k], by_mask[k]) for k in sorted(by_image)]
+
+
+def _unique(files: list[Path], key, folder: Path) -> dict[str, Path]:
+    """{key: file}; two files whose keys differ only in case (or extension) are an error, not one pair."""
+    seen: dict[str, Path] = {}
+    for p in files:
+        k = key(p).lower()
+        if k in seen:
+            raise DataError(f"{folder}: {seen[k].name} and {p.name} map to the same name {key(p)!r} "
+                            "(same stem, different extension or case); rename or remove one")
+        seen[k] = p
+    return {key(p): p for p in files}
 
 
 def _files(folder: Path, suffixes=IMAGE_SUFFIXES, pattern: str = "*") -> list[Path]:
@@ -301,6 +363,25 @@ def open_dataset(root: str | Path) -> Dataset:
     if not dataset.splits or not len(dataset):
         raise DataError(f"{root}: no image/mask pairs found in this {dataset.format} layout")
     return dataset
+
+
+def center_crop_resize(image: np.ndarray | None, mask: np.ndarray, size: int) -> tuple[np.ndarray | None, np.ndarray]:
+    """Centre-crop a pair to a square (as the reference does) and resize it to ``size``.
+
+    The image is resized with antialiasing, the mask with nearest neighbour (ids stay ids).
+    ``image`` may be ``None`` to crop and resize a mask alone.
+    """
+    h, w = mask.shape
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    msk = torch.from_numpy(np.ascontiguousarray(mask[top:top + side, left:left + side]))[None]
+    img = None if image is None else \
+        torch.from_numpy(np.ascontiguousarray(image[top:top + side, left:left + side])).permute(2, 0, 1)
+    if side != size:
+        msk = TF.resize(msk, [size, size], interpolation=InterpolationMode.NEAREST_EXACT)
+        if img is not None:
+            img = TF.resize(img, [size, size], interpolation=InterpolationMode.BILINEAR, antialias=True)
+    return (None if img is None else img.permute(1, 2, 0).numpy()), msk[0].numpy()
 
 
 def write_bdd100k(out: str | Path, splits: dict[str, tuple[np.ndarray, np.ndarray, list[str]]], *,

@@ -10,50 +10,31 @@ Training reads it through memory maps: no JPEG decoding, no colour conversion pe
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
-from torchvision.transforms.v2 import InterpolationMode
-from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
 from .. import __version__
+from ..errors import DataError, SettingError
 from ..files import atomic_dir, write_text
 from ..labels import CLASS_NAMES
-from .formats import DataError, open_dataset
+from .formats import Dataset, center_crop_resize, open_dataset
 from .stats import class_stats
 
-FORMAT_VERSION = 1
-
-
-def center_crop_resize(image: np.ndarray | None, mask: np.ndarray, size: int) -> tuple[np.ndarray | None, np.ndarray]:
-    """Centre-crop a pair to a square (as the reference does) and resize it to ``size``.
-
-    The image is resized with antialiasing, the mask with nearest neighbour (ids stay ids).
-    ``image`` may be ``None`` to crop and resize a mask alone.
-    """
-    h, w = mask.shape
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    msk = torch.from_numpy(np.ascontiguousarray(mask[top:top + side, left:left + side]))[None]
-    img = None if image is None else \
-        torch.from_numpy(np.ascontiguousarray(image[top:top + side, left:left + side])).permute(2, 0, 1)
-    if side != size:
-        msk = TF.resize(msk, [size, size], interpolation=InterpolationMode.NEAREST_EXACT)
-        if img is not None:
-            img = TF.resize(img, [size, size], interpolation=InterpolationMode.BILINEAR, antialias=True)
-    return (None if img is None else img.permute(1, 2, 0).numpy()), msk[0].numpy()
+FORMAT_VERSION = 2
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> dict[str, np.ndarray]:
     """Deterministic train/val split of ``n`` items for layouts that have no splits."""
     if not 0 <= val_fraction < 1:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        raise SettingError(f"val_fraction (--val-fraction): must be in [0, 1), got {val_fraction}")
     order = np.random.default_rng(seed).permutation(n)
     n_val = min(n - 1, max(1, round(n * val_fraction))) if val_fraction > 0 and n > 1 else 0
     return {"train": np.sort(order[n_val:]), "val": np.sort(order[:n_val])}
@@ -72,19 +53,23 @@ def prepare(src: str | Path, out: str | Path, *, size: int = 128, val_fraction: 
     if list(splits) == ["all"]:
         items = splits.pop("all")
         splits = {k: [items[i] for i in idx] for k, idx in split_indices(len(items), val_fraction, seed).items()}
+    if "train" not in splits or not splits["train"]:
+        raise DataError(f"{src}: the {dataset.format} layout has no train split (found: {', '.join(splits) or 'none'})"
+                        "; models are trained on train and validated on val")
     meta = {
         "format_version": FORMAT_VERSION,
         "semsegdiff_version": __version__,
         "source": str(Path(src).resolve()),
         "source_format": dataset.format,
+        "fingerprint": fingerprint(dataset, size=size, val_fraction=val_fraction, seed=seed),
         "size": size,
-        "seed": seed,
+        "seed": seed if "all" in dataset.splits else None,
         "val_fraction": val_fraction if "all" in dataset.splits else None,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "classes": list(CLASS_NAMES),
         "splits": {},
     }
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with atomic_dir(out, overwrite=overwrite, inputs=[src]) as tmp:
         for split, samples in splits.items():
             if not samples:
                 continue
@@ -104,6 +89,21 @@ def prepare(src: str | Path, out: str | Path, *, size: int = 128, val_fraction: 
             raise DataError(f"{src}: no image/mask pairs to prepare")
         write_text(tmp / "meta.json", json.dumps(meta, indent=1))
     return Path(out)
+
+
+def fingerprint(dataset: Dataset, *, size: int, val_fraction: float, seed: int) -> str:
+    """A hash of what a prepared cache is made from: every file's path, size and mtime, and the settings.
+
+    The split settings count only for layouts without their own splits.
+    """
+    h = hashlib.sha256(json.dumps({"format_version": FORMAT_VERSION, "size": size, **(
+        {"val_fraction": val_fraction, "seed": seed} if "all" in dataset.splits else {})}).encode())
+    files = sorted({p for samples in dataset.splits.values() for s in samples for p in (s.image, s.mask)}
+                   | set(dataset.colormaps.values()))
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.relative_to(dataset.root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
 
 
 @dataclass
@@ -149,42 +149,64 @@ def open_prepared(path: str | Path) -> Prepared:
         meta = json.loads((path / "meta.json").read_text())
     except json.JSONDecodeError as e:
         raise DataError(f"{path / 'meta.json'}: malformed JSON ({e.msg} at line {e.lineno})") from e
+    if not (isinstance(meta, dict) and isinstance(meta.get("size"), int) and isinstance(meta.get("splits"), dict)
+            and all(isinstance(v, dict) and isinstance(v.get("images"), int) for v in meta["splits"].values())):
+        raise DataError(f"{path / 'meta.json'}: not the meta.json of a prepared cache (size, splits with image "
+                        "counts); prepare the dataset again")
     prepared = Prepared(path, meta)
-    for split, info in meta.get("splits", {}).items():
-        for kind in ("images", "masks"):
+    for split, info in meta["splits"].items():
+        for kind, shape in (("images", (info["images"], meta["size"], meta["size"], 3)),
+                            ("masks", (info["images"], meta["size"], meta["size"]))):
             f = path / f"{split}_{kind}.npy"
             if not f.is_file():
                 raise DataError(f"{f}: missing from the prepared cache")
-        shape = prepared.masks(split).shape
-        if shape != (info["images"], prepared.size, prepared.size):
-            raise DataError(f"{path / f'{split}_masks.npy'}: shape {shape} does not match meta.json")
+            try:
+                array = np.load(f, mmap_mode="r")
+            except (ValueError, OSError, EOFError) as e:
+                raise DataError(f"{f}: not a readable .npy array ({e})") from None
+            if array.shape != shape or array.dtype != np.uint8:
+                raise DataError(f"{f}: {array.dtype} array of shape {array.shape} does not match meta.json "
+                                f"(uint8 {shape})")
     return prepared
 
 
 def ensure_dataset(data: str | Path = "synthetic", *, size: int = 64, cache: str | Path = "data",
-                   n_synthetic: int = 2000, seed: int = 0, root: str | Path = ".", progress: bool = True) -> Prepared:
+                   n_synthetic: int = 2000, seed: int = 0, val_fraction: float = 0.125, root: str | Path = ".",
+                   progress: bool = True) -> Prepared:
     """Resolve a notebook's ``data`` parameter to an opened prepared cache, building it if needed.
 
     ``data`` is ``"synthetic"`` (the embedded procedural dataset: generated once under
     ``cache``), a prepared cache folder, or a raw dataset in any supported layout (prepared
-    once to ``cache/prepared/<name>-<size>``). Relative paths are taken under ``root``.
+    once to ``cache/prepared/<name>-<size>px-<fingerprint>``). A cache is reused only while
+    its fingerprint (file list, sizes, mtimes, size and split settings) matches the raw
+    dataset. Relative paths are taken under ``root``.
     """
     cache = Path(root) / cache
     if str(data) == "synthetic":
         from .synthetic import write_dataset
 
-        raw = cache / f"synthetic-n{n_synthetic}-seed{seed}-{size}px"
+        raw = cache / f"synthetic-n{n_synthetic}-seed{seed}-val{val_fraction:g}-{size}px"
         if not (raw / "images").is_dir():
-            write_dataset(raw, n=n_synthetic, size=size, seed=seed, progress=progress)
+            write_dataset(raw, n=n_synthetic, size=size, seed=seed, val_fraction=val_fraction, progress=progress)
         data = raw  # already under root
     else:
         data = Path(root) / data
     if is_prepared(data):
-        return open_prepared(data)
-    out = cache / "prepared" / f"{data.resolve().name}-{size}px"
-    if is_prepared(out):
-        prepared = open_prepared(out)
-        if prepared.meta["source"] == str(data.resolve()) and prepared.size == size:
-            return prepared
-    prepare(data, out, size=size, seed=seed, overwrite=True, progress=progress)
+        prepared = open_prepared(data)
+        if prepared.size != size:
+            raise DataError(f"{data}: prepared cache is {prepared.size}px but size {size} was asked for; "
+                            "point data at the raw dataset to prepare it at that size")
+        return prepared
+    dataset = open_dataset(data)
+    fp = fingerprint(dataset, size=size, val_fraction=val_fraction, seed=seed)
+    out = cache / "prepared" / f"{data.resolve().name}-{size}px-{fp[:10]}"
+    if is_prepared(out) and open_prepared(out).meta.get("fingerprint") == fp:
+        return open_prepared(out)
+    prepare(data, out, size=size, seed=seed, val_fraction=val_fraction, overwrite=True, progress=progress)
     return open_prepared(out)
+
+
+def dataset_for(cfg: dict[str, Any], *, root: str | Path = ".", progress: bool = True) -> Prepared:
+    """The prepared dataset of a run configuration (its data, size, cache, synthetic count, split and seed)."""
+    return ensure_dataset(cfg["data"], size=cfg["size"], cache=cfg["cache"], n_synthetic=cfg["n_synthetic"],
+                          seed=cfg["seed"], val_fraction=cfg["val_fraction"], root=root, progress=progress)

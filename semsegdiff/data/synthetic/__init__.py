@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ...config import check_setting
+from ...files import check_output
 from ..formats import write_bdd100k
 from .layers import draw_scene
 from .plan import Scene, plan_scene
@@ -62,10 +64,12 @@ def write_dataset(out: str | Path, *, n: int = 2000, size: int = 64, seed: int =
     """Render ``n`` scenes and write them to ``out`` in the official BDD100K layout.
 
     The last ``round(n * val_fraction)`` scenes form the val split. The folder appears only
-    when complete, so an interrupted run leaves nothing behind.
+    when complete, so an interrupted run leaves nothing behind; an existing one is replaced
+    only with ``overwrite`` and only if semsegdiff wrote it.
     """
-    if n < 1 or not 0 <= val_fraction < 1:
-        raise ValueError(f"need n >= 1 and 0 <= val_fraction < 1, got n={n}, val_fraction={val_fraction}")
+    n, size, seed, val_fraction = (check_setting(k, v) for k, v in (
+        ("n_synthetic", n), ("size", size), ("seed", seed), ("val_fraction", val_fraction)))
+    check_output(out, overwrite=overwrite)  # before the rendering, not after
     images, masks = render_scenes(n, size, seed, progress=progress)
     names = [f"synth-s{seed}-{i:06d}" for i in range(n)]
     n_train = n - round(n * val_fraction)
