@@ -25,6 +25,7 @@ export PYTHONUNBUFFERED   := 1
 # (Re)create the venv when it is missing, broken (e.g. moved, or its Python is gone)
 # or older than pyproject.toml; install the package editable and register the kernel.
 $(STAMP): pyproject.toml
+	@mkdir -p $(CACHE)
 	@if ! $(PY) -c "import sys" >/dev/null 2>&1; then \
 		echo ">> creating $(VENV)"; rm -rf $(VENV); $(PYTHON) -m venv $(VENV); fi
 	@echo ">> installing semsegdiff and its dependencies into $(VENV) (torch comes from local disk)"

@@ -146,3 +146,38 @@ def test_guidance_is_one_batched_forward_per_step():
     model.calls.clear()
     sample(model, random_masks(), make_scheduler("ddim"), steps=2, guidance=1.0, seeds=[0, 1, 2])
     assert [b for b, _ in model.calls] == [3, 3]  # guidance 1 needs no unconditional pass
+
+
+# Recorded outputs (diffusers' expected_slice style): a refactor must not change what the model computes.
+EXPECTED_UNET = {
+    "input_add": [-0.1251, 0.8161, 0.5379, -0.5608, 0.4676, -0.7892, -0.0852, 0.1179, -0.2856, -1.1925, 0.3118, -0.5364],
+    "spade": [-0.2483, 0.1722, -0.1963, -0.1878, 0.5093, -0.0164, -0.3797, -0.3081, 0.3574, -0.0776, -0.2493, 0.2185],
+}
+EXPECTED_DPMSOLVER_3_STEPS = [69, 88, 202, 19, 233, 90, 168, 240, 255, 255, 255, 255]
+
+
+@pytest.mark.parametrize("injection", ["input_add", "spade"])
+def test_unet_recorded_values(injection):
+    net = tiny_unet(injection).eval()
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = net(x, torch.tensor([10, 900]), one_hot(random_masks(2), C))
+    assert torch.allclose(out[1, :, 8, 4:8].flatten(), torch.tensor(EXPECTED_UNET[injection]), atol=2e-4)
+
+
+def test_sampler_recorded_values():
+    images, _ = sample(tiny_unet().eval(), random_masks(2), make_scheduler("dpmsolver++"), steps=3, guidance=2.0,
+                       seeds=[0, 1])
+    got = images[1, :, 8, 4:8].flatten().int()
+    assert (got - torch.tensor(EXPECTED_DPMSOLVER_3_STEPS)).abs().max() <= 1  # uint8 rounding may flip by one
+
+
+def test_a_diverging_sampler_is_an_error_not_black_images():
+    from semsegdiff.errors import DivergenceError
+
+    class Exploding(Recorder):
+        def forward(self, x, t, cond):
+            return x * 0 + 1e6  # v-prediction of a broken model
+
+    with pytest.raises(DivergenceError, match="sampling diverged.*lower the guidance"):
+        sample(Exploding(), random_masks(1), make_scheduler("dpmsolver++"), steps=3, seeds=[0])

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import TINY
+
 from semsegdiff.cli import main
 from semsegdiff.data import ensure_dataset
 from semsegdiff.notebooks import NotebookError, find_notebooks, run_notebooks
@@ -76,8 +78,7 @@ def test_failing_notebook_names_notebook_and_cell(tmp_path, capsys):
 
 @pytest.mark.notebook
 def test_02_train_diffusion(tmp_path):
-    overrides = {"channels": 8, "channel_mult": [1, 2], "emb_dim": 32, "mask_hidden": 8, "batch_size": 8,
-                 "preview_every": 1, "n_preview": 4, "log_every": 1, "steps": 2}
+    overrides = {k: v for k, v in TINY.items() if k not in ("n_synthetic", "size", "epochs")}
     params = {"n_synthetic": 48, "size": 16, "epochs": 2, "overrides": overrides, "n_show": 4}
     [executed] = run_notebooks("quick", only=["02_train"], parameters=params, notebooks_dir=NOTEBOOKS,
                                out_dir=tmp_path / "runs", root=tmp_path, progress=False)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import tiny_cfg
+from conftest import tiny_cfg, tiny_flags
 from torch.utils.data import DataLoader
 
 from semsegdiff.cli import main
@@ -73,9 +73,9 @@ def test_checkpoint_errors(tiny_checkpoint, tmp_path):
         check_compatible(tiny_checkpoint, {**hp, "channels": 16})
 
 
-def test_cli_sample_writes_images_and_manifest(tiny_checkpoint, tmp_path, reference_dir, capsys):
+def test_cli_generate_writes_images_and_manifest(tiny_checkpoint, tmp_path, reference_dir, capsys):
     out = tmp_path / "gen"
-    args = ["sample", "--checkpoint", str(tiny_checkpoint), "--masks", str(reference_dir / "masks"), "--out", str(out),
+    args = ["generate", "--checkpoint", str(tiny_checkpoint), "--masks", str(reference_dir / "masks"), "--out", str(out),
             "--steps", "2", "--per-mask", "2", "--seed", "10", "--no-progress"]
     assert main(args) == 1  # 128x128 masks for a 16x16 model
     assert "pass --resize" in capsys.readouterr().err and not out.exists()
@@ -110,11 +110,10 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "semsegdiff.cli", "train", "--no-progress", *args]
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_at_the_same_global_step(tmp_path):
     out = tmp_path / "run"
-    common = ["--out", str(out), "--size", "16", "--n-synthetic", "48", "--cache", str(tmp_path / "data"),
-              "--channels", "8", "--channel-mult", "[1,2]", "--emb-dim", "32", "--mask-hidden", "8",
-              "--batch-size", "8", "--epochs", "1000", "--preview-every", "1000", "--log-every", "1"]
+    common = ["--out", str(out), *tiny_flags(tmp_path, epochs=1000, preview_every=1000, ckpt_every=8)]
     last = run_paths(out)["last"]
     proc = subprocess.Popen(_cli(*common), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
@@ -133,8 +132,11 @@ def test_killed_training_resumes_at_the_same_global_step(tmp_path):
     assert "Restoring states from the checkpoint path" in done.stderr
     final = read_checkpoint(out / "diffusion.ckpt")
     assert final["global_step"] == killed_at + 7
-    steps = pd.read_csv(run_paths(out)["metrics"]).dropna(subset=["train_loss_step"])["step"]
-    assert steps.max() == killed_at + 6 and (steps > killed_at - 1).sum() >= 7  # logged on after the resume
+    metrics = pd.read_csv(run_paths(out)["metrics"])
+    steps = metrics.dropna(subset=["train_loss_step"])["step"]
+    assert steps.tolist() == list(range(killed_at + 7))  # the killed run's steps kept, none logged twice
+    epochs = metrics.dropna(subset=["train_loss_epoch"])["epoch"]
+    assert epochs.is_unique and epochs.tolist() == list(range(len(epochs)))  # no epoch run twice
 
 
 def test_resume_refuses_a_different_model(tmp_path, tiny_checkpoint):
@@ -144,11 +146,11 @@ def test_resume_refuses_a_different_model(tmp_path, tiny_checkpoint):
         train(cfg, out=out, resume=True, progress=False)
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_on_cpu(tmp_path):
     out = tmp_path / "run"
-    args = ["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--out", str(out), "--size", "16",
-            "--n-synthetic", "72", "--cache", str(tmp_path / "data"), "--channels", "8", "--channel-mult", "[1,2]",
-            "--emb-dim", "32", "--mask-hidden", "8", "--batch-size", "4", "--epochs", "2", "--preview-every", "2"]
+    args = ["--accelerator", "cpu", "--out", str(out), *tiny_flags(tmp_path, devices=2, strategy="ddp", n_synthetic=72,
+                                                                     batch_size=4, preview_every=2, ckpt_every=8)]
     done = subprocess.run(_cli(*args), capture_output=True, text=True, timeout=300,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
@@ -164,12 +166,12 @@ def test_ddp_two_processes_on_cpu(tmp_path):
 CLASSES = [0, 8, 10, 13, 11]  # road, vegetation, sky, car, person: far apart in the palette
 
 
-def colour_scenes(n: int, size: int = 16, seed: int = 0) -> list[dict[str, torch.Tensor]]:
+def colour_scenes(n: int, size: int = 8, seed: int = 0) -> list[dict[str, torch.Tensor]]:
     """Scenes of four rectangles with random classes; every pixel exactly its class colour."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
-        y, x = rng.integers(4, size - 4, 2)
+        y, x = rng.integers(2, size - 2, 2)
         cls = rng.choice(CLASSES, 4)
         mask = np.empty((size, size), np.uint8)
         mask[:y, :x], mask[:y, x:], mask[y:, :x], mask[y:, x:] = cls
@@ -190,28 +192,31 @@ def colour_error(images: torch.Tensor, masks: torch.Tensor) -> float:
 
 @pytest.fixture(scope="module")
 def colour_models(tmp_path_factory):
-    cfg = tiny_cfg(tmp_path_factory.mktemp("colour"), channels=16, lr=2e-3, ema_start=250, ema_decay=0.99)
+    """An untrained and a trained (1000 steps, ~20 s) tiny model on 8x8 colour scenes."""
+    cfg = tiny_cfg(tmp_path_factory.mktemp("colour"), size=8, channels=16, lr=2e-3, ema_start=300, ema_decay=0.99)
     pl.seed_everything(0, verbose=False)
     untrained = DiffusionModule(**cfg)
     trained = DiffusionModule(**cfg)
     trained.load_state_dict(untrained.state_dict())
     loader = DataLoader(colour_scenes(512), batch_size=16, shuffle=True, drop_last=True)
-    trainer = pl.Trainer(max_steps=800, accelerator="cpu", logger=False, enable_checkpointing=False,
+    trainer = pl.Trainer(max_steps=1000, accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False,
                          callbacks=[module_mod.EMA(decay=cfg["ema_decay"], start=cfg["ema_start"])])
     trainer.fit(trained, train_dataloaders=loader)
     return untrained.eval(), trained.eval()
 
 
+@pytest.mark.slow
 def test_trained_model_paints_each_region_its_class_colour(colour_models):
     untrained, trained = colour_models
     masks = torch.stack([s["mask"] for s in colour_scenes(16, seed=1)])
-    before = colour_error(untrained.generate(masks, sampler="dpmsolver++", steps=20, guidance=3.0), masks)
-    after = colour_error(trained.generate(masks, sampler="dpmsolver++", steps=20, guidance=3.0), masks)
-    print(f"colour error: untrained {before:.3f}, trained {after:.3f}")
-    assert after < 0.5 * before and after < 0.15
+    before = colour_error(untrained.generate(masks, sampler="dpmsolver++", steps=20, guidance=2.0), masks)
+    after = colour_error(trained.generate(masks, sampler="dpmsolver++", steps=20, guidance=2.0), masks)
+    print(f"colour error: untrained {before:.3f}, trained {after:.3f}")  # recorded: 0.49 -> 0.10
+    assert after < 0.5 * before and after < 0.13
 
 
+@pytest.mark.slow
 def test_fast_samplers_agree_with_ddpm_1000(colour_models):
     _, trained = colour_models
     masks = torch.stack([s["mask"] for s in colour_scenes(16, seed=2)])
@@ -226,7 +231,7 @@ def test_fast_samplers_agree_with_ddpm_1000(colour_models):
 
 def test_bad_settings_are_named_before_any_work(tmp_path, capsys):
     assert main(["train", "--injection", "concat", "--out", str(tmp_path / "r"), "--cache", str(tmp_path)]) == 1
-    assert "injection = 'concat' is not one of input_add, spade" in capsys.readouterr().err
+    assert "injection (--injection): 'concat' is not one of input_add, spade" in capsys.readouterr().err
     assert main(["train", "--size", "30", "--out", str(tmp_path / "r"), "--cache", str(tmp_path)]) == 1
-    assert "size = 30 must be a multiple of 4" in capsys.readouterr().err
+    assert "size (--size): 30 must be a multiple of 4" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing generated, nothing written

@@ -15,9 +15,11 @@ import torch.nn.functional as F
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 from diffusers.utils.torch_utils import randn_tensor
 
+from ..config import CHOICES
+from ..errors import DivergenceError, SettingError
 from .unet import one_hot
 
-SAMPLERS = ("ddpm", "ddim", "dpmsolver++")
+SAMPLERS = CHOICES["sampler"]
 
 
 def reference_betas(steps: int = 1000, start: float = 1e-4, end: float = 0.02) -> list[float]:
@@ -41,7 +43,7 @@ def make_scheduler(sampler: str = "ddpm", *, noise_schedule: str = "squaredcos_c
         return DDIMScheduler(**common, clip_sample=True, set_alpha_to_one=True)
     if sampler == "dpmsolver++":
         return DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2)
-    raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
+    raise SettingError(f"sampler (--sampler): unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
 
 
 def diffusion_loss(model: torch.nn.Module, images: torch.Tensor, masks: torch.Tensor, scheduler: DDPMScheduler, *,
@@ -95,7 +97,23 @@ def sample(model: torch.nn.Module, masks: torch.Tensor, scheduler, *, steps: int
         x = scheduler.step(out, t, x, generator=gens).prev_sample
         if i in keep:
             snaps.append(to_uint8(x))
+    check_finite(x, f"{type(scheduler).__name__} with {steps} steps and guidance {guidance}")
     return to_uint8(x), snaps
+
+
+def check_finite(x: torch.Tensor, what: str, limit: float = 5.0) -> None:
+    """Raise :class:`DivergenceError` when generated images (model range [-1, 1]) are non-finite or far outside it.
+
+    A sampler that diverges does not fail by itself: clamping turns its output into black,
+    white or noise images. Values beyond ``limit`` in more than 1% of pixels mean divergence.
+    """
+    finite = torch.isfinite(x)
+    outside = (~finite | (x.abs() > limit)).float().mean().item()
+    if not finite.all() or outside > 0.01:
+        worst = x[finite].abs().max().item() if finite.any() else float("nan")
+        raise DivergenceError(f"sampling diverged: {outside:.1%} of the values are non-finite or beyond +-{limit:g} "
+                              f"(largest finite {worst:.3g}) with {what}; lower the guidance, use more steps or "
+                              "another sampler (ddim clips its estimate)")
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:

@@ -14,37 +14,12 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import WeightAveraging
 
+from ..config import MODEL_KEYS, QUICK, SCHEDULE_KEYS, SHAPE_KEYS, check_setting, validate
 from ..data.datamodule import to_model_range
-from ..files import atomic_path
+from ..errors import CheckpointError, DivergenceError, SettingError
 from ..labels import NUM_CLASSES
-from .diffusion import SAMPLERS, diffusion_loss, make_scheduler, sample
-from .unet import INJECTIONS, CondUNet, check_masks
-
-MODEL_KEYS = ("channels", "channel_mult", "num_res_blocks", "attn_levels", "emb_dim", "injection", "mask_hidden",
-              "dropout")
-SCHEDULE_KEYS = ("noise_schedule", "prediction_type", "num_train_timesteps")
-SHAPE_KEYS = ("num_classes", "size", *MODEL_KEYS[:-1])  # what a resumed run cannot change
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that is missing, unreadable or does not fit the request."""
-
-
-CHOICES = {"injection": INJECTIONS, "sampler": SAMPLERS, "prediction_type": ("v_prediction", "epsilon"),
-           "noise_schedule": ("squaredcos_cap_v2", "linear", "scaled_linear", "reference"),
-           "logger": ("csv", "tensorboard")}
-
-
-def validate(cfg: dict[str, Any]) -> None:
-    """Raise ValueError naming the setting when a run configuration cannot work."""
-    for key, allowed in CHOICES.items():
-        if key in cfg and cfg[key] not in allowed:
-            raise ValueError(f"{key} = {cfg[key]!r} is not one of {', '.join(map(str, allowed))}")
-    factor = 2 ** (len(cfg["channel_mult"]) - 1)
-    if cfg["size"] % factor:
-        raise ValueError(f"size = {cfg['size']} must be a multiple of {factor} for channel_mult {cfg['channel_mult']}")
-    if not 0 <= cfg["p_uncond"] < 1:
-        raise ValueError(f"p_uncond = {cfg['p_uncond']} must be in [0, 1)")
+from .diffusion import diffusion_loss, make_scheduler, sample
+from .unet import CondUNet, check_masks
 
 
 class DiffusionModule(pl.LightningModule):
@@ -56,15 +31,13 @@ class DiffusionModule(pl.LightningModule):
 
     def __init__(self, **cfg: Any):
         super().__init__()
-        cfg.setdefault("num_classes", NUM_CLASSES)
-        validate(cfg)
+        cfg = validate({"num_classes": NUM_CLASSES, **cfg})
         self.save_hyperparameters(cfg)
         self.cfg = cfg
         kw = {k: cfg[k] for k in MODEL_KEYS}
         kw["channel_mult"] = tuple(kw["channel_mult"])
         self.model = CondUNet(num_classes=cfg["num_classes"], **kw)
         self.noise = make_scheduler("ddpm", **{k: cfg[k] for k in SCHEDULE_KEYS})
-        self.preview_dir: Path | None = None  # set by the trainer set-up; previews go there
 
     @property
     def size(self) -> int:
@@ -77,7 +50,7 @@ class DiffusionModule(pl.LightningModule):
         if not finite:
             saved = [cb.last_model_path or cb.best_model_path for cb in self.trainer.checkpoint_callbacks]
             last = max(saved, key=lambda p: "last" in p, default="") or "none saved yet"
-            raise FloatingPointError(f"non-finite training loss ({loss.item()}) at global step {self.global_step}; "
+            raise DivergenceError(f"non-finite training loss ({loss.item()}) at global step {self.global_step}; "
                                      f"training stopped. Last good checkpoint: {last}")
         self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=batch["image"].shape[0])
         return loss
@@ -87,20 +60,6 @@ class DiffusionModule(pl.LightningModule):
         loss = diffusion_loss(self.model, to_model_range(batch["image"]), batch["mask"], self.noise,
                               p_uncond=0.0, generator=gen)
         self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["image"].shape[0])
-        if batch_idx == 0 and self.trainer.is_global_zero and self.preview_dir is not None:
-            self._write_preview(batch)
-
-    def _write_preview(self, batch: dict[str, torch.Tensor]) -> None:
-        from ..figures import preview_grid
-
-        n = min(self.cfg["n_preview"], batch["mask"].shape[0])
-        masks, real = batch["mask"][:n].cpu(), batch["image"][:n].cpu()
-        images = self.generate(masks, seed=0)  # the same masks and noise at every preview
-        name = self.preview_dir / f"epoch{self.current_epoch + 1:04d}-step{self.global_step:06d}"
-        preview_grid(masks, images, name.with_suffix(".png"), real=real)
-        with atomic_path(name.with_suffix(".npz")) as tmp, open(tmp, "wb") as f:  # the arrays, for figures
-            np.savez_compressed(f, masks=masks.numpy(), images=images.numpy(), real=real.numpy(),
-                                epoch=self.current_epoch + 1, step=self.global_step)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(self.model.parameters(), lr=self.cfg["lr"], weight_decay=self.cfg["weight_decay"])
@@ -120,9 +79,11 @@ class DiffusionModule(pl.LightningModule):
         check_masks(masks, self.cfg["num_classes"], self.size)
         seeds = [seed + i for i in range(len(masks))] if isinstance(seed, int) else list(seed)
         if len(seeds) != len(masks):
-            raise ValueError(f"got {len(seeds)} seeds for {len(masks)} masks")
-        sampler, steps = sampler or self.cfg["sampler"], steps or self.cfg["steps"]
-        guidance = self.cfg["guidance"] if guidance is None else guidance
+            raise SettingError(f"got {len(seeds)} seeds for {len(masks)} masks")
+        sampler, steps, guidance = (self.cfg[k] if v is None else check_setting(k, v)
+                                    for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance)))
+        validate({"steps": steps, "num_train_timesteps": self.cfg["num_train_timesteps"]})
+        batch_size = check_setting("batch_size", batch_size)
         scheduler = make_scheduler(sampler, **{k: self.cfg[k] for k in SCHEDULE_KEYS})
         was_training = self.training
         self.eval()
@@ -168,7 +129,13 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", num
     for key, want in (("num_classes", num_classes), ("size", size)):
         if want is not None and hp[key] != want:
             raise CheckpointError(f"{path}: trained for {key} = {hp[key]}, but {want} was asked for")
-    module = DiffusionModule(**hp)
+    missing = [k for k in QUICK if k not in hp]
+    if missing:
+        raise CheckpointError(f"{path}: the checkpoint's stored settings lack {', '.join(missing)}")
+    try:
+        module = DiffusionModule(**hp)
+    except SettingError as e:
+        raise CheckpointError(f"{path}: the settings stored in the checkpoint are invalid: {e}") from None
     try:
         module.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:
@@ -181,13 +148,18 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: not a readable checkpoint (the file is empty)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated zip, pickle of arbitrary objects, not a torch file at all
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") \
-            from None
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "size" not in ckpt.get("hyper_parameters", {}):
+    except Exception as e:  # noqa: BLE001 - truncated zip, pickle of arbitrary objects, not a torch file at all
+        reason = (str(e).strip().splitlines() or [""])[0]
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {reason})") from None
+    hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+    if not isinstance(hp, dict) or not isinstance(ckpt.get("state_dict"), dict) or "size" not in hp:
         raise CheckpointError(f"{path}: not a semsegdiff diffusion checkpoint (no state_dict and run configuration)")
+    if not isinstance(hp.get("num_classes"), int) or not 1 <= hp["num_classes"] <= 254:
+        raise CheckpointError(f"{path}: the stored num_classes {hp.get('num_classes')!r} is not a class count")
     return ckpt
 
 

@@ -4,27 +4,31 @@ Run folder layout (``out``, by default ``runs/<profile>``)::
 
     diffusion.ckpt                 the final checkpoint (EMA weights + configuration)
     diffusion/metrics.csv          CSV log: train_loss per step, val_loss per validation
-    diffusion/previews/*.png       mask | generated | real grids, one per validation
+    diffusion/previews/*.png       mask | generated | real grids, one per validation (+ .npz arrays)
     diffusion/checkpoints/last.ckpt and stepNNNNNNN.ckpt (every ckpt_every epochs)
+    previous/<time>/               an earlier run in the same folder, moved aside (never deleted)
 
 Several GPUs or nodes go through Lightning DDP: set ``devices``/``num_nodes`` (or launch
 with torchrun / srun, which Lightning detects).
 """
 from __future__ import annotations
 
-import shutil
-import sys
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint
-from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+import torch
+from pytorch_lightning.callbacks import Callback
 
-from ..config import device_and_precision
-from ..data import SegDataModule, ensure_dataset
-from .module import EMA, CheckpointError, DiffusionModule, check_compatible, config_diff, read_checkpoint, validate
+from ..config import RUN_ONLY_KEYS, validate
+from ..data import SegDataModule, dataset_for
+from ..errors import CheckpointError, DataError, OutputError
+from ..files import atomic_path, overlaps
+from ..trainer import is_rank_zero, make_trainer, resolve_accelerator, save_final
+from .module import EMA, DiffusionModule, check_compatible, config_diff, read_checkpoint
 
 
 def run_paths(out: str | Path) -> dict[str, Path]:
@@ -32,96 +36,106 @@ def run_paths(out: str | Path) -> dict[str, Path]:
     out = Path(out)
     return {"checkpoint": out / "diffusion.ckpt", "logs": out / "diffusion", "metrics": out / "diffusion" / "metrics.csv",
             "previews": out / "diffusion" / "previews", "checkpoints": out / "diffusion" / "checkpoints",
-            "last": out / "diffusion" / "checkpoints" / "last.ckpt"}
+            "last": out / "diffusion" / "checkpoints" / "last.ckpt", "previous": out / "previous"}
 
 
-class EpochLog(Callback):
-    """One printed line per epoch (loss, time, time left): progress for logs, notebooks and papermill."""
+class Previews(Callback):
+    """At every validation, on rank zero: mask | generated | real grid of the first val batch (PNG + arrays).
 
-    def on_train_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        self.start, self.first_epoch = time.perf_counter(), trainer.current_epoch  # after a resume too
+    The same masks and the same noise every time, with the EMA weights (swapped in for validation).
+    """
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        if not trainer.is_global_zero:
+    def __init__(self, folder: Path, n: int):
+        self.folder, self.n = Path(folder), n
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, outputs: Any,
+                                batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        if batch_idx != 0 or not trainer.is_global_zero or trainer.sanity_checking:
             return
-        m, e = trainer.callback_metrics, trainer.current_epoch + 1
-        per_epoch = (time.perf_counter() - self.start) / (e - self.first_epoch)
-        left = per_epoch * (trainer.max_epochs - e)
-        val = f"  val_loss {float(m['val_loss']):.4f}" if "val_loss" in m else ""
-        print(f"epoch {e}/{trainer.max_epochs}  step {trainer.global_step}  "
-              f"train_loss {float(m.get('train_loss_epoch', float('nan'))):.4f}{val}  "
-              f"{per_epoch:.0f} s/epoch, ~{left / 60:.1f} min left", flush=True)
+        from ..figures import preview_grid
+
+        n = min(self.n, batch["mask"].shape[0])
+        masks, real = batch["mask"][:n].cpu(), batch["image"][:n].cpu()
+        images = module.generate(masks, seed=0)
+        name = self.folder / f"epoch{trainer.current_epoch + 1:04d}-step{trainer.global_step:06d}"
+        preview_grid(masks, images, name.with_suffix(".png"), real=real)
+        with atomic_path(name.with_suffix(".npz")) as tmp, open(tmp, "wb") as f:  # the arrays, for figures
+            np.savez_compressed(f, masks=masks.numpy(), images=images.numpy(), real=real.numpy(),
+                                epoch=trainer.current_epoch + 1, step=trainer.global_step)
 
 
 def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Path = ".", resume: bool = False,
           accelerator: str | None = None, progress: bool = True, max_steps: int = -1) -> Path:
     """Train the diffusion model described by ``cfg`` (a profile); return the final checkpoint's path.
 
-    ``resume`` continues from ``<out>/diffusion/checkpoints/last.ckpt`` at its global step
-    (a fresh start when there is none). Without it, an existing run folder is started over.
+    Everything is checked before the run folder is touched (settings, devices, the output
+    path, the checkpoint to resume, the dataset). ``resume`` continues from
+    ``<out>/diffusion/checkpoints/last.ckpt`` at its global step (a fresh start when there
+    is none). Without it, an earlier run in ``out`` is moved to ``out/previous/<time>/``.
     """
-    validate(cfg)
+    cfg = validate(cfg)
+    resolve_accelerator(cfg, accelerator)
     out = Path(root) / (out or Path("runs") / cfg["profile"])
     paths = run_paths(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: is a file, expected a run folder (--out)")
+    data_path = Path(root) / cfg["data"]
+    if cfg["data"] != "synthetic" and data_path.exists() and overlaps(out, data_path):
+        raise OutputError(f"{out}: the run folder overlaps the dataset {data_path}; choose --out outside it")
     ckpt_path = paths["last"] if resume and paths["last"].is_file() else None
+    resume_step = None
     if ckpt_path:
         check_compatible(ckpt_path, cfg)
-    elif paths["logs"].exists() and _is_rank_zero():
-        shutil.rmtree(paths["logs"])  # a fresh run: no stale metrics, previews or checkpoints
-    prepared = ensure_dataset(cfg["data"], size=cfg["size"], cache=cfg["cache"], n_synthetic=cfg["n_synthetic"],
-                              seed=cfg["seed"], root=root, progress=progress)
+        resume_step = int(read_checkpoint(ckpt_path)["global_step"])
+    elif resume:
+        print(f"no {paths['last']} to resume from: starting a new run", flush=True)
+    prepared = dataset_for(cfg, root=root, progress=progress)
+    if "train" not in prepared.splits:
+        raise DataError(f"{prepared.root}: the dataset has no train split (it has {', '.join(prepared.splits)})")
     if prepared.size != cfg["size"]:
-        raise ValueError(f"{prepared.root}: cache is {prepared.size}px but the run asks for size {cfg['size']}")
+        raise DataError(f"{prepared.root}: cache is {prepared.size}px but the run asks for size {cfg['size']}")
+    # everything checked: now the run folder may change
+    if not ckpt_path and is_rank_zero():
+        move_aside(out)
     pl.seed_everything(cfg["seed"], workers=True, verbose=False)
     data = SegDataModule(prepared.root, batch_size=cfg["batch_size"], num_workers=cfg["num_workers"])
+    validation = data.has("val")
+    if not validation and progress:
+        print(f"{prepared.root} has no val split: no validation loss and no preview grids", flush=True)
+    trainer = make_trainer(
+        cfg, out, name="diffusion", val_every=cfg["preview_every"], accelerator=accelerator, progress=progress,
+        max_steps=max_steps, resume_step=resume_step,
+        callbacks=[EMA(decay=cfg["ema_decay"], start=cfg["ema_start"]), Previews(paths["previews"], cfg["n_preview"])])
     module = DiffusionModule(**cfg)
-    module.preview_dir = paths["previews"]
-    device, precision = device_and_precision()
-    accelerator = accelerator or device
-    if accelerator == "cpu":
-        precision = "32-true"
-    logger = CSVLogger(out, name="diffusion", version="")
-    if cfg["logger"] == "tensorboard":
-        try:
-            logger = TensorBoardLogger(out, name="diffusion", version="")
-        except ModuleNotFoundError:
-            raise ValueError("logger = 'tensorboard' needs TensorBoard: pip install -e '.[tensorboard]'") from None
-    bar = progress and sys.stderr.isatty()  # a live bar in a terminal, one line per epoch elsewhere
-    every = dict(dirpath=paths["checkpoints"], save_on_train_epoch_end=True, enable_version_counter=False)
-    trainer = pl.Trainer(
-        max_epochs=cfg["epochs"], max_steps=max_steps, accelerator=accelerator, devices=cfg["devices"],
-        num_nodes=cfg["num_nodes"], strategy=cfg["strategy"], precision=precision,
-        gradient_clip_val=cfg["grad_clip"], log_every_n_steps=cfg["log_every"], logger=logger,
-        check_val_every_n_epoch=cfg["preview_every"], num_sanity_val_steps=0,
-        enable_progress_bar=bar, enable_model_summary=progress, default_root_dir=out,
-        callbacks=[
-            *([EpochLog()] if progress and not bar else []),
-            EMA(decay=cfg["ema_decay"], start=cfg["ema_start"]),
-            ModelCheckpoint(filename="step{step:07d}", auto_insert_metric_name=False, save_last=cfg["ckpt_every"] == 1,
-                            every_n_epochs=cfg["ckpt_every"], save_top_k=-1, **every),
-            # last.ckpt after every epoch, for --resume (the numbered one above keeps it when N == 1)
-            *([ModelCheckpoint(filename="last", every_n_epochs=1, save_top_k=1, **every)] if cfg["ckpt_every"] > 1 else []),
-        ],
-    )
-    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path, weights_only=True)
-    # atomic write; EMA weights in state_dict, config in hyper_parameters; no optimizer state
-    trainer.save_checkpoint(paths["checkpoint"], weights_only=True)
-    return paths["checkpoint"]
+    trainer.fit(module, train_dataloaders=data.train_dataloader(),
+                val_dataloaders=data.val_dataloader() if validation else None, ckpt_path=ckpt_path, weights_only=True)
+    # EMA weights in state_dict, configuration in hyper_parameters; no optimizer state
+    return save_final(trainer, paths["checkpoint"])
+
+
+def move_aside(out: Path) -> Path | None:
+    """Move an earlier run in ``out`` (final checkpoint, logs) to ``out/previous/<time>/``; say where."""
+    paths = run_paths(out)
+    found = [p for p in (paths["checkpoint"], paths["logs"]) if p.exists()]
+    if not found:
+        return None
+    target = paths["previous"] / time.strftime("%Y%m%d-%H%M%S")
+    while target.exists():
+        target = target.with_name(target.name + "+")
+    target.mkdir(parents=True)
+    for p in found:
+        os.replace(p, target / p.name)
+    print(f"moved the earlier run in {out} to {target} (delete it when you no longer need it)", flush=True)
+    return target
 
 
 def load_previews(out: str | Path) -> list[dict[str, Any]]:
     """The preview arrays of a run, in training order: dicts with masks, images, real, epoch, step."""
-    import numpy as np
-
     previews = []
     for f in sorted(run_paths(out)["previews"].glob("*.npz")):
         with np.load(f) as z:
             previews.append({k: z[k].item() if z[k].ndim == 0 else z[k] for k in z.files})
     return previews
-
-
-RUN_ONLY_KEYS = {"devices", "num_nodes", "strategy", "num_workers", "logger", "sampler", "steps", "guidance",
-                 "n_preview", "ckpt_every", "log_every", "profile"}
 
 
 def matches(checkpoint: str | Path, cfg: dict[str, Any]) -> bool:
@@ -131,9 +145,3 @@ def matches(checkpoint: str | Path, cfg: dict[str, Any]) -> bool:
     except CheckpointError:
         return False
     return not config_diff(hp, cfg, [k for k in cfg if k not in RUN_ONLY_KEYS])
-
-
-def _is_rank_zero() -> bool:
-    from pytorch_lightning.utilities.rank_zero import rank_zero_only
-
-    return getattr(rank_zero_only, "rank", 0) == 0

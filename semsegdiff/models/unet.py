@@ -20,9 +20,11 @@ import torch.nn.functional as F
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 from torch import nn
 
+from ..config import CHOICES
+from ..errors import DataError, SettingError
 from ..labels import IGNORE
 
-INJECTIONS = ("input_add", "spade")
+INJECTIONS = CHOICES["injection"]
 
 
 def one_hot(mask: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -33,17 +35,17 @@ def one_hot(mask: torch.Tensor, num_classes: int) -> torch.Tensor:
 
 
 def check_masks(mask: torch.Tensor, num_classes: int, size: int | None = None) -> None:
-    """Raise ValueError unless ``mask`` is a (B, H, W) batch of ids < num_classes or 255 (of side ``size``)."""
+    """Raise DataError unless ``mask`` is a (B, H, W) batch of ids < num_classes or 255 (of side ``size``)."""
     if mask.ndim != 3:
-        raise ValueError(f"masks must be a (B, H, W) batch of class ids, got shape {tuple(mask.shape)}")
+        raise DataError(f"masks must be a (B, H, W) batch of class ids, got shape {tuple(mask.shape)}")
     if size is not None and tuple(mask.shape[1:]) != (size, size):
-        raise ValueError(f"masks are {mask.shape[1]}x{mask.shape[2]} but the model was trained on {size}x{size}")
+        raise DataError(f"masks are {mask.shape[1]}x{mask.shape[2]} but the model was trained on {size}x{size}")
     if mask.is_floating_point():
-        raise ValueError(f"masks must hold integer class ids, got dtype {mask.dtype}")
+        raise DataError(f"masks must hold integer class ids, got dtype {mask.dtype}")
     bad = (mask.long() >= num_classes) & (mask.long() != IGNORE) | (mask.long() < 0)
     if bad.any():
         b, y, x = (int(v) for v in bad.nonzero()[0])
-        raise ValueError(f"mask {b} has class id {int(mask[b, y, x])} at (row {y}, col {x}); "
+        raise DataError(f"mask {b} has class id {int(mask[b, y, x])} at (row {y}, col {x}); "
                          f"valid ids are 0..{num_classes - 1} and {IGNORE} (ignore)")
 
 
@@ -154,7 +156,8 @@ class CondUNet(nn.Module):
                  dropout: float = 0.0):
         super().__init__()
         if injection not in INJECTIONS:
-            raise ValueError(f"unknown injection {injection!r}; choose one of {INJECTIONS}")
+            raise SettingError(f"injection (--injection): unknown injection {injection!r}; choose one of "
+                               f"{', '.join(INJECTIONS)}")
         self.num_classes, self.injection = num_classes, injection
         self.downsamplings = len(channel_mult) - 1
         emb_dim = emb_dim or 4 * channels
