@@ -1,4 +1,4 @@
-"""The ``semsegdiff`` command line: synth, prepare, info, train, generate, notebooks.
+"""The ``semsegdiff`` command line: synth, prepare, info, train, generate, evaluate, notebooks.
 
 Every value that is a setting (``--size``, ``--steps``, ``--lr`` ...) is converted and
 range-checked by the same rules as the profiles (:func:`semsegdiff.config.check_setting`).
@@ -13,7 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from .config import CHOICES, PROFILES, QUICK, check_setting
+from .config import CHOICES, GROUPS, PROFILES, QUICK, check_setting
+
+TRAIN_KEYS = [k for g in ("data", "model", "schedule", "training", "run", "sampling") for k in GROUPS[g]]
 from .errors import SettingError, UserError
 
 
@@ -65,7 +67,7 @@ def _train(a: argparse.Namespace) -> None:
     from .config import get_profile, print_header
     from .models import train
 
-    cfg = get_profile(a.profile, **{k: getattr(a, k) for k in QUICK})
+    cfg = get_profile(a.profile, **{k: getattr(a, k) for k in TRAIN_KEYS})
     max_steps = -1 if a.max_steps is None else check_setting("max_steps", a.max_steps)
     print_header(cfg)
     path = train(cfg, out=a.out, resume=a.resume, accelerator=a.accelerator, progress=not a.no_progress,
@@ -82,6 +84,18 @@ def _generate(a: argparse.Namespace) -> None:
                                batch_size=s["batch_size"] or 64, resize=a.resize, device=a.device,
                                overwrite=a.overwrite, progress=not a.no_progress)
     print(f"wrote {len(manifest)} images and manifest.csv to {a.out}")
+
+
+def _evaluate(a: argparse.Namespace) -> None:
+    from .eval import evaluate_checkpoint
+
+    s = _settings(a, ["eval_masks", "sampler", "steps", "guidance", "eval_per_mask", "eval_seed", "inception"])
+    ev = evaluate_checkpoint(a.checkpoint, judge=a.judge, split=a.split, n_masks=s["eval_masks"], sampler=s["sampler"],
+                             steps=s["steps"], guidance=s["guidance"], per_mask=s["eval_per_mask"],
+                             seed=s["eval_seed"], inception=s["inception"] or "", out=a.out, device=a.device,
+                             progress=not a.no_progress)
+    print(ev.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"tables: {ev.settings.get('tables')}")
 
 
 def _notebooks(a: argparse.Namespace) -> None:
@@ -150,8 +164,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--accelerator", choices=["cpu", "cuda", "gpu"], help="default: cuda when present")
     _setting_flag(s, "max_steps", "stop after this many optimizer steps (default -1: all epochs)")
     s.add_argument("--no-progress", action="store_true")
-    for key, default in QUICK.items():
-        _setting_flag(s, key, f"(quick: {default!r})")
+    for key in TRAIN_KEYS:
+        _setting_flag(s, key, f"(quick: {QUICK[key]!r})")
     s.set_defaults(func=_train)
 
     s = sub.add_parser("generate", help="generate images for a folder of masks with a trained checkpoint")
@@ -169,6 +183,22 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace OUT if semsegdiff wrote it")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=_generate)
+
+    s = sub.add_parser("evaluate", help="score a checkpoint: judge consistency, SSIM, FID/KID with ceilings and floors")
+    s.add_argument("--checkpoint", type=Path, required=True)
+    s.add_argument("--judge", type=Path, help="judge checkpoint (default: <run>/judge.ckpt, trained when missing)")
+    s.add_argument("--split", default="val", help="split of the checkpoint's dataset whose masks are scored")
+    _setting_flag(s, "eval_masks", "masks scored (the first N; default: the profile's)", "--masks")
+    _setting_flag(s, "sampler", "sampler (default: the checkpoint's)")
+    _setting_flag(s, "steps", "sampling steps (default: the checkpoint's)")
+    _setting_flag(s, "guidance", "classifier-free guidance scale (default: the checkpoint's)")
+    _setting_flag(s, "eval_per_mask", "images per mask = generation seeds (default: the profile's)", "--per-mask")
+    _setting_flag(s, "eval_seed", "seed of the first image (default: the profile's)", "--seed")
+    _setting_flag(s, "inception", "FID Inception weights file (default: judge features, named so)")
+    s.add_argument("--out", type=Path, help="tables go to OUT/<set>/ (default: <run>/eval/)")
+    s.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when present)")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(func=_evaluate)
 
     s = sub.add_parser("notebooks", help="run the notebooks headless through papermill")
     nsub = s.add_subparsers(dest="action", required=True, parser_class=_Parser)

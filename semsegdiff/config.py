@@ -60,7 +60,18 @@ QUICK: dict[str, Any] = {
     # sampling
     "sampler": "dpmsolver++",  # see CHOICES["sampler"]
     "steps": 20,
-    "guidance": 3.0,  # classifier-free guidance scale (1 = conditional only, 0 = unconditional)
+    "guidance": 2.0,  # classifier-free guidance scale (1 = conditional only, 0 = unconditional); see notebook 04
+    # judge: the segmenter that scores generated images (semsegdiff.eval.judge), trained on the real train split
+    "judge_arch": "unet_resnet18",  # see CHOICES["judge_arch"]
+    "judge_epochs": 16,
+    "judge_batch_size": 32,
+    "judge_lr": 3e-3,  # peak of a one-cycle schedule
+    "judge_weights": "",  # local weights file for its encoder/backbone ("": trained from scratch; never downloaded)
+    # evaluation (semsegdiff.eval.evaluate)
+    "eval_masks": 250,  # val masks scored (the first N; the quick val split has 250)
+    "eval_per_mask": 2,  # images per mask, one per generation seed: metrics are mean +- std over them
+    "eval_seed": 1000,  # seed of the first generated image
+    "inception": "",  # FID Inception weights file (torch-fidelity's pt_inception-2015-12-05); "": judge features
 }
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -73,6 +84,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "mask_hidden": 64,
         "epochs": 300, "batch_size": 50, "lr": 3e-4, "weight_decay": 0.01, "ema_start": 2000,
         "num_workers": 4, "ckpt_every": 25, "preview_every": 10, "log_every": 50,
+        "guidance": 3.0,  # the reference's
+        "judge_epochs": 60, "eval_masks": 1000,
     },
 }
 
@@ -86,13 +99,16 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "run": ("num_workers", "ckpt_every", "preview_every", "n_preview", "log_every", "logger", "devices", "num_nodes",
             "strategy"),
     "sampling": ("sampler", "steps", "guidance"),  # defaults of generate(); stored with the model
+    "judge": ("judge_arch", "judge_epochs", "judge_batch_size", "judge_lr", "judge_weights"),
+    "evaluation": ("eval_masks", "eval_per_mask", "eval_seed", "inception"),
 }
 MODEL_KEYS = GROUPS["model"]
 SCHEDULE_KEYS = GROUPS["schedule"]
 # What a resumed run cannot change: the weights' shapes and what they were trained for (dropout has no weights).
 SHAPE_KEYS = ("num_classes", "size", *(k for k in MODEL_KEYS if k != "dropout"))
 # Settings that do not change what training produces: a checkpoint trained with other values is reused.
-RUN_ONLY_KEYS = ("profile", "cache", *GROUPS["run"], *GROUPS["sampling"])
+RUN_ONLY_KEYS = ("profile", "cache", *GROUPS["run"], *GROUPS["sampling"], *GROUPS["judge"], *GROUPS["evaluation"])
+OPTIONAL_PATHS = ("judge_weights", "inception")  # may be "" (not given)
 
 # The rules of each setting: allowed choices, or an inclusive (low, high) range (None: unbounded).
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -101,7 +117,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "prediction_type": ("v_prediction", "epsilon"),
     "logger": ("csv", "tensorboard"),
     "strategy": ("auto", "ddp", "ddp_spawn", "ddp_notebook", "fsdp"),
-    "sampler": ("ddpm", "ddim", "dpmsolver++"),
+    "sampler": ("ddpm", "ddim", "dpmsolver++", "unipc"),
+    "judge_arch": ("unet_resnet18", "deeplabv3_resnet50"),
 }
 RANGES: dict[str, tuple[float | None, float | None]] = {
     "size": (8, 2048), "n_synthetic": (2, 10_000_000), "val_fraction": (0.0, 0.9), "seed": (0, 2**32 - 1),
@@ -111,6 +128,8 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "weight_decay": (0.0, 10.0), "grad_clip": (0.0, 1e6), "ema_decay": (0.0, 0.99999), "ema_start": (0, None),
     "num_workers": (0, 256), "ckpt_every": (1, None), "preview_every": (1, None), "n_preview": (1, 256),
     "log_every": (1, None), "num_nodes": (1, 4096), "steps": (1, 1000), "guidance": (0.0, 100.0),
+    "judge_epochs": (1, 100_000), "judge_batch_size": (1, 65_536), "judge_lr": (1e-9, 1.0), "eval_masks": (2, 10**7),
+    "eval_per_mask": (1, 64), "eval_seed": (0, 2**32 - 1),
     # flags of other commands, checked by the same rules
     "per_mask": (1, 100_000), "workers": (1, 256), "max_steps": (-1, None),
 }
@@ -147,6 +166,8 @@ def check_setting(key: str, value: Any) -> Any:
 
 def _scalar(name: str, key: str, value: Any, kind: type) -> Any:
     if kind is str:
+        if key in OPTIONAL_PATHS and value in ("", None):
+            return ""
         if not isinstance(value, str) or not value.strip():
             raise SettingError(f"{name}: expected a non-empty string, got {value!r}")
         return value

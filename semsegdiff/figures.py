@@ -44,6 +44,20 @@ def save(fig: plt.Figure, name: str, out_dir: str | Path = "figures", data: pd.D
     return written
 
 
+def save_table(table: pd.DataFrame, name: str, out_dir: str | Path = "figures", caption: str | dict = "") -> list[Path]:
+    """Write a table as ``name``.csv, ``name``.md and ``name``.tex (booktabs), atomically; the caption under it."""
+    out_dir = Path(out_dir)
+    if isinstance(caption, dict):
+        caption = "; ".join(f"{k}: {v}" for k, v in caption.items() if k not in ("checkpoint", "judge", "tables"))
+    written = []
+    for ext, text in (("csv", table.to_csv()), ("md", table.to_markdown() + (f"\n\n{caption}\n" if caption else "\n")),
+                      ("tex", table.style.to_latex(hrules=True, caption=caption or None))):
+        with atomic_path(out_dir / f"{name}.{ext}") as tmp:
+            tmp.write_text(text)
+        written.append(out_dir / f"{name}.{ext}")
+    return written
+
+
 def _class_ticks(ax: plt.Axes, order: list[str], rare: set[str]) -> None:
     """Class names on the y axis: things in italics, rare classes bold with a dagger."""
     ax.set_yticks(range(len(order)))
@@ -207,4 +221,70 @@ def plot_loss_curves(metrics: pd.DataFrame) -> plt.Figure:
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("MSE loss")
     ax.legend()
+    return fig
+
+
+def plot_per_class_iou(per_class: pd.DataFrame, rare: set[str] = frozenset()) -> plt.Figure:
+    """Per-class IoU of the judge on real vs generated images (which classes the generator fails)."""
+    t = per_class.dropna(subset=["iou_real", "iou_generated"], how="all").copy()
+    t = t.iloc[::-1]  # first class on top
+    y = np.arange(len(t))
+    colors = class_colors()
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH / 2, 0.19 * len(t) + 0.8))
+    ax.barh(y + 0.2, t["iou_real"].fillna(0), height=0.38, color="0.75", edgecolor="0.3", linewidth=0.4,
+            label="real images (ceiling)")
+    ax.barh(y - 0.2, t["iou_generated"].fillna(0), height=0.38, color=[colors[c] for c in t["class"]],
+            edgecolor="0.3", linewidth=0.4, label="generated images")
+    _class_ticks(ax, list(t["class"]), rare)
+    ax.set_yticks(y)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("IoU (judge segmenter)")
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="lower right")
+    return fig
+
+
+def plot_sampler_sweep(sweep: pd.DataFrame, reference: tuple[str, int] = ("ddpm", 1000)) -> plt.Figure:
+    """Consistency mIoU against seconds per image for each sampler and step count; the reference as a band."""
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH / 2, 2.6))
+    ref = sweep[(sweep["sampler"] == reference[0]) & (sweep["steps"] == reference[1])]
+    if len(ref):
+        r = float(ref["mIoU"].iloc[0])
+        ax.axhspan(r - 0.01, r + 0.01, color="0.85", zorder=0, label=f"{reference[0]} {reference[1]} ± 1 point")
+    markers = dict(zip(sweep["sampler"].unique(), "osD^v<>"))
+    for i, (sampler, t) in enumerate(sweep.groupby("sampler", sort=False)):
+        t = t.sort_values("steps")
+        ax.errorbar(t["seconds_per_image"], t["mIoU"], yerr=t["mIoU_std"], marker=markers[sampler], ms=4, lw=1,
+                    capsize=2, color=f"C{i}", label=sampler)
+        for _, row in t.iterrows():
+            ax.annotate(f"{row['steps']}", (row["seconds_per_image"], row["mIoU"]), textcoords="offset points",
+                        xytext=(4, 3), fontsize=6)
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds per image (log)")
+    ax.set_ylabel("consistency mIoU")
+    ax.legend(ncol=2)
+    return fig
+
+
+def plot_guidance_sweep(sweep: pd.DataFrame, default: float, ceiling: float) -> plt.Figure:
+    """Consistency against the FID-to-floor ratio and against diversity, one point per guidance scale."""
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.6), sharey=True, gridspec_kw={"wspace": 0.08})
+    fid_col = "FID_ratio"
+    for ax, x, label in ((axes[0], fid_col, "FID / real-vs-real floor (judge features)"),
+                         (axes[1], "diversity", "diversity (mean feature distance within a mask)")):
+        ax.plot(sweep[x], sweep["mIoU"], "-", color="0.6", lw=0.8, zorder=1)
+        ax.errorbar(sweep[x], sweep["mIoU"], yerr=sweep["mIoU_std"], fmt="o", color="C0", ms=4, capsize=2, zorder=2)
+        d = sweep[np.isclose(sweep["guidance"], default)]
+        ax.scatter(d[x], d["mIoU"], marker="*", s=140, color="C3", zorder=3, label=f"default (guidance {default:g})")
+        for _, row in sweep.iterrows():
+            ax.annotate(f"g={row['guidance']:g}", (row[x], row["mIoU"]), textcoords="offset points", xytext=(5, -9),
+                        fontsize=6)
+        ax.axhline(ceiling, color="0.3", ls="--", lw=0.8, label="real images (ceiling)")
+        ax.set_xlabel(label)
+    axes[0].axvline(2.0, color="C2", ls=":", lw=1, label="target: 2x floor")
+    axes[0].set_xscale("log")
+    axes[0].set_ylabel("consistency mIoU")
+    axes[0].set_title("(a) consistency vs realism", loc="left")
+    axes[1].set_title("(b) consistency vs diversity", loc="left")
+    axes[0].legend(loc="lower right")
     return fig

@@ -119,11 +119,12 @@ def overlaps(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 
 
 def check_output(path: str | os.PathLike, *, overwrite: bool = False, inputs: Iterable[str | os.PathLike] = (),
-                 flag: str = "--overwrite") -> Path:
+                 flag: str = "--overwrite", container: bool = False) -> Path:
     """Check, before any work, that the folder ``path`` may be written; raise :class:`OutputError` if not.
 
     It must not be a file, and must not equal, contain or lie inside any of ``inputs``. An
-    existing non-empty folder needs ``overwrite``, and then only one this tool wrote (marker).
+    existing non-empty folder needs ``overwrite``, and then only one this tool wrote (marker);
+    a ``container`` (a folder that collects outputs in subfolders) may hold anything.
     """
     path = Path(path)
     for source in inputs:
@@ -133,7 +134,7 @@ def check_output(path: str | os.PathLike, *, overwrite: bool = False, inputs: It
     _check_parent(path)
     if path.exists() and not path.is_dir():
         raise OutputError(f"{path}: is a file, expected an output folder")
-    if path.is_dir() and any(path.iterdir()):
+    if path.is_dir() and not container and any(path.iterdir()):
         if not overwrite:
             raise OutputError(f"{path}: already exists and is not empty (pass {flag} to replace it)")
         if not (path / MARKER).is_file():

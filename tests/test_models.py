@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semsegdiff.models import CondUNet, check_masks, diffusion_loss, make_scheduler, one_hot, reference_betas, sample
+from semsegdiff.models import SAMPLERS, CondUNet, check_masks, diffusion_loss, make_scheduler, one_hot, reference_betas, sample
 
 C = 19
 
@@ -124,7 +124,7 @@ def test_reference_schedule():
         make_scheduler("euler")
 
 
-@pytest.mark.parametrize("sampler", ["ddpm", "ddim", "dpmsolver++"])
+@pytest.mark.parametrize("sampler", SAMPLERS)
 def test_sampling_two_steps_is_seeded(sampler):
     net = tiny_unet().eval()
     masks = random_masks()

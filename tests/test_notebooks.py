@@ -104,3 +104,31 @@ def test_02_train_diffusion(tmp_path):
 def outputs(notebook: Path) -> str:
     """The text a notebook printed (its outputs, not its sources)."""
     return json.dumps([c.get("outputs", []) for c in nbformat.read(notebook, as_version=4).cells])
+
+
+@pytest.mark.notebook
+def test_04_generation_quality(tmp_path):
+    overrides = {**{k: v for k, v in TINY.items() if k not in ("size", "n_synthetic", "epochs")},
+                 "size": 32, "n_synthetic": 96, "epochs": 1, "judge_epochs": 1, "judge_batch_size": 8}
+    params = {"overrides": overrides, "n_masks": 8, "per_mask": 2, "sweep_masks": 6, "reference_masks": 4,
+              "samplers": [["ddpm", 1000], ["ddim", 4], ["dpmsolver++", 10], ["dpmsolver++", 20], ["unipc", 10]],
+              "guidances": [1.0, 3.0], "n_show": 2}
+    [executed] = run_notebooks("quick", only=["04_generation"], parameters=params, notebooks_dir=NOTEBOOKS,
+                               out_dir=tmp_path / "runs", root=tmp_path, progress=False)
+    figs = tmp_path / "figures"
+    for name in ("per_class", "samplers", "guidance", "best", "worst"):
+        for ext in ("png", "pdf"):
+            assert (figs / f"04_generation_quality_{name}.{ext}").stat().st_size > 3000, name
+    table = pd.read_csv(figs / "04_generation_quality_table.csv", index_col=0)
+    assert list(table.index) == ["consistency mIoU", "pixel accuracy", "SSIM", "FID (judge features)",
+                                 "KID (judge features)"]
+    assert table.loc["consistency mIoU", "WINS 2024 (reported)"] == 0.357
+    assert "judge features" in (figs / "04_generation_quality_table.md").read_text()
+    samplers = pd.read_csv(figs / "04_generation_quality_samplers.csv")
+    assert samplers[["sampler", "steps"]].values.tolist() == params["samplers"]
+    assert (samplers["seconds_per_image"] > 0).all() and samplers["mIoU"].between(0, 1).all()
+    guidance = pd.read_csv(figs / "04_generation_quality_guidance.csv")
+    assert guidance["guidance"].tolist() == [1.0, 3.0] and (guidance["diversity"] >= 0).all()
+    targets = pd.read_csv(figs / "04_generation_quality_targets.csv", index_col=0)
+    assert len(targets) == 4 and set(targets["met"]) <= {True, False}
+    assert (tmp_path / "runs/quick/judge.ckpt").is_file() and "judge features" in outputs(executed)

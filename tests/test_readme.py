@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import tiny_cfg
 
-from semsegdiff.cli import _settings, parser
+from semsegdiff.cli import TRAIN_KEYS, _settings, parser
 from semsegdiff.config import QUICK, get_profile
 from semsegdiff.notebooks import check_parameters, find_notebooks
 
@@ -43,7 +43,7 @@ def test_the_readme_has_examples():
 def test_readme_command_lines_are_valid(args):
     a = parser().parse_args(args)  # exits (fails the test) on an unknown flag or a bad choice
     if a.command == "train":
-        get_profile(a.profile, **{k: getattr(a, k) for k in QUICK})
+        get_profile(a.profile, **{k: getattr(a, k) for k in TRAIN_KEYS})
     elif a.command == "generate":
         _settings(a, ["sampler", "steps", "guidance", "per_mask", "seed", "batch_size"])
     elif a.command == "notebooks":

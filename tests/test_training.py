@@ -221,7 +221,7 @@ def test_fast_samplers_agree_with_ddpm_1000(colour_models):
     _, trained = colour_models
     masks = torch.stack([s["mask"] for s in colour_scenes(16, seed=2)])
     errors = {(s, n): colour_error(trained.generate(masks, sampler=s, steps=n, guidance=1.0), masks)
-              for s, n in [("ddpm", 1000), ("ddim", 20), ("dpmsolver++", 20), ("dpmsolver++", 10)]}
+              for s, n in [("ddpm", 1000), ("ddim", 20), ("dpmsolver++", 20), ("dpmsolver++", 10), ("unipc", 10)]}
     print(errors)
     reference = errors[("ddpm", 1000)]
     assert reference < 0.12

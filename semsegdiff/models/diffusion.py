@@ -7,12 +7,13 @@ WINS 2024 setting (betas from 1e-4 to 0.02 along a half-cosine, epsilon predicti
 """
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler
 from diffusers.utils.torch_utils import randn_tensor
 
 from ..config import CHOICES
@@ -43,6 +44,8 @@ def make_scheduler(sampler: str = "ddpm", *, noise_schedule: str = "squaredcos_c
         return DDIMScheduler(**common, clip_sample=True, set_alpha_to_one=True)
     if sampler == "dpmsolver++":
         return DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2)
+    if sampler == "unipc":  # UniPC (https://arxiv.org/abs/2302.04867), predictor-corrector, bh2 variant
+        return UniPCMultistepScheduler(**common, solver_order=2, solver_type="bh2")
     raise SettingError(f"sampler (--sampler): unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
 
 
@@ -83,6 +86,8 @@ def sample(model: torch.nn.Module, masks: torch.Tensor, scheduler, *, steps: int
     guided = guidance != 1.0
     cond = torch.cat([cond, torch.zeros_like(cond)]) if guided else cond  # (2B or B, C, H, W)
     scheduler.set_timesteps(steps, device=dev)
+    stochastic = "generator" in inspect.signature(scheduler.step).parameters  # UniPC draws no noise while stepping
+    step_kw = {"generator": gens} if stochastic else {}
     x = randn_tensor((b, 3, h, w), generator=gens, device=dev) * scheduler.init_noise_sigma
     keep = {round(i * (steps - 1) / max(intermediates - 1, 1)) for i in range(intermediates)}
     snaps = []
@@ -94,7 +99,7 @@ def sample(model: torch.nn.Module, masks: torch.Tensor, scheduler, *, steps: int
         if guided:
             c, u = out.chunk(2)  # conditional, unconditional
             out = u + guidance * (c - u)
-        x = scheduler.step(out, t, x, generator=gens).prev_sample
+        x = scheduler.step(out, t, x, **step_kw).prev_sample
         if i in keep:
             snaps.append(to_uint8(x))
     check_finite(x, f"{type(scheduler).__name__} with {steps} steps and guidance {guidance}")

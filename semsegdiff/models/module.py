@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import WeightAveraging
 
-from ..config import MODEL_KEYS, QUICK, SCHEDULE_KEYS, SHAPE_KEYS, check_setting, validate
+from ..config import MODEL_KEYS, PROFILES, QUICK, SCHEDULE_KEYS, SHAPE_KEYS, check_setting, validate
 from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DivergenceError, SettingError
 from ..labels import NUM_CLASSES
@@ -129,9 +129,10 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", num
     for key, want in (("num_classes", num_classes), ("size", size)):
         if want is not None and hp[key] != want:
             raise CheckpointError(f"{path}: trained for {key} = {hp[key]}, but {want} was asked for")
-    missing = [k for k in QUICK if k not in hp]
+    missing = [k for k in ("size", *MODEL_KEYS, *SCHEDULE_KEYS) if k not in hp]
     if missing:
         raise CheckpointError(f"{path}: the checkpoint's stored settings lack {', '.join(missing)}")
+    hp = {**PROFILES.get(hp.get("profile"), QUICK), **hp}  # settings added since it was trained: the defaults
     try:
         module = DiffusionModule(**hp)
     except SettingError as e:

@@ -113,6 +113,19 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
     return save_final(trainer, paths["checkpoint"])
 
 
+def ensure_trained(cfg: dict[str, Any], *, root: str | Path = ".", retrain: bool = False, max_steps: int = -1,
+                   progress: bool = True) -> Path:
+    """``runs/<profile>/diffusion.ckpt`` trained with ``cfg``: reused when it was, trained (again) otherwise.
+
+    The one way the notebooks get their model, so each of them also runs alone.
+    """
+    path = run_paths(Path(root) / "runs" / cfg["profile"])["checkpoint"]
+    if not retrain and matches(path, cfg):
+        print(f"reusing {path} (trained with these settings; retrain=True to train again)", flush=True)
+        return path
+    return train(cfg, out=Path("runs") / cfg["profile"], root=root, max_steps=max_steps, progress=progress)
+
+
 def move_aside(out: Path) -> Path | None:
     """Move an earlier run in ``out`` (final checkpoint, logs) to ``out/previous/<time>/``; say where."""
     paths = run_paths(out)

@@ -1,0 +1,127 @@
+"""Scores of generated images, on torchmetrics: consistency (mIoU, pixel accuracy, per-class IoU), SSIM,
+FID and KID on a named feature space with their real-vs-real floors, and diversity.
+
+Conventions: images are uint8 (N, 3, H, W); masks uint8 ids with 255 = ignore. Consistency
+leaves out classes absent from both the predictions and the masks (and says which). FID and
+KID are computed by torchmetrics on features extracted once (``feature_space`` says whose:
+"Inception" only when its weights file is given, else "judge features").
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torchmetrics.classification import MulticlassConfusionMatrix
+from torchmetrics.image import KernelInceptionDistance, StructuralSimilarityIndexMeasure
+from torchmetrics.image.fid import FrechetInceptionDistance
+
+from ..errors import CheckpointError, DataError
+from ..labels import CLASS_NAMES, IGNORE, NUM_CLASSES
+
+MIN_FID_IMAGES = 2  # torchmetrics needs two images per set for a covariance; KID needs subset_size of each
+
+
+def confusion(pred: torch.Tensor, target: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
+    """(C, C) confusion matrix (rows: mask class, columns: predicted), pixels of ignore (255) left out."""
+    metric = MulticlassConfusionMatrix(num_classes, ignore_index=IGNORE)
+    return metric(torch.as_tensor(np.asarray(pred)).long().flatten(), torch.as_tensor(np.asarray(target)).long().flatten())
+
+
+def scores_from_confusion(matrix: torch.Tensor) -> dict:
+    """mIoU over the classes present in the masks or the predictions, pixel accuracy, per-class IoU (NaN: absent)."""
+    m = matrix.double()
+    tp, support, predicted = m.diag(), m.sum(1), m.sum(0)
+    union = support + predicted - tp
+    iou = torch.where(union > 0, tp / union.clamp(min=1), torch.full_like(tp, float("nan")))
+    present = union > 0
+    return {
+        "miou": float(iou[present].mean()) if present.any() else float("nan"),
+        "pixel_accuracy": float(tp.sum() / m.sum().clamp(min=1)),
+        "per_class_iou": iou.numpy(),
+        "absent": [CLASS_NAMES[i] for i in torch.nonzero(~present).flatten().tolist()],
+    }
+
+
+def consistency(pred: torch.Tensor, masks: torch.Tensor) -> dict:
+    """How well predicted ids (N, H, W) recover the masks: see :func:`scores_from_confusion`."""
+    return scores_from_confusion(confusion(pred, masks))
+
+
+def ssim(generated: torch.Tensor, real: torch.Tensor) -> float:
+    """Mean SSIM between each generated image and the real image of its mask, on [0, 1] (torchmetrics)."""
+    if generated.shape != real.shape:
+        raise DataError(f"SSIM needs pairs of equal shape, got {tuple(generated.shape)} and {tuple(real.shape)}")
+    metric = StructuralSimilarityIndexMeasure(data_range=1.0)
+    return float(metric(torch.as_tensor(generated).float() / 255, torch.as_tensor(real).float() / 255))
+
+
+class _Given(nn.Module):
+    """Identity 'feature extractor': lets torchmetrics' FID/KID consume features computed once."""
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features
+
+
+def check_feature_sets(a: torch.Tensor, b: torch.Tensor, what: str = "FID/KID") -> None:
+    """Clear error when the two sets are too small for a covariance or of other widths."""
+    if min(len(a), len(b)) < MIN_FID_IMAGES:
+        raise DataError(f"{what} needs at least {MIN_FID_IMAGES} images in each set (got {len(a)} and {len(b)}); "
+                        "score more masks (eval_masks)")
+    if a.shape[1] != b.shape[1]:
+        raise DataError(f"{what}: feature widths differ ({a.shape[1]} and {b.shape[1]})")
+
+
+def fid(real: torch.Tensor, fake: torch.Tensor) -> float:
+    """Fréchet distance between two feature sets (N, D) (torchmetrics' FID on precomputed features)."""
+    check_feature_sets(real, fake, "FID")
+    metric = FrechetInceptionDistance(feature=_Given(real.shape[1]))
+    metric.update(real.double(), real=True)
+    metric.update(fake.double(), real=False)
+    return float(metric.compute())
+
+
+def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 50) -> tuple[float, float]:
+    """Kernel distance (mean, std over random subsets of half the smaller set) between two feature sets."""
+    check_feature_sets(real, fake, "KID")
+    size = max(2, min(len(real), len(fake), 2000) // 2)  # subsets of half the smaller set: a spread to report
+    metric = KernelInceptionDistance(feature=_Given(real.shape[1]), subsets=subsets, subset_size=size)
+    metric.update(real.double(), real=True)
+    metric.update(fake.double(), real=False)
+    mean, std = metric.compute()
+    return float(mean), float(std)
+
+
+def diversity(features: torch.Tensor) -> float:
+    """Mean pairwise L2 distance between the features of several images of one mask, averaged over masks.
+
+    ``features`` is (N masks, K images, D) with K >= 2.
+    """
+    if features.shape[1] < 2:
+        raise DataError("diversity needs at least 2 images per mask (eval_per_mask >= 2)")
+    d = torch.cdist(features.double(), features.double())  # (N, K, K)
+    k = features.shape[1]
+    return float(d.sum(dim=(1, 2)).mean() / (k * (k - 1)))
+
+
+def inception_features(path: str | Path) -> nn.Module:
+    """FID's Inception network from a local weights file (torch-fidelity's pt_inception-2015-12-05-6726825d.pth).
+
+    The module maps uint8 images (N, 3, H, W) to 2048-d features (it resizes to 299 itself).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: Inception weights file not found (--inception)")
+    try:
+        metric = FrechetInceptionDistance(feature=2048, feature_extractor_weights_path=str(path))
+    except ModuleNotFoundError:
+        raise CheckpointError("--inception needs torch-fidelity: pip install torch-fidelity") from None
+    except Exception as e:  # noqa: BLE001 - a wrong file: torch-fidelity's own message
+        raise CheckpointError(f"{path}: not FID Inception weights ({type(e).__name__}: "
+                              f"{(str(e).splitlines() or [''])[0][:200]})") from None
+    return metric.inception.eval()
