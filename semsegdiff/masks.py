@@ -328,19 +328,32 @@ def _draw(mask: np.ndarray, sil: Silhouette, foot, h: float) -> tuple[np.ndarray
 
 
 def horizon(mask) -> int:
-    """Estimated horizon row: the top row of the largest road region (of the sidewalk when there is no road).
+    """Estimated horizon row: the perspective that sizes inserted objects.
 
     A pinhole camera over flat ground sees an object H camera heights tall standing at row r as
-    H * (r - horizon) pixels tall; :func:`insert` sizes objects so.
+    H * (r - horizon) pixels tall. The horizon lies at or above the top row of the road (its largest
+    region; the sidewalk's when there is no road), and what stands on the road says where: each car,
+    truck, bus, train or person at least 4 px tall whose bottom touches the road gives r - height / H.
+    The estimate is the higher of the road's top and the median of those.
     """
     mask = _check(mask)
-    for cls in (ROAD, SIDEWALK):
-        regions, n = ndimage.label(mask == cls, structure=np.ones((3, 3)))
-        if n:
-            largest = np.argmax(np.bincount(regions.ravel())[1:]) + 1
-            return int(np.argmax((regions == largest).any(axis=1)))
-    raise SettingError("cannot estimate the horizon (the perspective) of a mask without road or sidewalk; "
-                       "pass height= in pixels")
+    cls = ROAD if (mask == ROAD).any() else SIDEWALK
+    regions, n = ndimage.label(mask == cls, structure=np.ones((3, 3)))
+    if not n:
+        raise SettingError("cannot estimate the horizon (the perspective) of a mask without road or sidewalk; "
+                           "pass height= in pixels")
+    largest = np.argmax(np.bincount(regions.ravel())[1:]) + 1
+    top = int(np.argmax((regions == largest).any(axis=1)))
+    on_ground = np.zeros(mask.shape, bool)
+    on_ground[:-1] = mask[1:] == cls
+    cues = []
+    for name in ("car", "truck", "bus", "train", "person"):  # one-class silhouettes
+        things, _ = ndimage.label(mask == class_id(name), structure=np.ones((3, 3)))
+        for i, (rows, _) in enumerate(ndimage.find_objects(things), 1):
+            bottom, height = rows.stop - 1, rows.stop - 1 - rows.start
+            if height >= 4 and (on_ground[bottom] & (things[bottom] == i)).any():
+                cues.append(bottom - height / SILHOUETTES[name].height)
+    return min(top, int(round(np.median(cues)))) if cues else top
 
 
 def _box_sums(blocked: np.ndarray, top, left, bottom, right) -> np.ndarray:
@@ -370,10 +383,11 @@ def place(mask, obj, *, height: float | None = None, seed=None) -> tuple[int, in
 
     Candidates are pixels of the object's ground below the horizon where it stands with >= 80% of its
     base on that ground, fits in the mask, is at least MIN_HEIGHT of the mask tall, and its bounding box
-    covers no sky, no ignore, not the road's top row (so the horizon stays put for the next insert) and
-    no thing (person, rider, vehicle) except things behind it (bottom row above its foot), of which it
-    may hide at most half. They are tried in a random order weighted by 1 / (distance below the horizon),
-    so far spots come up about as often as near ones. ``seed``: an int or a numpy Generator.
+    covers no sky, no ignore and no thing (person, rider, vehicle) except things behind it (their bottom
+    row above its foot), of which it may hide at most half. They are tried in a random order weighted by
+    1 / (distance below the horizon), so far spots come up about as often as near ones. ``seed``: an int
+    or a numpy Generator. Objects taller than the camera height reach above the horizon, so where sky
+    comes down to it (open roads) tall vehicles find no spot.
     """
     mask, key = _check(mask), _object(obj)
     sil, (h_img, w_img) = SILHOUETTES[key], mask.shape
@@ -392,7 +406,7 @@ def place(mask, obj, *, height: float | None = None, seed=None) -> tuple[int, in
     ok &= on_ground[rr, b1 + 1] - on_ground[rr, b0] >= 0.8 * (b1 - b0 + 1)
     things, n_things = ndimage.label(np.isin(mask, THINGS), structure=np.ones((3, 3)))
     thing_bottom = np.r_[-1, [s[0].stop - 1 for s in ndimage.find_objects(things)]][things]  # -1: no thing
-    fixed = np.isin(mask, (SKY, IGNORE)) | ((mask == ROAD) & (np.arange(h_img)[:, None] == hz))
+    fixed = np.isin(mask, (SKY, IGNORE))
     for row in np.unique(rr[ok]):  # what blocks depends on the foot row: things at or in front of it
         at_row = np.flatnonzero(ok & (rr == row))
         blocked = fixed | (thing_bottom >= row - 2)
