@@ -288,3 +288,20 @@ def plot_guidance_sweep(sweep: pd.DataFrame, default: float, ceiling: float) -> 
     axes[1].set_title("(b) consistency vs diversity", loc="left")
     axes[0].legend(loc="lower right")
     return fig
+
+
+def plot_mask(mask: np.ndarray, ax: plt.Axes | None = None, title: str = "") -> plt.Figure:
+    """One id mask in the Cityscapes palette (ignore black), pixel-exact, with a legend of the classes it holds."""
+    h, w = np.shape(mask)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(TEXT_WIDTH / 2, TEXT_WIDTH / 2 * h / w / 1.4))
+    ax.imshow(ids_to_colors(mask), interpolation="nearest")
+    ax.set(xticks=[], yticks=[])
+    ax.grid(False)
+    colours = {CLASS_NAMES[c] if c != IGNORE else "ignore": PALETTE[c] / 255 if c != IGNORE else "black"
+               for c in np.unique(mask).tolist()}
+    ax.legend(handles=[Patch(facecolor=v, edgecolor="0.3", linewidth=0.3, label=k) for k, v in colours.items()],
+              loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, handlelength=1.0)
+    if title:
+        ax.set_title(title, loc="left")
+    return ax.figure

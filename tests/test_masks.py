@@ -1,0 +1,448 @@
+"""Mask editing (semsegdiff.masks): properties on random and synthetic masks, auto-insert rates, user errors."""
+from __future__ import annotations
+
+import functools
+import json
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy import ndimage
+from torchvision.io import decode_jpeg, encode_jpeg
+
+from semsegdiff import masks
+from semsegdiff.data.synthetic import plan_scene, render_scenes
+from semsegdiff.errors import DataError, SettingError
+from semsegdiff.labels import IGNORE, NUM_CLASSES, class_id, ids_to_colors
+
+from conftest import FIXTURE
+
+IDS = list(range(NUM_CLASSES)) + [IGNORE]
+FAST = settings(max_examples=25, deadline=None)
+SKY, ROAD, SIDEWALK = class_id("sky"), class_id("road"), class_id("sidewalk")
+
+
+@functools.cache
+def scenes(size: int = 48) -> np.ndarray:
+    """A few synthetic scene masks, rendered once."""
+    return render_scenes(12, size, seed=11)[1]
+
+
+sides = st.integers(8, 48)
+noise_masks = st.tuples(sides, sides).flatmap(lambda hw: hnp.arrays(np.uint8, hw, elements=st.sampled_from(IDS)))
+blocky_masks = st.builds(lambda small, h, w: masks.resize(small, (h, w)),
+                         hnp.arrays(np.uint8, st.tuples(st.integers(1, 6), st.integers(1, 6)),
+                                    elements=st.sampled_from(IDS)), sides, sides)
+scene_masks = st.integers(0, 11).map(lambda i: scenes()[i])
+any_masks = st.one_of(noise_masks, blocky_masks, scene_masks)
+classes = st.one_of(st.sampled_from(IDS), st.sampled_from(["car", "road", "pedestrian", "bike", "ignore"]))
+
+
+def edited(fn, mask, *args, **kwargs) -> np.ndarray:
+    """Call an editing function and check what all of them promise: a new valid mask, the input untouched."""
+    before = mask.copy()
+    out = fn(mask, *args, **kwargs)
+    np.testing.assert_array_equal(mask, before)
+    assert out is not mask and not np.shares_memory(out, mask)
+    assert out.dtype == np.uint8 and out.shape == mask.shape and np.isin(out, IDS).all()
+    return out
+
+
+def inside_mask(data, mask, floats=False):
+    h, w = mask.shape
+    pick = (lambda n: st.floats(0, n - 1)) if floats else (lambda n: st.integers(0, n - 1))
+    return data.draw(st.tuples(pick(h), pick(w)))
+
+
+# ---------------------------------------------------------------- painting
+@FAST
+@given(any_masks, classes, classes, st.data())
+def test_replace_changes_only_src_inside_where(mask, src, dst, data):
+    where = data.draw(st.none() | hnp.arrays(bool, mask.shape))
+    out = edited(masks.replace, mask, src, dst, where=where)
+    hit = (mask == masks._cls(src)) & (True if where is None else where)
+    np.testing.assert_array_equal(out, np.where(hit, masks._cls(dst), mask))
+
+
+@FAST
+@given(any_masks, classes, st.data())
+def test_rectangle_paints_its_box_corners_included(mask, cls, data):
+    (r0, c0), (r1, c1) = inside_mask(data, mask), inside_mask(data, mask)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # inside the mask: no clipping warning
+        out = edited(masks.rectangle, mask, cls, (r0, c0), (r1, c1))
+    box = np.zeros(mask.shape, bool)
+    box[min(r0, r1):max(r0, r1) + 1, min(c0, c1):max(c0, c1) + 1] = True
+    np.testing.assert_array_equal(out, np.where(box, masks._cls(cls), mask))
+
+
+@FAST
+@given(any_masks, classes, st.sampled_from(["ellipse", "polygon", "stroke"]), st.data())
+def test_shapes_change_only_their_bounding_box(mask, cls, kind, data):
+    points = np.array([inside_mask(data, mask, floats=True) for _ in range(data.draw(st.integers(3, 5)))])
+    size = data.draw(st.floats(0, 6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a brush or ellipse may reach outside: tested below
+        if kind == "ellipse":
+            out, lo, hi = edited(masks.ellipse, mask, cls, points[0], size), points[0] - size, points[0] + size
+        elif kind == "polygon":
+            out, lo, hi = edited(masks.polygon, mask, cls, points), points.min(0), points.max(0)
+        else:
+            out, lo, hi = edited(masks.stroke, mask, cls, points, size), points.min(0) - size, points.max(0) + size
+    rows, cols = np.indices(mask.shape)
+    box = (rows >= lo[0] - 0.5) & (rows <= hi[0] + 0.5) & (cols >= lo[1] - 0.5) & (cols <= hi[1] + 0.5)
+    np.testing.assert_array_equal(out[~box], mask[~box])
+    painted = out != mask
+    assert (out[painted] == masks._cls(cls)).all()
+    r, c = np.rint(points[0]).astype(int)  # the pixel under a point of the shape is always painted
+    assert out[r, c] == masks._cls(cls)
+
+
+@FAST
+@given(any_masks, classes, st.data())
+def test_fill_recolours_exactly_the_4_connected_region(mask, cls, data):
+    r, c = inside_mask(data, mask)
+    out = edited(masks.fill, mask, cls, (r, c))
+    regions, _ = ndimage.label(mask == mask[r, c])
+    region = regions == regions[r, c]
+    np.testing.assert_array_equal(out, np.where(region, masks._cls(cls), mask))
+
+
+# ---------------------------------------------------------------- inserting objects
+@FAST
+@given(scene_masks, st.sampled_from(list(masks.SILHOUETTES)), st.data())
+def test_insert_at_a_point_draws_its_silhouette_above_the_foot(mask, obj, data):
+    part_classes = {class_id(p[0]) for p in masks.SILHOUETTES[obj].parts}
+    mask = masks.remove(mask, np.isin(mask, list(part_classes)))  # so that every drawn pixel shows as changed
+    hz = masks.horizon(mask)
+    road = np.argwhere((mask == ROAD) & (np.arange(mask.shape[0])[:, None] > hz))
+    r, c = road[data.draw(st.integers(0, len(road) - 1))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # it may reach outside the mask
+        out = edited(masks.insert, mask, obj, (r, c))
+    height = masks.SILHOUETTES[obj].height * (r - hz)
+    drawn = out != mask
+    rows, cols = np.nonzero(drawn.any(axis=1))[0], np.nonzero(drawn.any(axis=0))[0]
+    assert rows.max() <= r and rows.min() >= r - height - 1  # stands on its foot row, the default height
+    assert cols.min() <= c <= cols.max()
+    assert set(np.unique(out[drawn]).tolist()) <= part_classes
+
+
+def test_insert_auto_is_seeded_and_uses_place():
+    mask = scenes()[0]
+    a = masks.insert(mask, "person", "auto", seed=3)
+    np.testing.assert_array_equal(a, masks.insert(mask, "person", "auto", seed=3))
+    np.testing.assert_array_equal(a, masks.insert(mask, "person", masks.place(mask, "person", seed=3)))
+    later = masks.insert(a, "car", "auto", seed=4)
+    assert (later == class_id("car")).sum() > (a == class_id("car")).sum()
+    assert abs(masks.horizon(later) - masks.horizon(mask)) <= 1  # what stands on the road keeps the perspective
+
+
+@pytest.fixture(scope="module")
+def scenes200() -> np.ndarray:
+    return render_scenes(200, 64, seed=2024)[1]
+
+
+def test_horizon_matches_the_synthetic_camera(scenes200):
+    truth = np.array([plan_scene(np.random.default_rng([2024, i]), 64).env.camera.horizon_row(64) for i in range(200)])
+    error = np.array([masks.horizon(m) for m in scenes200]) - truth
+    assert np.abs(error).mean() <= 1.5 and np.percentile(np.abs(error), 95) <= 3, np.abs(error).mean()
+
+
+ENRICH = ("bicycle", "motorcycle", "bus", "train", "person")  # the rare classes of the enrichment runs, and people
+
+
+def test_auto_insert_rates_on_200_synthetic_scenes(scenes200):
+    """Where insert(..., "auto") puts rare objects: rates over 200 synthetic masks, per object."""
+    stats = {obj: dict(tries=0, placed=0, on_ground=0, below=0, sky=0, rows=[], heights=[]) for obj in ENRICH}
+    for i, mask in enumerate(scenes200):
+        hz = masks.horizon(mask)
+        for obj in ENRICH:
+            s = stats[obj]
+            s["tries"] += 1
+            try:
+                foot = masks.place(mask, obj, seed=i)
+            except SettingError as e:
+                assert "no plausible spot" in str(e)
+                continue
+            out = masks.insert(mask, obj, foot)
+            drawn = out != mask
+            s["placed"] += 1
+            s["on_ground"] += mask[foot] in ((ROAD, SIDEWALK) if obj == "person" else (ROAD,))
+            s["below"] += foot[0] > hz
+            s["sky"] += (mask[drawn] == SKY).any()
+            rows = np.nonzero(drawn.any(axis=1))[0]
+            s["rows"].append(foot[0])
+            s["heights"].append(rows.max() - rows.min() + 1)
+    for obj, s in stats.items():
+        n = s["placed"]
+        assert s["on_ground"] / n >= 0.95 and s["below"] / n >= 0.98 and s["sky"] == 0, (obj, s)
+        assert n / s["tries"] >= {"person": 0.9, "bicycle": 0.7, "motorcycle": 0.7}.get(obj, 0.1), (obj, n)
+        if n >= 50:  # smaller towards the horizon
+            assert np.corrcoef(s["rows"], s["heights"])[0, 1] > 0.5, obj
+    rows = np.concatenate([s["rows"] for s in stats.values()])  # all objects, heights in camera heights
+    heights = np.concatenate([np.array(s["heights"]) / masks.SILHOUETTES[obj].height for obj, s in stats.items()])
+    assert np.corrcoef(rows, heights)[0, 1] > 0.5
+
+
+def test_insert_auto_on_real_bdd_masks(sample_pairs):
+    _, real, _ = sample_pairs
+    for mask in real:
+        for obj in ENRICH:
+            try:
+                out = masks.insert(mask, obj, "auto", seed=0)
+            except SettingError as e:
+                assert obj in ("bus", "train") and "no plausible spot" in str(e)
+                continue
+            drawn = out != mask
+            assert drawn.any() and not (mask[drawn] == SKY).any()
+            assert abs(masks.horizon(out) - masks.horizon(mask)) <= 2
+
+
+# ---------------------------------------------------------------- removing and moving
+@FAST
+@given(any_masks, classes)
+def test_remove_fills_from_neighbours_never_ignore(mask, cls):
+    cid = masks._cls(cls)
+    if (mask == cid).any() and not ((mask != cid) & (mask != IGNORE)).any():
+        with pytest.raises(SettingError, match="whole mask"):
+            masks.remove(mask, cls)
+        return
+    out = edited(masks.remove, mask, cls)
+    assert not (out == cid).any()
+    np.testing.assert_array_equal(out[mask != cid], mask[mask != cid])
+    assert not ((out == IGNORE) & (mask != IGNORE)).any()
+
+
+@FAST
+@given(any_masks, st.data())
+def test_remove_region_changes_only_the_region(mask, data):
+    region = data.draw(hnp.arrays(bool, mask.shape))
+    if not (~region & (mask != IGNORE)).any():
+        return
+    out = edited(masks.remove, mask, region)
+    np.testing.assert_array_equal(out[~region], mask[~region])
+    assert not ((out == IGNORE) & region).any()
+
+
+@FAST
+@given(any_masks)
+def test_flip_twice_is_identity(mask):
+    once = edited(masks.flip, mask)
+    np.testing.assert_array_equal(once, mask[:, ::-1])
+    np.testing.assert_array_equal(masks.flip(once), mask)
+
+
+@FAST
+@given(any_masks, classes, st.integers(-10, 10), st.integers(-10, 10))
+def test_translate_moves_the_class(mask, cls, dy, dx):
+    cid = masks._cls(cls)
+    rr, cc = np.nonzero(mask == cid)
+    rr, cc = rr + dy, cc + dx
+    inside = (rr >= 0) & (rr < mask.shape[0]) & (cc >= 0) & (cc < mask.shape[1])
+    if len(rr) and (not ((mask != cid) & (mask != IGNORE)).any() or not inside.any()):
+        with pytest.raises(SettingError):
+            masks.translate(mask, cls, dy, dx)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pixels moved out of the mask
+        out = edited(masks.translate, mask, cls, dy, dx)
+    moved = np.zeros(mask.shape, bool)
+    moved[rr[inside], cc[inside]] = True
+    np.testing.assert_array_equal(out == cid, moved)  # exactly the moved pixels
+    assert not ((out == IGNORE) & (mask != IGNORE) & ~moved).any()
+    if dy == dx == 0:
+        np.testing.assert_array_equal(out, mask)
+
+
+@FAST
+@given(any_masks, classes, st.integers(0, 4))
+def test_grow_and_shrink(mask, cls, n):
+    cid = masks._cls(cls)
+    grown = edited(masks.grow, mask, cls, n)
+    assert ((grown == cid) >= (mask == cid)).all()
+    far = ndimage.distance_transform_edt(mask != cid) > n
+    np.testing.assert_array_equal(grown[far], mask[far])
+    if not ((mask != cid) & (mask != IGNORE)).any() and (mask == cid).any() and not (mask == cid).all():
+        return  # nothing to fill from
+    shrunk = edited(masks.shrink, mask, cls, n)
+    assert ((shrunk == cid) <= (mask == cid)).all()
+    np.testing.assert_array_equal(shrunk[mask != cid], mask[mask != cid])
+    assert not ((shrunk == IGNORE) & (mask != IGNORE)).any()
+    if n == 0:
+        np.testing.assert_array_equal(grown, mask)
+        np.testing.assert_array_equal(shrunk, mask)
+
+
+@FAST
+@given(any_masks, st.integers(1, 4), sides)
+def test_resize_nearest(mask, k, side):
+    np.testing.assert_array_equal(masks.resize(mask, mask.shape), mask)
+    big = masks.resize(mask, (mask.shape[0] * k, mask.shape[1] * k))
+    np.testing.assert_array_equal(big, np.repeat(np.repeat(mask, k, 0), k, 1))
+    np.testing.assert_array_equal(masks.resize(big, mask.shape), mask)
+    assert masks.resize(mask, side).shape == (side, side)
+
+
+# ---------------------------------------------------------------- sketches, drawings, files
+@FAST
+@given(any_masks, st.integers(1, 3))
+def test_from_ascii_round_trip(mask, k):
+    char = {masks._cls(name): ch for ch, name in masks.DEFAULT_LEGEND.items()}
+    text = "\n".join("".join(char[v] for v in row) for row in mask.tolist())
+    np.testing.assert_array_equal(masks.from_ascii(text), mask)
+    np.testing.assert_array_equal(masks.from_ascii("\n  " + text.replace("\n", "\n  ") + "\n", size=(
+        mask.shape[0] * k, mask.shape[1] * k)), masks.resize(mask, (mask.shape[0] * k, mask.shape[1] * k)))
+
+
+def test_from_ascii_sketch():
+    sketch = masks.from_ascii("""
+        ssssssss
+        bbsssvvv
+        rrrrrrww
+        rrcrrrww
+    """, size=64)
+    assert sketch.shape == (64, 64) and sketch[0, 0] == SKY and sketch[-1, 20] == class_id("car")
+    assert masks.from_ascii("ab\nba", legend={"a": "road", "b": 8}).tolist() == [[0, 8], [8, 0]]
+
+
+@pytest.fixture(scope="module")
+def png_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("masks_png")
+
+
+@FAST
+@given(any_masks, st.booleans())
+def test_png_round_trip(png_dir, mask, colour):
+    path = masks.write(png_dir / "m.png", mask, colour=colour)
+    np.testing.assert_array_equal(masks.read(path), mask)
+    assert [p.name for p in png_dir.iterdir()] == ["m.png"]  # atomic: no temporary left
+
+
+@FAST
+@given(any_masks)
+def test_snap_exact_colours(mask):
+    out, report = masks.snap(ids_to_colors(mask))
+    np.testing.assert_array_equal(out, mask)
+    assert report.far == 0 and report.worst_distance == 0
+
+
+def test_snap_jpeg_of_a_colour_mask(sample_pairs):
+    """Real masks drawn at 256 px and saved as JPEG (4:2:0: colour at half resolution), snapped back."""
+    for mask in sample_pairs[1]:
+        mask = masks.resize(mask, 256)
+        rgb = torch.from_numpy(ids_to_colors(mask)).permute(2, 0, 1).contiguous()
+        jpeg = decode_jpeg(encode_jpeg(rgb, quality=90)).permute(1, 2, 0).numpy()
+        out, report = masks.snap(jpeg)
+        assert (out == mask).mean() >= 0.99, report
+        assert "pixels" in str(report) and 0 < report.far < 0.05 * report.pixels
+
+
+def test_snap_with_a_colormap_json(sample_pairs):
+    from torchvision.io import read_image
+
+    _, real, names = sample_pairs
+    colormap = json.loads((FIXTURE / "colormap.json").read_text())
+    rgb = read_image(str(FIXTURE / "masks" / f"{names[0]}.png")).permute(1, 2, 0).numpy()
+    out, report = masks.snap(rgb, palette=colormap)
+    np.testing.assert_array_equal(out, real[0])
+    assert report.far == 0
+
+
+@FAST
+@given(any_masks, classes, st.data())
+def test_diff_counts_and_overlay(mask, cls, data):
+    other = masks.rectangle(mask, cls, inside_mask(data, mask), inside_mask(data, mask))
+    table, overlay = masks.diff(mask, other)
+    changed = mask != other
+    assert table["pixels"].sum() == changed.sum() and table["pixels"].is_monotonic_decreasing
+    assert overlay.shape == (*mask.shape, 3) and overlay.dtype == np.uint8
+    np.testing.assert_array_equal(overlay[changed], ids_to_colors(other)[changed])
+    assert (table["to"] == ("ignore" if masks._cls(cls) == IGNORE else masks._name(masks._cls(cls)))).all()
+
+
+def test_render_legend_lists_the_classes_present(sample_pairs):
+    mask = sample_pairs[1][0]
+    fig = masks.render(mask, title="real")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == [masks._name(c) for c in np.unique(mask)]
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------- user errors
+def test_unknown_class_names_name_the_closest():
+    mask = scenes()[0]
+    with pytest.raises(SettingError, match="closest: 'bicycle'"):
+        masks.replace(mask, "bycicle", "car")
+    with pytest.raises(SettingError, match="no silhouette for 'sky'"):
+        masks.insert(mask, "sky", (40, 20))
+    with pytest.raises(SettingError, match="id 0..18"):
+        masks.fill(mask, 19, (0, 0))
+
+
+def test_shapes_partly_outside_are_clipped_with_a_warning():
+    mask = np.zeros((16, 16), np.uint8)
+    with pytest.warns(UserWarning, match="clipped"):
+        out = masks.rectangle(mask, "car", (-5, -5), (3, 3))
+    assert (out[:4, :4] == class_id("car")).all() and (out == class_id("car")).sum() == 16
+    with pytest.warns(UserWarning, match="clipped"):
+        masks.stroke(mask, "pole", [(8, 8), (8, 40)], radius=1)
+    with pytest.warns(UserWarning, match="clipped"):
+        masks.insert(mask, "bus", (15, 15), height=30)
+
+
+@pytest.mark.parametrize("paint", [
+    lambda m: masks.rectangle(m, "car", (20, 20), (30, 30)),
+    lambda m: masks.ellipse(m, "car", (-10, 5), 3),
+    lambda m: masks.polygon(m, "car", [(-9, 0), (-9, 9), (-3, 4)]),
+    lambda m: masks.stroke(m, "car", [(0, 40), (15, 40)], 2),
+    lambda m: masks.fill(m, "car", (16, 0)),
+    lambda m: masks.insert(m, "car", (3, 99), height=5),
+])
+def test_shapes_and_points_entirely_outside_are_errors(paint):
+    with pytest.raises(SettingError, match="outside the 16x16 mask"):
+        paint(np.zeros((16, 16), np.uint8))
+
+
+def test_ascii_errors_name_the_character_line_and_column():
+    with pytest.raises(SettingError, match=r"character 'x' at line 2, column 3"):
+        masks.from_ascii("rrrr\nrrxr")
+    with pytest.raises(SettingError, match="line 2 has 3 characters but line 1 has 4"):
+        masks.from_ascii("rrrr\nrrr")
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.zeros((4, 4)), "float64 array"),
+    (np.zeros((4, 4, 3), np.uint8), "an RGB colour mask"),
+    ([[0, 1], [1, 0]], "got list"),
+    (np.zeros(4, np.uint8), "2-D uint8"),
+    (np.pad(np.full((1, 1), 19, np.uint8), ((2, 1), (3, 0))), r"class id 19 at pixel \(x=3, y=2\)"),
+])
+def test_masks_that_are_not_2d_uint8_train_ids(bad, match):
+    with pytest.raises(DataError, match=match):
+        masks.flip(bad)
+
+
+def test_no_plausible_spot_and_other_setting_errors(tmp_path):
+    sky = np.full((32, 32), SKY, np.uint8)
+    with pytest.raises(SettingError, match="no plausible spot for a car in this mask: it has no road"):
+        masks.insert(sky, "car", "auto", seed=0)
+    with pytest.raises(SettingError, match="without road or sidewalk; pass height="):
+        masks.insert(sky, "car", (20, 10))
+    road = masks.from_ascii("ss\nrr", size=32)
+    with pytest.raises(SettingError, match="not below the horizon"):
+        masks.insert(road, "person", (10, 10))
+    with pytest.raises(SettingError, match="whole mask"):
+        masks.remove(road, np.ones((32, 32), bool))
+    with pytest.raises(SettingError, match="use a .png name"):
+        masks.write(tmp_path / "m.jpg", road)
+    for call in (lambda: masks.stroke(road, "car", [(1, 1)], radius=-1), lambda: masks.resize(road, 0),
+                 lambda: masks.grow(road, "road", 1.5), lambda: masks.polygon(road, "car", [(1, 1), (2, 2)]),
+                 lambda: masks.insert(road, "car", "somewhere"), lambda: masks.replace(road, 0, 1, where=road)):
+        with pytest.raises(SettingError):
+            call()
