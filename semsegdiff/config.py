@@ -131,9 +131,9 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "judge_epochs": (1, 100_000), "judge_batch_size": (1, 65_536), "judge_lr": (1e-9, 1.0), "eval_masks": (2, 10**7),
     "eval_per_mask": (1, 64), "eval_seed": (0, 2**32 - 1),
     # flags of other commands, checked by the same rules
-    "per_mask": (1, 100_000), "workers": (1, 256), "max_steps": (-1, None),
+    "per_mask": (1, 100_000), "workers": (1, 256), "max_steps": (-1, None), "resample": (0, 100), "dilate": (0, 64),
 }
-OTHER_DEFAULTS: dict[str, Any] = {"per_mask": 1, "workers": 4, "max_steps": -1}  # their types
+OTHER_DEFAULTS: dict[str, Any] = {"per_mask": 1, "workers": 4, "max_steps": -1, "resample": 0, "dilate": 2}  # types
 
 
 def check_setting(key: str, value: Any) -> Any:

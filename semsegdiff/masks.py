@@ -645,6 +645,19 @@ def diff(a, b) -> tuple[pd.DataFrame, np.ndarray]:
     return table, np.where(changed[..., None], ids_to_colors(b), ids_to_colors(a) // 3)
 
 
+def changed_region(a, b, grow: int = 2) -> np.ndarray:
+    """Boolean (H, W): the pixels where masks ``a`` and ``b`` differ, grown by ``grow`` pixels.
+
+    What local regeneration generates anew (``model.generate(..., init=photo, keep=~region)``).
+    """
+    a, b = _check(a, "a"), _check(b, "b")
+    if a.shape != b.shape:
+        raise DataError(f"the masks differ in size: {a.shape} and {b.shape}")
+    changed = a != b
+    grow = int(_number(grow, "grow", whole=True))
+    return ndimage.binary_dilation(changed, iterations=grow) if grow and changed.any() else changed
+
+
 def read(path, colors: dict | None = None) -> np.ndarray:
     """Read a mask PNG: train ids (grey or palette PNG) or colours ({id: rgb} ``colors``, default as written)."""
     colors = colors or {**{label.id: label.color for label in LABELS}, IGNORE: (0, 0, 0)}

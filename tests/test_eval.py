@@ -113,7 +113,7 @@ def test_a_tiny_judge_trains_is_saved_reused_and_scores(tiny_run, capsys):
     images = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
     pred = again.predict_ids(images)
     assert pred.shape == (3, 32, 32) and pred.dtype == torch.uint8 and int(pred.max()) < 19
-    assert again.features(images).shape == (3, 512)
+    assert again.features(images).shape == (3, 128)  # the last of 3 encoder stages at 32 px
     other = dict(cfg, judge_lr=5e-4)  # other settings: trained again
     ensure_judge(other, out=tmp / "judges", progress=False)
     assert path.stat().st_mtime_ns != mtime

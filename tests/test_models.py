@@ -181,3 +181,35 @@ def test_a_diverging_sampler_is_an_error_not_black_images():
 
     with pytest.raises(DivergenceError, match="sampling diverged.*lower the guidance"):
         sample(Exploding(), random_masks(1), make_scheduler("dpmsolver++"), steps=3, seeds=[0])
+
+
+@pytest.mark.parametrize("sampler,resample", [("dpmsolver++", 0), ("ddpm", 0), ("ddpm", 1)])
+def test_local_regeneration_keeps_every_other_pixel(sampler, resample):
+    from semsegdiff.models.inpaint import inpaint
+
+    net, masks = tiny_unet().eval(), random_masks(2)
+    init = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    keep = torch.ones(2, 16, 16, dtype=torch.bool)
+    keep[:, 4:10, 6:12] = False  # the edited region
+    out = inpaint(net, masks, init, keep, make_scheduler(sampler), steps=4, guidance=2.0, seeds=[0, 1],
+                  resample=resample, jump_length=2)
+    assert out.dtype == torch.uint8 and out.shape == init.shape
+    assert torch.equal(out.permute(0, 2, 3, 1)[keep], init.permute(0, 2, 3, 1)[keep])  # byte-identical outside
+    assert (out.permute(0, 2, 3, 1)[~keep].int() - init.permute(0, 2, 3, 1)[~keep].int()).abs().float().mean() > 5
+    again = inpaint(net, masks, init, keep, make_scheduler(sampler), steps=4, guidance=2.0, seeds=[0, 1],
+                    resample=resample, jump_length=2)
+    assert torch.equal(out, again)  # seeded
+
+
+def test_local_regeneration_errors():
+    from semsegdiff.errors import DataError
+    from semsegdiff.models.inpaint import inpaint
+
+    net, masks = tiny_unet().eval(), random_masks(1)
+    init = torch.zeros(1, 3, 16, 16, dtype=torch.uint8)
+    with pytest.raises(DataError, match="nothing to regenerate"):
+        inpaint(net, masks, init, torch.ones(1, 16, 16, dtype=torch.bool), make_scheduler("ddim"), steps=2,
+                guidance=1.0, seeds=[0])
+    with pytest.raises(DataError, match="do not match the masks"):
+        inpaint(net, masks, torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.zeros(1, 16, 16, dtype=torch.bool),
+                make_scheduler("ddim"), steps=2, guidance=1.0, seeds=[0])

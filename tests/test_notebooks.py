@@ -132,3 +132,19 @@ def test_04_generation_quality(tmp_path):
     targets = pd.read_csv(figs / "04_generation_quality_targets.csv", index_col=0)
     assert len(targets) == 4 and set(targets["met"]) <= {True, False}
     assert (tmp_path / "runs/quick/judge.ckpt").is_file() and "judge features" in outputs(executed)
+
+
+@pytest.mark.notebook
+def test_03_mask_editing(tmp_path):
+    overrides = {**{k: v for k, v in TINY.items() if k not in ("n_synthetic", "epochs")}, "n_synthetic": 48,
+                 "epochs": 1}
+    params = {"overrides": overrides, "synthetic_masks": [0, 1], "resample": 1,
+              "real_data": str(ROOT / "tests/fixtures/bdd_sample")}
+    [executed] = run_notebooks("quick", only=["03_mask"], parameters=params, notebooks_dir=NOTEBOOKS,
+                               out_dir=tmp_path / "runs", root=tmp_path, progress=False)
+    figs = tmp_path / "figures"
+    for name in ("edits", "generated", "local", "sketch"):
+        for ext in ("png", "pdf"):
+            assert (figs / f"03_mask_editing_{name}.{ext}").stat().st_size > 3000, name
+    text = outputs(executed)
+    assert "pixels regenerated; the rest are the photo's bytes" in text and "bus" in text

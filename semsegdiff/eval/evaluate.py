@@ -203,8 +203,77 @@ def score(generated: GeneratedSet, masks: np.ndarray, real: np.ndarray, judge: S
     return Evaluation(table, per_class_df, per_image_df, generated, settings)
 
 
+def table_one(evaluation: Evaluation) -> pd.DataFrame:
+    """The paper's Table I for our model: generated (mean ± std over seeds), real ceiling / floor, their ratio,
+    and the numbers the WINS 2024 paper reported (a different judge and protocol: context, not a comparison)."""
+    t = evaluation.table.set_index("metric")
+    cols = [m for m in t.index if not m.startswith("diversity")]
+    paper = {m: PAPER_TABLE_I.get(m.split(" (")[0], np.nan) for m in cols}
+    return pd.DataFrame({
+        "ours, generated": [f"{t.loc[m, 'generated']:.4g} ± {t.loc[m, 'generated_std']:.2g}" for m in cols],
+        "real (ceiling / floor)": ["-" if not np.isfinite(t.loc[m, "reference"]) else
+                                   f"{t.loc[m, 'reference']:.4g}" + (f" ± {t.loc[m, 'reference_std']:.2g}"
+                                                                     if t.loc[m, "reference_std"] else "")
+                                   for m in cols],
+        "ratio": ["-" if not np.isfinite(t.loc[m, "ratio"]) else f"{t.loc[m, 'ratio']:.2f}x" for m in cols],
+        "WINS 2024 (reported)": [paper[m] for m in cols],
+    }, index=cols)
+
+
+def targets(evaluation: Evaluation, samplers: pd.DataFrame, reference: tuple[str, int] = ("ddpm", 1000),
+            column: str = "mIoU_on_subset") -> pd.DataFrame:
+    """The evaluation targets, measured: consistency >= 0.95x ceiling, FID <= 2x floor, fast samplers within 1 point."""
+    t = evaluation.table.set_index("metric")
+    fid_ratio = float(t.loc[[m for m in t.index if m.startswith("FID")][0], "ratio"])
+    consistency_ratio = float(t.loc["consistency mIoU", "ratio"])
+    miou = samplers.set_index(["sampler", "steps"])[column]
+    ref = float(miou.loc[reference])
+    gap20 = float(miou.get(("dpmsolver++", 20), np.nan) - ref)
+    best10 = min(((abs(v - ref), f"{s} {n}") for (s, n), v in miou.items() if n == 10), default=(np.nan, "-"))
+    return pd.DataFrame([
+        ("consistency mIoU >= 0.95x the real ceiling", consistency_ratio, consistency_ratio >= 0.95),
+        ("FID <= 2x the real-vs-real floor", fid_ratio, fid_ratio <= 2.0),
+        (f"DPM-Solver++ 20 within 1 mIoU point of {reference[0]} {reference[1]}", gap20, abs(gap20) <= 0.01),
+        (f"a 10-step sampler within 1 point ({best10[1]})", best10[0], best10[0] <= 0.01),
+    ], columns=["target", "value", "met"]).set_index("target")
+
+
+def sweep(model, checkpoint: str | Path, masks: np.ndarray, real: np.ndarray, judge: Segmenter,
+          settings: list[dict[str, Any]], *, per_mask: int, seed: int, cache: str | Path, features: str = "judge features",
+          extractor=None, subset: int | None = None, progress: bool = False) -> tuple[pd.DataFrame, list[Evaluation]]:
+    """Generate and score once per entry of ``settings`` (each: sampler, steps, guidance, optionally n_masks).
+
+    Each setting scores the first ``n_masks`` masks; FID/KID compare them with the real images
+    of the masks after them (and the floor their own real images with those). Returns one
+    summary row per setting (see :meth:`Evaluation.summary`) and the evaluations. Every set is
+    cached, so a second sweep with the same settings only scores. With ``subset``, every
+    setting is also scored on the first ``subset`` masks alone (column ``mIoU_on_subset``):
+    the same images, so settings run on different numbers of masks compare on equal terms.
+    """
+    rows, evaluations = [], []
+    for s in settings:
+        n = int(s.get("n_masks", len(masks)))
+        if n >= len(masks) - 1:
+            raise DataError(f"a sweep over {n} masks needs real images of other masks to compare with; "
+                            f"use fewer than {len(masks) - 1} of the {len(masks)}")
+        generated = generate_set(model, checkpoint, masks[:n], sampler=s["sampler"], steps=s["steps"],
+                                 guidance=s["guidance"], per_mask=per_mask, seed=seed, cache=cache, progress=progress)
+        ev = score(generated, masks[:n], real[:n], judge, reference=real[n:], features=features, extractor=extractor)
+        if progress:
+            print(f"{s['sampler']} {s['steps']} steps, guidance {s['guidance']:g}, {n} masks: consistency mIoU "
+                  f"{ev.row('consistency mIoU')['generated']:.3f}, {generated.seconds_per_image:.3f} s/image", flush=True)
+        rows.append(ev.summary())
+        if subset:
+            head = score(generated.head(subset), masks[:subset], real[:subset], judge, reference=real[subset:],
+                         features=features, extractor=extractor)
+            rows[-1]["mIoU_on_subset"] = head.summary()["mIoU"]
+        evaluations.append(ev)
+    return pd.DataFrame(rows), evaluations
+
+
 def _row(metric: str, gen: tuple[float, float], ref: float, ref_std: float, reference: str, n: int, k: int) -> dict:
-    ratio = gen[0] / ref if ref and np.isfinite(ref) else float("nan")
+    # a ratio to a reference that cannot be told from zero (KID's unbiased floor often is) would mislead: none
+    ratio = gen[0] / ref if ref and np.isfinite(ref) and ref > 2 * ref_std else float("nan")
     return {"metric": metric, "generated": gen[0], "generated_std": gen[1], "reference": ref, "reference_std": ref_std,
             "ratio": ratio, "reference_kind": reference, "n_per_set": n, "seeds": k}
 

@@ -86,14 +86,16 @@ def fid(real: torch.Tensor, fake: torch.Tensor) -> float:
     return float(metric.compute())
 
 
-def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 50) -> tuple[float, float]:
+def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 50, seed: int = 0) -> tuple[float, float]:
     """Kernel distance (mean, std over random subsets of half the smaller set) between two feature sets."""
     check_feature_sets(real, fake, "KID")
     size = max(2, min(len(real), len(fake), 2000) // 2)  # subsets of half the smaller set: a spread to report
     metric = KernelInceptionDistance(feature=_Given(real.shape[1]), subsets=subsets, subset_size=size)
     metric.update(real.double(), real=True)
     metric.update(fake.double(), real=False)
-    mean, std = metric.compute()
+    with torch.random.fork_rng(devices=[]):  # torchmetrics draws the subsets from the global RNG: seed it here
+        torch.manual_seed(seed)
+        mean, std = metric.compute()
     return float(mean), float(std)
 
 

@@ -67,38 +67,57 @@ def diffusion_loss(model: torch.nn.Module, images: torch.Tensor, masks: torch.Te
     return F.mse_loss(model(noisy, t, cond).float(), target)
 
 
+class Guided:
+    """The model's guided prediction: conditional and unconditional in ONE batched forward per step.
+
+    ``guidance == 1`` needs only the conditional half. ``cond`` is the one-hot mask (B, C, H, W);
+    the unconditional branch is the all-zero one-hot.
+    """
+
+    def __init__(self, model: torch.nn.Module, masks: torch.Tensor, guidance: float):
+        self.model, self.guidance = model, guidance
+        cond = one_hot(masks, model.num_classes)
+        self.guided = guidance != 1.0
+        self.cond = torch.cat([cond, torch.zeros_like(cond)]) if self.guided else cond  # (2B or B, C, H, W)
+        dev = masks.device
+        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda")
+
+    def __call__(self, inp: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        with self.autocast:
+            out = self.model(torch.cat([inp, inp]) if self.guided else inp, t.expand(self.cond.shape[0]),
+                             self.cond).float()
+        if not self.guided:
+            return out
+        c, u = out.chunk(2)  # conditional, unconditional
+        return u + self.guidance * (c - u)
+
+
+def step_kwargs(scheduler, gens: list[torch.Generator]) -> dict:
+    """``generator=`` for schedulers that draw noise while stepping (UniPC draws none)."""
+    return {"generator": gens} if "generator" in inspect.signature(scheduler.step).parameters else {}
+
+
 @torch.no_grad()
 def sample(model: torch.nn.Module, masks: torch.Tensor, scheduler, *, steps: int = 20, guidance: float = 3.0,
            seeds: Sequence[int], intermediates: int = 0) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Generate one image per mask with classifier-free guidance.
+    """Generate one image per mask with classifier-free guidance (see :class:`Guided`).
 
-    One batched forward per step computes the conditional and the unconditional
-    prediction together (``guidance == 1`` needs only the conditional one). Each image
-    draws all its noise from its own CPU generator seeded with ``seeds[i]``, so it is the
-    same whatever batch it is generated in. Returns uint8 images (B, 3, H, W) and, when
-    ``intermediates > 0``, that many uint8 snapshots of x_t spread over the steps.
+    Each image draws all its noise from its own CPU generator seeded with ``seeds[i]``, so
+    it is the same whatever batch it is generated in. Returns uint8 images (B, 3, H, W)
+    and, when ``intermediates > 0``, that many uint8 snapshots of x_t spread over the steps.
     """
     dev = next(model.parameters()).device
     masks = masks.to(dev)
     b, (h, w) = masks.shape[0], masks.shape[-2:]
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    cond = one_hot(masks, model.num_classes)
-    guided = guidance != 1.0
-    cond = torch.cat([cond, torch.zeros_like(cond)]) if guided else cond  # (2B or B, C, H, W)
+    predict = Guided(model, masks, guidance)
     scheduler.set_timesteps(steps, device=dev)
-    stochastic = "generator" in inspect.signature(scheduler.step).parameters  # UniPC draws no noise while stepping
-    step_kw = {"generator": gens} if stochastic else {}
+    step_kw = step_kwargs(scheduler, gens)
     x = randn_tensor((b, 3, h, w), generator=gens, device=dev) * scheduler.init_noise_sigma
     keep = {round(i * (steps - 1) / max(intermediates - 1, 1)) for i in range(intermediates)}
     snaps = []
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda")
     for i, t in enumerate(scheduler.timesteps):
-        inp = scheduler.scale_model_input(x, t)
-        with autocast:
-            out = model(torch.cat([inp, inp]) if guided else inp, t.expand(cond.shape[0]), cond).float()
-        if guided:
-            c, u = out.chunk(2)  # conditional, unconditional
-            out = u + guidance * (c - u)
+        out = predict(scheduler.scale_model_input(x, t), t)
         x = scheduler.step(out, t, x, **step_kw).prev_sample
         if i in keep:
             snaps.append(to_uint8(x))

@@ -1,8 +1,11 @@
-"""Generate images for a folder of masks and write them with a manifest (``semsegdiff generate``)."""
+"""Generating to disk: images for a folder of masks (``semsegdiff generate``), and a photo's edited region
+regenerated in place (``semsegdiff edit``)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from torchvision.io import write_png
@@ -49,3 +52,50 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
         manifest = pd.DataFrame(rows)
         manifest.to_csv(tmp / "manifest.csv", index=False)
     return manifest
+
+
+def edit_photo(checkpoint: str | Path, image: str | Path, mask: str | Path, edited: str | Path, out: str | Path, *,
+               dilate: int = 2, sampler: str | None = None, steps: int | None = None, guidance: float | None = None,
+               seed: int = 0, resample: int = 0, resize: bool = False, device: str | None = None,
+               overwrite: bool = False) -> Path:
+    """Regenerate only what changed between ``mask`` and ``edited`` in the photo ``image`` (``semsegdiff edit``).
+
+    The changed pixels, dilated by ``dilate``, are generated (RePaint-style); every other pixel
+    is the photo's. ``out`` gets ``image.png`` (the result), ``mask.png`` (the edited mask as
+    train ids: the result's label, a new training pair), ``region.png`` (255 = regenerated) and
+    ``manifest.json``.
+    """
+    from ..data.formats import center_crop_resize, read_image, read_mask
+    from ..files import write_text
+    from ..masks import changed_region
+
+    dilate, seed, resample = (check_setting(k, v) for k, v in (("dilate", dilate), ("seed", seed), ("resample", resample)))
+    check_output(out, overwrite=overwrite, inputs=[checkpoint, image, mask, edited])
+    device = check_device(device, "--device")
+    model = load_checkpoint(checkpoint, device=device)
+    photo, original, target = read_image(Path(image)), read_mask(Path(mask)), read_mask(Path(edited))
+    for name, m in (("mask", (mask, original)), ("edited mask", (edited, target))):
+        if m[1].shape != photo.shape[:2]:
+            raise DataError(f"{m[0]}: the {name} is {m[1].shape[1]}x{m[1].shape[0]} but the image {image} is "
+                            f"{photo.shape[1]}x{photo.shape[0]}")
+    if photo.shape[:2] != (model.size, model.size):
+        if not resize:
+            raise DataError(f"{image}: is {photo.shape[1]}x{photo.shape[0]} but {checkpoint} was trained on "
+                            f"{model.size}x{model.size}; pass --resize to centre-crop and resize image and masks")
+        photo, original = center_crop_resize(photo, original, model.size)
+        target = center_crop_resize(None, target, model.size)[1]
+    region = changed_region(original, target, dilate)
+    if not region.any():
+        raise DataError(f"{edited}: is the same as {mask}: there is nothing to regenerate")
+    result = model.generate(target[None], sampler=sampler, steps=steps, guidance=guidance, seed=seed,
+                            init=photo[None], keep=~region[None], resample=resample)[0]
+    with atomic_dir(out, overwrite=overwrite, inputs=[checkpoint, image, mask, edited]) as tmp:
+        write_png(result, str(tmp / "image.png"))
+        write_png(torch.from_numpy(target)[None], str(tmp / "mask.png"))
+        write_png(torch.from_numpy(region.astype(np.uint8) * 255)[None], str(tmp / "region.png"))
+        write_text(tmp / "manifest.json", json.dumps({
+            "image": str(image), "mask": str(mask), "edited_mask": str(edited), "checkpoint": str(checkpoint),
+            "dilate": dilate, "regenerated_pixels": int(region.sum()), "seed": seed, "resample": resample,
+            "sampler": sampler or model.cfg["sampler"], "steps": steps or model.cfg["steps"],
+            "guidance": model.cfg["guidance"] if guidance is None else guidance}, indent=1))
+    return Path(out)

@@ -19,6 +19,7 @@ from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DivergenceError, SettingError
 from ..labels import NUM_CLASSES
 from .diffusion import diffusion_loss, make_scheduler, sample
+from .inpaint import inpaint
 from .unet import CondUNet, check_masks
 
 
@@ -67,13 +68,19 @@ class DiffusionModule(pl.LightningModule):
     @torch.no_grad()
     def generate(self, masks: np.ndarray | torch.Tensor, *, sampler: str | None = None, steps: int | None = None,
                  guidance: float | None = None, seed: int | Sequence[int] = 0, batch_size: int = 64,
-                 intermediates: int = 0, progress: bool = False) -> torch.Tensor:
+                 intermediates: int = 0, init: np.ndarray | torch.Tensor | None = None,
+                 keep: np.ndarray | torch.Tensor | None = None, resample: int = 0,
+                 progress: bool = False) -> torch.Tensor:
         """Generate one uint8 image (N, 3, H, W) per mask (N, H, W) of train ids (255 = ignore).
 
         Sampler, steps and guidance default to the run configuration. ``seed`` is one int
         (image ``i`` gets ``seed + i``) or one seed per mask: an image depends only on its
         mask and its seed, not on the batch it was generated in. With ``intermediates``
         it returns ``(images, snapshots)`` where ``snapshots`` is (N, K, 3, H, W).
+
+        Local regeneration: with ``init`` (uint8 images (N, 3, H, W) or (N, H, W, 3)) and
+        ``keep`` (bool (N, H, W), True = keep the photo's pixel) only the other pixels are
+        generated, RePaint-style (:mod:`semsegdiff.models.inpaint`; ``resample`` jumps).
         """
         masks = masks if isinstance(masks, torch.Tensor) else torch.from_numpy(np.array(masks))
         check_masks(masks, self.cfg["num_classes"], self.size)
@@ -92,15 +99,33 @@ class DiffusionModule(pl.LightningModule):
         if progress:
             from tqdm.auto import tqdm
             starts = tqdm(starts, desc=f"{sampler} {steps} steps", unit="batch")
+        if (init is None) != (keep is None):
+            raise SettingError("local regeneration needs both init (the photos) and keep (the pixels to keep)")
+        if init is not None:
+            init, keep = _as_images(init), torch.as_tensor(np.asarray(keep))
         for s in starts:
-            images, snap = sample(self.model, masks[s:s + batch_size], scheduler, steps=steps, guidance=guidance,
-                                  seeds=seeds[s:s + batch_size], intermediates=intermediates)
+            if init is not None:
+                images, snap = inpaint(self.model, masks[s:s + batch_size], init[s:s + batch_size],
+                                       keep[s:s + batch_size], scheduler, steps=steps, guidance=guidance,
+                                       seeds=seeds[s:s + batch_size], resample=check_setting("resample", resample),
+                                       schedule={k: self.cfg[k] for k in SCHEDULE_KEYS}), []
+            else:
+                images, snap = sample(self.model, masks[s:s + batch_size], scheduler, steps=steps, guidance=guidance,
+                                      seeds=seeds[s:s + batch_size], intermediates=intermediates)
             out.append(images)
             if intermediates:
                 snaps.append(torch.stack(snap, dim=1))
         self.train(was_training)
         images = torch.cat(out)
         return (images, torch.cat(snaps)) if intermediates else images
+
+
+def _as_images(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 images as (N, 3, H, W), from (N, 3, H, W) or (N, H, W, 3)."""
+    images = torch.as_tensor(np.asarray(images)) if not isinstance(images, torch.Tensor) else images
+    if images.ndim == 4 and images.shape[1] != 3 and images.shape[-1] == 3:
+        images = images.permute(0, 3, 1, 2)
+    return images.contiguous()
 
 
 class EMA(WeightAveraging):
