@@ -268,11 +268,11 @@ class Painter:
                                      style=dict(button_width="auto"))
         self.tools.observe(lambda ch: setattr(self.state, "tool", ch["new"]), "value")
         self.brush = W.FloatSlider(value=self.state.radius, min=0, max=max(8, self.state.radius), step=0.5,
-                                   description="brush radius",
-                                   style=dict(description_width="initial"), layout=W.Layout(width="260px"))
+                                   description="brush", tooltip="brush radius in mask pixels", readout_format=".1f",
+                                   layout=W.Layout(width="210px"))
         self.brush.observe(lambda ch: setattr(self.state, "radius", ch["new"]), "value")
         self.zoom_slider = W.IntSlider(value=self.zoom, min=1, max=max(32, self.zoom), description="zoom",
-                                       layout=W.Layout(width="240px"))
+                                       tooltip="screen pixels per mask pixel", layout=W.Layout(width="190px"))
         self.zoom_slider.observe(lambda ch: self.set_zoom(ch["new"]), "value")
         self.undo_button = W.Button(description="undo", icon="undo", layout=W.Layout(width="auto"))
         self.redo_button = W.Button(description="redo", icon="repeat", layout=W.Layout(width="auto"))
