@@ -273,7 +273,7 @@ class Painter:
         self.brush.observe(lambda ch: setattr(self.state, "radius", ch["new"]), "value")
         self.zoom_slider = W.IntSlider(value=self.zoom, min=1, max=max(32, self.zoom), description="zoom",
                                        tooltip="screen pixels per mask pixel", layout=W.Layout(width="190px"))
-        self.zoom_slider.observe(lambda ch: self.set_zoom(ch["new"]), "value")
+        self.zoom_slider.observe(lambda ch: self._zoom_to(ch["new"]), "value")
         self.undo_button = W.Button(description="undo", icon="undo", layout=W.Layout(width="auto"))
         self.redo_button = W.Button(description="redo", icon="repeat", layout=W.Layout(width="auto"))
         self.undo_button.on_click(lambda _: self.undo())
@@ -355,7 +355,13 @@ class Painter:
         self._apply(self.state.redo())
 
     def set_zoom(self, zoom: int) -> None:
-        self.zoom = masks._number(zoom, "zoom", low=1, whole=True)
+        """Screen pixels per mask pixel (the zoom slider follows)."""
+        zoom = masks._number(zoom, "zoom", low=1, whole=True)
+        self.zoom_slider.max = max(self.zoom_slider.max, zoom)
+        self.zoom_slider.value = zoom  # -> _zoom_to, when it changes
+
+    def _zoom_to(self, zoom: int) -> None:
+        self.zoom = zoom
         self._sizes()
         self._redraw()
         self._draw_image()

@@ -259,6 +259,8 @@ def test_keyboard_undo_redo_and_zoom_change():
     assert p.zoom == 20 and p.canvas.width == 320 and rec.images[-1].shape == (320, 320, 4)
     p.handle_mouse_down(5 * 20 + 10, 2 * 20 + 10)  # now 20 canvas pixels per mask pixel
     assert p.mask[2, 5] == CAR
+    p.set_zoom(40)
+    assert p.zoom_slider.value == 40 and p.canvas.width == 640 and p.canvas.layout.width == "640px"
 
 
 def test_load_mask_and_mask_setter():
