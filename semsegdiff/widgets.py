@@ -162,20 +162,12 @@ class PainterState:
 
     # ------------------------------------------------------------ history
     def undo(self) -> Change | None:
-        self.release()
-        if not self._undo:
-            return None
-        self._redo.append(self._mask)
-        self._mask = self._undo.pop()
-        return Change.everything()
+        """Back one step (a stroke in progress ends first); None when there is nothing to undo."""
+        return self._step(self._undo, self._redo)
 
     def redo(self) -> Change | None:
-        self.release()
-        if not self._redo:
-            return None
-        self._undo.append(self._mask)
-        self._mask = self._redo.pop()
-        return Change.everything()
+        """Forward one undone step; None when there is nothing to redo (a new edit clears it)."""
+        return self._step(self._redo, self._undo)
 
     def load(self, mask) -> Change:
         """Replace the mask (any size), as one undo step."""
@@ -186,8 +178,17 @@ class PainterState:
         r, c = int(np.rint(row)), int(np.rint(col))
         return (r, c) if 0 <= r < self.shape[0] and 0 <= c < self.shape[1] else None
 
+    def _step(self, take: list, put: list) -> Change | None:
+        self.release()
+        if not take:
+            return None
+        put.append(self._mask)
+        self._mask = take.pop()
+        return Change.everything()
+
     def _push(self, before: np.ndarray) -> None:
-        self._undo = self._undo[-(HISTORY - 1):] + [before]
+        self._undo.append(before)  # in place: _step holds on to these lists
+        del self._undo[:-HISTORY]
         self._redo.clear()  # a new edit forgets what was undone
 
     def _commit(self, new: np.ndarray, always: bool = False) -> Change | None:

@@ -138,6 +138,19 @@ def test_undo_during_a_stroke_ends_it_first():
     assert (s.mask == ROAD).all() and s.can_redo and not s.drawing
 
 
+def test_history_keeps_the_last_steps(monkeypatch):
+    import semsegdiff.widgets as widgets
+
+    monkeypatch.setattr(widgets, "HISTORY", 3)
+    s = PainterState(size=8, radius=0)
+    for col in range(5):
+        s.press(0, col)
+        s.release()
+    while s.undo():
+        pass
+    assert (s.mask[0] == [CAR, CAR, ROAD, ROAD, ROAD, ROAD, ROAD, ROAD]).all()  # the 3 last strokes undone
+
+
 def test_strokes_outside_are_clipped_without_warnings():
     s = PainterState(size=16, cls="car", radius=2)
     with warnings.catch_warnings():
