@@ -1,4 +1,4 @@
-"""The ``semsegdiff`` command line: synth, prepare, info, train, generate, edit, evaluate, notebooks.
+"""The ``semsegdiff`` command line: synth, prepare, info, train, generate, edit, evaluate, ablate, notebooks.
 
 Every value that is a setting (``--size``, ``--steps``, ``--lr`` ...) is converted and
 range-checked by the same rules as the profiles (:func:`semsegdiff.config.check_setting`).
@@ -106,6 +106,26 @@ def _evaluate(a: argparse.Namespace) -> None:
                              progress=not a.no_progress)
     print(ev.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"tables: {ev.settings.get('tables')}")
+
+
+def _ablate(a: argparse.Namespace) -> None:
+    from .config import get_profile
+    from .eval import arm_table, run_study
+    from .figures import save_table
+
+    keys = [*GROUPS["ablation"], "steps", "devices", "strategy"]
+    cfg = get_profile(a.profile, **{k: getattr(a, k) for k in keys})
+    out = a.out or a.checkpoint.parent / "ablation"
+    results = run_study(cfg, a.checkpoint, out=out, device=a.device or "cpu", progress=not a.no_progress,
+                        generate_only=a.generate_only)
+    if a.generate_only:
+        print(f"generated sets cached under {out}")
+        return
+    results.to_csv(out / "runs.csv", index=False)
+    table = arm_table(results)
+    save_table(table.set_index(["regime", "arm", "n_mult", "threshold"]), "table", out)
+    print(table[["regime", "arm", "n_mult", "threshold", "runs", "mean", "std", "verdict"]].to_string(index=False))
+    print(f"results: {out / 'runs.csv'}, {out / 'table.md'}")
 
 
 def _notebooks(a: argparse.Namespace) -> None:
@@ -226,6 +246,20 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when present)")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=_evaluate)
+
+    s = sub.add_parser("ablate", help="enrichment ablation: segmenters trained on real + generated data, with statistics")
+    s.add_argument("--checkpoint", type=Path, required=True)
+    s.add_argument("--profile", default="quick", choices=profiles, help="ablation settings of this profile")
+    for key in GROUPS["ablation"]:
+        _setting_flag(s, key, f"(quick: {QUICK[key]!r})")
+    _setting_flag(s, "steps", "sampler steps of the generated sets (default: the profile's)")
+    _setting_flag(s, "devices", "devices of the generation stage (DDP)")
+    _setting_flag(s, "strategy", "Lightning strategy of the generation stage")
+    s.add_argument("--generate-only", action="store_true", help="only make the generated sets (the multi-GPU stage)")
+    s.add_argument("--out", type=Path, help="study folder (default: <run>/ablation)")
+    s.add_argument("--device", help="device of the segmenters and the generator (default cpu)")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(func=_ablate)
 
     s = sub.add_parser("notebooks", help="run the notebooks headless through papermill")
     nsub = s.add_subparsers(dest="action", required=True, parser_class=_Parser)

@@ -72,6 +72,18 @@ QUICK: dict[str, Any] = {
     "eval_per_mask": 2,  # images per mask, one per generation seed: metrics are mean +- std over them
     "eval_seed": 1000,  # seed of the first generated image
     "inception": "",  # FID Inception weights file (torch-fidelity's pt_inception-2015-12-05); "": judge features
+    # enrichment ablation (semsegdiff.eval.ablation): segmenters trained on real + generated data, scored on real val
+    "ablate_arms": ["real", "real+gen", "real+gen filtered", "real+gen hard", "real+rare", "real+rare local",
+                    "real+copypaste", "gen only"],  # see CHOICES["ablate_arms"]
+    "ablate_regimes": ["low"],  # "full": every real train image; "low": ablate_low_fraction of them
+    "ablate_low_fraction": 0.1,
+    "ablate_n": [1.0],  # generated images per real training image (N = this x the real count)
+    "ablate_seeds": 3,  # segmenter seeds per arm (paired across arms)
+    "ablate_gen_seeds": 2,  # generation seeds: run s uses generated set s mod this
+    "ablate_steps": 150,  # optimizer steps of every segmenter (the same schedule for every arm)
+    "ablate_arch": "unet_resnet18",  # the segmenter (never the judge's weights)
+    "filter_thresholds": [1.25, 2.0],  # FreeMask: a pixel is ignored when its loss > this x its class's mean real loss
+    "hard_max": 20,  # FreeMask re-sampling: at most this many generated images for the hardest mask
 }
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -86,6 +98,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "num_workers": 4, "ckpt_every": 25, "preview_every": 10, "log_every": 50,
         "guidance": 3.0,  # the reference's
         "judge_epochs": 60, "eval_masks": 1000,
+        "ablate_regimes": ["full", "low"], "ablate_n": [0.25, 0.5, 1.0, 2.0], "ablate_seeds": 5,
+        "ablate_steps": 20000, "ablate_arch": "deeplabv3_resnet50",
     },
 }
 
@@ -101,13 +115,16 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "sampling": ("sampler", "steps", "guidance"),  # defaults of generate(); stored with the model
     "judge": ("judge_arch", "judge_epochs", "judge_batch_size", "judge_lr", "judge_weights"),
     "evaluation": ("eval_masks", "eval_per_mask", "eval_seed", "inception"),
+    "ablation": ("ablate_arms", "ablate_regimes", "ablate_low_fraction", "ablate_n", "ablate_seeds", "ablate_gen_seeds",
+                 "ablate_steps", "ablate_arch", "filter_thresholds", "hard_max"),
 }
 MODEL_KEYS = GROUPS["model"]
 SCHEDULE_KEYS = GROUPS["schedule"]
 # What a resumed run cannot change: the weights' shapes and what they were trained for (dropout has no weights).
 SHAPE_KEYS = ("num_classes", "size", *(k for k in MODEL_KEYS if k != "dropout"))
 # Settings that do not change what training produces: a checkpoint trained with other values is reused.
-RUN_ONLY_KEYS = ("profile", "cache", *GROUPS["run"], *GROUPS["sampling"], *GROUPS["judge"], *GROUPS["evaluation"])
+RUN_ONLY_KEYS = ("profile", "cache", *GROUPS["run"], *GROUPS["sampling"], *GROUPS["judge"], *GROUPS["evaluation"],
+                 *GROUPS["ablation"])
 OPTIONAL_PATHS = ("judge_weights", "inception")  # may be "" (not given)
 
 # The rules of each setting: allowed choices, or an inclusive (low, high) range (None: unbounded).
@@ -119,6 +136,10 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "strategy": ("auto", "ddp", "ddp_spawn", "ddp_notebook", "fsdp"),
     "sampler": ("ddpm", "ddim", "dpmsolver++", "unipc"),
     "judge_arch": ("unet_resnet18", "deeplabv3_resnet50"),
+    "ablate_arch": ("unet_resnet18", "deeplabv3_resnet50"),
+    "ablate_arms": ("real", "real+gen", "real+gen filtered", "real+gen hard", "real+rare", "real+rare local",
+                    "real+copypaste", "gen only"),
+    "ablate_regimes": ("full", "low"),
 }
 RANGES: dict[str, tuple[float | None, float | None]] = {
     "size": (8, 2048), "n_synthetic": (2, 10_000_000), "val_fraction": (0.0, 0.9), "seed": (0, 2**32 - 1),
@@ -129,7 +150,9 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "num_workers": (0, 256), "ckpt_every": (1, None), "preview_every": (1, None), "n_preview": (1, 256),
     "log_every": (1, None), "num_nodes": (1, 4096), "steps": (1, 1000), "guidance": (0.0, 100.0),
     "judge_epochs": (1, 100_000), "judge_batch_size": (1, 65_536), "judge_lr": (1e-9, 1.0), "eval_masks": (2, 10**7),
-    "eval_per_mask": (1, 64), "eval_seed": (0, 2**32 - 1),
+    "eval_per_mask": (1, 64), "eval_seed": (0, 2**32 - 1), "ablate_low_fraction": (0.001, 1.0), "ablate_n": (0.01, 100.0),
+    "ablate_seeds": (1, 100), "ablate_gen_seeds": (1, 16), "ablate_steps": (1, 10**7), "filter_thresholds": (0.01, 100.0),
+    "hard_max": (1, 1000),
     # flags of other commands, checked by the same rules
     "per_mask": (1, 100_000), "workers": (1, 256), "max_steps": (-1, None), "resample": (0, 100), "dilate": (0, 64),
 }
@@ -154,9 +177,12 @@ def check_setting(key: str, value: Any) -> Any:
         except yaml.YAMLError as e:
             raise SettingError(f"{name}: {value!r} is not valid YAML ({str(e).splitlines()[0]})") from None
     if isinstance(default, list):
-        if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= 6:
-            raise SettingError(f"{name}: expected a list of 1 to 6 integers such as [1, 2, 2], got {value!r}")
-        value = [_scalar(name, key, v, int) for v in value]
+        kind, longest = type(default[0]), 6 if key == "channel_mult" else 16
+        example = {int: "[1, 2, 2]", float: "[0.5, 1.0]", str: f"[{default[0]}]"}[kind]
+        if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= longest:
+            raise SettingError(f"{name}: expected a list of 1 to {longest} {kind.__name__} values such as {example}, "
+                               f"got {value!r}")
+        value = [_scalar(name, key, v, kind) for v in value]
     else:
         value = _scalar(name, key, value, type(default))
     for v in value if isinstance(value, list) else [value]:

@@ -121,12 +121,13 @@ class ResumableCSVLogger(CSVLogger):
 
 def make_trainer(cfg: dict[str, Any], out: str | Path, *, name: str, callbacks: Sequence[Callback] = (),
                  val_every: int = 1, accelerator: str | None = None, progress: bool = True, max_steps: int = -1,
-                 resume_step: int | None = None) -> pl.Trainer:
+                 resume_step: int | None = None, checkpoints: bool = True) -> pl.Trainer:
     """A Lightning ``Trainer`` for the run settings of ``cfg``, logging and checkpointing under ``out/name``.
 
     CUDA with bf16 when present (or ``accelerator``), else the CPU in fp32; several devices
     or nodes go through DDP (``ddp_notebook`` inside Jupyter). ``max_steps`` > 0 stops
-    after that many optimizer steps; ``resume_step`` keeps the logs of a resumed run.
+    after that many optimizer steps; ``resume_step`` keeps the logs of a resumed run;
+    ``checkpoints=False`` keeps no intermediate checkpoints (short runs that are cheaper to redo).
     """
     accelerator, precision = resolve_accelerator(cfg, accelerator)
     logs = Path(out) / name
@@ -140,21 +141,18 @@ def make_trainer(cfg: dict[str, Any], out: str | Path, *, name: str, callbacks: 
         logger = ResumableCSVLogger(out, name, resume_step=resume_step)
     bar = progress and sys.stderr.isatty()  # a live bar in a terminal, one line per epoch elsewhere
     every = dict(dirpath=logs / "checkpoints", save_on_train_epoch_end=True, enable_version_counter=False)
+    kept = [ModelCheckpoint(filename="step{step:07d}", auto_insert_metric_name=False, save_last=cfg["ckpt_every"] == 1,
+                            every_n_epochs=cfg["ckpt_every"], save_top_k=-1, **every),
+            # last.ckpt after every epoch, for --resume (the numbered one above keeps it when N == 1)
+            *([ModelCheckpoint(filename="last", every_n_epochs=1, save_top_k=1, **every)] if cfg["ckpt_every"] > 1
+              else [])] if checkpoints else []
     return pl.Trainer(
         max_epochs=cfg["epochs"], accelerator=accelerator, devices=cfg["devices"], num_nodes=cfg["num_nodes"],
         strategy=cfg["strategy"], precision=precision, gradient_clip_val=cfg["grad_clip"] or None,
         log_every_n_steps=cfg["log_every"], logger=logger, check_val_every_n_epoch=val_every, num_sanity_val_steps=0,
-        enable_progress_bar=bar, enable_model_summary=progress, default_root_dir=out,
-        callbacks=[
-            *([EpochLog()] if progress and not bar else []),
-            *([StopAtStep(max_steps)] if max_steps > 0 else []),
-            *callbacks,
-            ModelCheckpoint(filename="step{step:07d}", auto_insert_metric_name=False, save_last=cfg["ckpt_every"] == 1,
-                            every_n_epochs=cfg["ckpt_every"], save_top_k=-1, **every),
-            # last.ckpt after every epoch, for --resume (the numbered one above keeps it when N == 1)
-            *([ModelCheckpoint(filename="last", every_n_epochs=1, save_top_k=1, **every)] if cfg["ckpt_every"] > 1
-              else []),
-        ],
+        enable_progress_bar=bar, enable_model_summary=progress, default_root_dir=out, enable_checkpointing=checkpoints,
+        callbacks=[*([EpochLog()] if progress and not bar else []), *([StopAtStep(max_steps)] if max_steps > 0 else []),
+                   *callbacks, *kept],
     )
 
 

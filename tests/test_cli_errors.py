@@ -53,6 +53,7 @@ def template(tmp_path_factory, tiny_checkpoint) -> Path:
     (ws / "empty_last" / "diffusion" / "checkpoints").mkdir(parents=True)
     (ws / "empty_last" / "diffusion" / "checkpoints" / "last.ckpt").write_bytes(b"")
     (ws / "file.txt").write_text("a file, not a folder")
+    _png(ws / "photo.png", np.zeros((16, 16, 3), np.uint8))
     (ws / "userdir").mkdir()
     (ws / "userdir" / "thesis.tex").write_text("precious")
     (ws / "badcache").mkdir()
@@ -159,6 +160,22 @@ BAD = [
      "m.png: class id 40 at pixel (x=0, y=0)"),
     (["generate", "--checkpoint", f"{W}/model.ckpt", "--masks", f"{W}/masks_twins", "--out", f"{W}/g"], 1,
      "map to the same name"),
+    # edit, evaluate, ablate
+    (["edit", "--checkpoint", f"{W}/model.ckpt", "--image", f"{W}/ref_mismatch/images/x.jpg", "--mask",
+      f"{W}/masks/m0.png", "--edited-mask", f"{W}/masks/m1.png", "--out", f"{W}/e"], 1, "x.jpg: cannot read file"),
+    (["edit", "--checkpoint", f"{W}/model.ckpt", "--image", f"{W}/photo.png", "--mask", f"{W}/masks/m0.png",
+      "--edited-mask", f"{W}/masks/m1.png", "--out", f"{W}/e"], 1, "is the same as"),
+    (["edit", "--checkpoint", f"{W}/model.ckpt", "--image", f"{W}/photo.png", "--mask", f"{W}/masks32/big.png",
+      "--edited-mask", f"{W}/masks/m1.png", "--out", f"{W}/e"], 1, "big.png: the mask is 32x32 but the image"),
+    (["edit", "--checkpoint", f"{W}/model.ckpt", "--image", f"{W}/photo.png", "--mask", f"{W}/masks/m0.png",
+      "--edited-mask", f"{W}/masks/m1.png", "--out", f"{W}/e", "--dilate", "-1"], 1, "--dilate"),
+    (["evaluate", "--checkpoint", f"{W}/missing.ckpt"], 1, "missing.ckpt: checkpoint file not found"),
+    (["evaluate", "--checkpoint", f"{W}/model.ckpt", "--judge", f"{W}/empty.ckpt"], 1,
+     "empty.ckpt: judge checkpoint not found or empty"),
+    (["evaluate", "--checkpoint", f"{W}/model.ckpt", "--masks", "1"], 1, "--eval-masks"),
+    (["ablate", "--checkpoint", f"{W}/model.ckpt", "--ablate-arms", "[real, magic]"], 1, "'magic' is not one of"),
+    (["ablate", "--checkpoint", f"{W}/model.ckpt", "--ablate-n", "[0]"], 1, "--ablate-n"),
+    (["ablate", "--checkpoint", f"{W}/empty.ckpt"], 1, "empty.ckpt: not a readable checkpoint"),
     # notebooks
     (["notebooks", "run", "--notebooks", NB, "-p", "nosuch=1"], 1, "unknown notebook parameter nosuch"),
     (["notebooks", "run", "--notebooks", NB, "-p", "overrides={lr: abc}"], 1, "lr (--lr): 'abc' is not a number"),
@@ -185,7 +202,8 @@ def _snapshot(root: Path) -> dict[str, str]:
 
 def test_the_table_covers_every_command():
     assert len(BAD) >= 40
-    assert {row[0][0] for row in BAD} == {"synth", "prepare", "info", "train", "generate", "notebooks"}
+    assert {row[0][0] for row in BAD} == {"synth", "prepare", "info", "train", "generate", "edit", "evaluate", "ablate",
+                                         "notebooks"}
 
 
 @pytest.mark.parametrize("args,status,expected", BAD, ids=[" ".join(r[0])[:60] for r in BAD])

@@ -83,7 +83,7 @@ class Segmenter(pl.LightningModule):
 
     def __init__(self, *, arch: str = "unet_resnet18", num_classes: int = NUM_CLASSES, size: int = 32,
                  lr: float = 1e-3, weight_decay: float = 1e-4, epochs: int = 30, weights: str = "",
-                 data: dict[str, Any] | None = None):
+                 total_steps: int | None = None, data: dict[str, Any] | None = None):
         super().__init__()
         self.save_hyperparameters()
         self.net = build_network(arch, num_classes, weights, size)
@@ -113,8 +113,8 @@ class Segmenter(pl.LightningModule):
 
     def configure_optimizers(self):
         opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.hparams.lr,
-                                                    total_steps=self.trainer.estimated_stepping_batches)
+        total = self.hparams.total_steps or self.trainer.estimated_stepping_batches  # fixed: the same for every dataset
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.hparams.lr, total_steps=int(total))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     @torch.no_grad()
@@ -164,21 +164,26 @@ def _loader(images: np.ndarray, masks: np.ndarray, batch_size: int, train: bool)
 
 def train_segmenter(cfg: dict[str, Any], train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
                     out: str | Path, *, name: str = "judge", seed: int | None = None, progress: bool = True,
-                    max_steps: int = -1, data: dict[str, Any] | None = None) -> Path:
+                    arch: str | None = None, steps: int | None = None, data: dict[str, Any] | None = None) -> Path:
     """Train a segmenter with the judge settings of ``cfg`` on ``train`` = (images, masks); return its checkpoint.
 
-    ``out/name.ckpt`` holds the weights and settings (weights_only loadable); logs and
-    checkpoints go under ``out/name/`` through the shared :func:`make_trainer`.
+    ``arch`` overrides ``judge_arch``; ``steps`` trains exactly that many optimizer steps with a
+    one-cycle schedule over them, whatever the dataset's size (instead of ``judge_epochs``
+    epochs), so segmenters trained on different data share one schedule. ``out/name.ckpt``
+    holds the weights and settings (weights_only loadable); logs and checkpoints go under
+    ``out/name/`` through the shared :func:`make_trainer`.
     """
     images, masks = train
+    batch = cfg["judge_batch_size"]
+    epochs = math.ceil(steps / max(1, len(images) // batch)) if steps else cfg["judge_epochs"]
     pl.seed_everything(cfg["seed"] if seed is None else seed, workers=True, verbose=False)
-    module = Segmenter(arch=cfg["judge_arch"], size=int(images.shape[1]), lr=cfg["judge_lr"],
-                       epochs=cfg["judge_epochs"], weights=cfg["judge_weights"], data=data)
-    run = {**cfg, "epochs": cfg["judge_epochs"], "ckpt_every": max(cfg["judge_epochs"], 1), "logger": "csv"}
-    trainer = make_trainer(run, out, name=name, val_every=max(1, cfg["judge_epochs"] // 5), progress=progress,
-                           max_steps=max_steps)
-    trainer.fit(module, _loader(images, masks, cfg["judge_batch_size"], True),
-                _loader(*val, 2 * cfg["judge_batch_size"], False))
+    module = Segmenter(arch=arch or cfg["judge_arch"], size=int(images.shape[1]), lr=cfg["judge_lr"], epochs=epochs,
+                       weights=cfg["judge_weights"], total_steps=steps, data=data)
+    run = {**cfg, "epochs": epochs, "ckpt_every": max(epochs, 1), "logger": "csv"}
+    trainer = make_trainer(run, out, name=name, val_every=max(1, epochs // 5) if val is not None else 10**6,
+                           progress=progress, max_steps=steps or -1, checkpoints=not steps)
+    trainer.fit(module, _loader(images, masks, batch, True),
+                _loader(*val, 2 * batch, False) if val is not None else None)
     return save_final(trainer, Path(out) / f"{name}.ckpt")
 
 

@@ -1,0 +1,103 @@
+"""Statistics of the enrichment ablation: means, seed-paired deltas against ``real``, bootstrap intervals, verdicts.
+
+Runs of different arms with the same segmenter seed start from the same initialisation and
+see their data in the same random order, so deltas are taken per seed (paired) and their
+mean gets a 95% bootstrap interval (scipy, percentile method, over seeds). With few seeds an
+interval is optimistic; the verdict never claims more than the interval carries.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..labels import CLASS_NAMES
+
+ARM_KEYS = ["regime", "arm", "n_mult", "threshold"]
+
+
+def bootstrap_ci(values, confidence: float = 0.95, resamples: int = 10_000, seed: int = 0) -> tuple[float, float]:
+    """Bootstrap interval of the mean of ``values`` (NaN with fewer than 3 values; a point if they are all equal)."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < 3:
+        return float("nan"), float("nan")
+    if np.ptp(values) == 0:
+        return float(values[0]), float(values[0])
+    res = stats.bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=resamples, method="percentile",
+                          random_state=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def summarize(results: pd.DataFrame, metric: str = "miou") -> pd.DataFrame:
+    """Per arm configuration: runs, mean and standard deviation (over seeds) of ``metric``."""
+    g = results.groupby(ARM_KEYS, sort=False)[metric]
+    return pd.DataFrame({"runs": g.size(), "mean": g.mean(), "std": g.std(ddof=1)}).reset_index()
+
+
+def paired_deltas(results: pd.DataFrame, metric: str = "miou", baseline: str = "real") -> pd.DataFrame:
+    """Per run: ``metric`` minus the baseline arm's with the same regime and segmenter seed."""
+    base = results[results["arm"] == baseline].set_index(["regime", "seed"])[metric]
+    out = results[results["arm"] != baseline].copy()
+    out["delta"] = out[metric].to_numpy() - base.reindex(pd.MultiIndex.from_frame(out[["regime", "seed"]])).to_numpy()
+    return out
+
+
+def verdict(delta: float, low: float, high: float, unit: float = 100.0, what: str = "mIoU points") -> str:
+    """Words for a paired delta and its interval: a gain or loss only when the interval excludes zero."""
+    d, lo, hi = delta * unit, low * unit, high * unit
+    if not np.isfinite(lo):
+        return f"{d:+.2f} {what} (too few seeds for an interval)"
+    ci = f"95% CI [{lo:+.2f}, {hi:+.2f}]"
+    if lo > 0:
+        return f"gain of {d:+.2f} {what}, {ci}"
+    if hi < 0:
+        return f"loss of {d:+.2f} {what}, {ci}"
+    return f"no gain the spread can support ({d:+.2f} {what}, {ci})"
+
+
+def arm_table(results: pd.DataFrame, metric: str = "miou", baseline: str = "real") -> pd.DataFrame:
+    """The comparison table: per arm configuration mean ± std, paired delta against ``baseline`` with its interval and
+    verdict, and what it trained on (mean counts)."""
+    summary = summarize(results, metric)
+    deltas = paired_deltas(results, metric, baseline)
+    rows = []
+    for key, t in deltas.groupby(ARM_KEYS, sort=False):
+        lo, hi = bootstrap_ci(t["delta"])
+        rows.append({**dict(zip(ARM_KEYS, key)), "delta": t["delta"].mean(), "ci_low": lo, "ci_high": hi,
+                     "verdict": verdict(t["delta"].mean(), lo, hi)})
+    table = summary.merge(pd.DataFrame(rows, columns=[*ARM_KEYS, "delta", "ci_low", "ci_high", "verdict"]),
+                          on=ARM_KEYS, how="left")
+    counts = [c for c in ("real", "added", "generated", "filtered_pixels", "rare_objects", "pasted_objects")
+              if c in results]
+    table = table.merge(results.groupby(ARM_KEYS, sort=False)[counts].mean().reset_index(), on=ARM_KEYS)
+    table.loc[table["arm"] == baseline, "verdict"] = "baseline"
+    return table
+
+
+def class_deltas(results: pd.DataFrame, baseline: str = "real") -> pd.DataFrame:
+    """Per arm configuration and class: paired IoU delta against ``baseline`` with a bootstrap interval (long table)."""
+    rows = []
+    for name in CLASS_NAMES:
+        col = f"iou_{name}"
+        if col not in results:
+            continue
+        d = paired_deltas(results, col, baseline)
+        for key, t in d.groupby(ARM_KEYS, sort=False):
+            lo, hi = bootstrap_ci(t["delta"])
+            rows.append({**dict(zip(ARM_KEYS, key)), "class": name, "delta": t["delta"].mean(), "ci_low": lo,
+                         "ci_high": hi})
+    return pd.DataFrame(rows)
+
+
+def rare_class_gain(results: pd.DataFrame, classes: tuple[str, ...], baseline: str = "real") -> pd.DataFrame:
+    """Per arm configuration: the paired IoU change averaged over ``classes`` (per seed), with its interval."""
+    cols = [f"iou_{c}" for c in classes if f"iou_{c}" in results]
+    r = results.assign(rare_iou=results[cols].mean(axis=1, skipna=True))
+    d = paired_deltas(r, "rare_iou", baseline)
+    rows = []
+    for key, t in d.groupby(ARM_KEYS, sort=False):
+        lo, hi = bootstrap_ci(t["delta"])
+        rows.append({**dict(zip(ARM_KEYS, key)), "rare_iou_delta": t["delta"].mean(), "ci_low": lo, "ci_high": hi,
+                     "verdict": verdict(t["delta"].mean(), lo, hi, what="IoU points (rare classes)")})
+    return pd.DataFrame(rows)

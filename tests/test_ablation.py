@@ -1,0 +1,179 @@
+"""The enrichment ablation: arms train on the data they name, FreeMask's filter and re-sampling, statistics with
+known answers, reproducibility, and generated sets that are the same on 1 and 2 processes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import tiny_cfg
+
+from semsegdiff.eval.ablation import (RARE, copy_paste, filter_pixels, hard_shares, make_set, rare_edits, rare_targets,
+                                      run_study)
+from semsegdiff.eval.stats import arm_table, bootstrap_ci, class_deltas, paired_deltas, verdict
+from semsegdiff.labels import IGNORE, class_id
+
+# --- FreeMask's filter and re-sampling on hand-made cases ---
+
+
+def test_filter_ignores_exactly_the_pixels_above_the_class_threshold():
+    masks = np.array([[[0, 0, 13, 13]]], np.uint8)  # road, road, car, car
+    losses = torch.tensor([[[0.5, 1.3, 2.0, 2.6]]])
+    class_mean = np.full(19, np.nan)
+    class_mean[0], class_mean[13] = 1.0, 2.0  # mean loss on real images
+    out = filter_pixels(losses, masks, class_mean, threshold=1.25)
+    assert out.tolist() == [[[0, IGNORE, 13, IGNORE]]]  # 1.3 > 1.25 and 2.6 > 2.5; 2.0 <= 2.5
+    assert filter_pixels(losses, masks, class_mean, threshold=3.0).tolist() == masks.tolist()
+    unseen = np.array([[[10]]], np.uint8)  # a class the real data never showed is never filtered
+    assert filter_pixels(torch.tensor([[[99.0]]]), unseen, class_mean, 1.25).tolist() == [[[10]]]
+
+
+def test_hard_masks_get_more_images_capped_and_summing_to_the_budget():
+    scores = np.array([0.1, 0.9, 0.5, 0.3])  # ranks 0, 3, 2, 1
+    raw = hard_shares(scores, total=4 * 20, cap=20)
+    assert raw.sum() == 80 and raw[1] > raw[2] > raw[3] > raw[0]
+    weights = np.minimum(1 + np.round(np.array([0, 3, 2, 1]) / 4 * 20), 20)  # FreeMask: 1, 16, 11, 6
+    assert np.allclose(raw / raw.sum(), weights / weights.sum(), atol=0.02)
+
+
+def test_rare_classes_are_drawn_inversely_to_their_frequency():
+    masks = np.zeros((10, 8, 8), np.uint8)
+    masks[:, 0, :4] = class_id("bus")  # buses common, the others absent
+    picks = [c for _, c in rare_targets(masks, 500, seed=0)]
+    assert picks.count("bus") < 12 and min(picks.count(c) for c in RARE if c != "bus") > 80
+
+
+def test_copy_paste_moves_image_and_mask_pixels_of_the_object(sample_pairs):
+    images, masks, _ = sample_pairs
+    masks = masks.copy()
+    masks[2, 100:110, 60:70] = class_id("bus")
+    images = images.copy()
+    images[2, 100:110, 60:70] = (1, 2, 3)
+    out_i, out_m, pasted = copy_paste(images, masks, [(0, "bus")], seed=0)
+    assert pasted == 1
+    bus = out_m[0] == class_id("bus")
+    assert bus.sum() >= 100 and (out_i[0][bus] == (1, 2, 3)).all()
+    assert (out_m[0][~bus] == masks[0][~bus]).all()  # the rest of the target untouched
+
+
+def test_rare_edits_insert_one_object_each(sample_pairs):
+    _, masks, _ = sample_pairs
+    sources, edited, names = rare_edits(masks, 6, seed=0)
+    assert len(edited) == 6 and set(names) <= set(RARE)
+    for i, e, n in zip(sources, edited, names):
+        assert (e == class_id(n)).sum() > (masks[i] == class_id(n)).sum()
+
+
+# --- statistics with known answers ---
+
+
+def test_paired_deltas_intervals_and_verdicts():
+    rows = [{"regime": "low", "arm": "real", "n_mult": 0, "threshold": 0, "seed": s, "miou": 0.30 + 0.01 * s}
+            for s in range(4)]
+    rows += [{"regime": "low", "arm": "real+gen", "n_mult": 1, "threshold": 0, "seed": s, "miou": 0.32 + 0.01 * s}
+             for s in range(4)]  # +2 points on every seed
+    rows += [{"regime": "low", "arm": "gen only", "n_mult": 1, "threshold": 0, "seed": s,
+              "miou": 0.30 + 0.01 * s + (0.01 if s % 2 else -0.01)} for s in range(4)]  # +-1 point: no gain
+    results = pd.DataFrame(rows)
+    d = paired_deltas(results)
+    assert np.allclose(d[d["arm"] == "real+gen"]["delta"], 0.02)
+    table = arm_table(results).set_index("arm")
+    assert table.loc["real+gen", "verdict"] == "gain of +2.00 mIoU points, 95% CI [+2.00, +2.00]"
+    assert table.loc["gen only", "verdict"].startswith("no gain the spread can support (+0.00 mIoU points, 95% CI [-1")
+    assert table.loc["real", "verdict"] == "baseline" and table.loc["real", "mean"] == pytest.approx(0.315)
+    lo, hi = bootstrap_ci([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert 1.0 <= lo < 3.0 < hi <= 5.0
+    assert np.isnan(bootstrap_ci([1.0, 2.0])[0])  # too few for an interval
+    assert verdict(-0.03, -0.05, -0.01).startswith("loss of -3.00")
+
+
+# --- a tiny study end to end: every arm trains on the data it names, and reproduces ---
+
+STUDY = dict(size=32, n_synthetic=96, judge_batch_size=8, ablate_steps=2, ablate_seeds=1, ablate_gen_seeds=1,
+             ablate_low_fraction=0.25, ablate_n=[1.0], filter_thresholds=[1.25], steps=2)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    from semsegdiff.models import train
+
+    tmp = tmp_path_factory.mktemp("study")
+    cfg = tiny_cfg(tmp, **STUDY)
+    ckpt = train(cfg, out=tmp / "run", progress=False, max_steps=2)
+    return cfg, ckpt, run_study(cfg, ckpt, progress=False)
+
+
+@pytest.mark.slow
+def test_every_arm_trains_on_the_data_it_names(study):
+    cfg, ckpt, results = study
+    r = results.set_index("arm")
+    n_real = round(84 * 0.25)  # 96 scenes: 84 train; the low regime keeps a quarter here
+    assert set(r.index) == set(cfg["ablate_arms"])
+    assert (r["real"].drop("gen only") == n_real).all() and r.loc["gen only", "real"] == 0
+    assert r.loc["real", "added"] == 0 and (r["added"].drop("real") == n_real).all()  # N = 1x the real count
+    assert r.loc["real+copypaste", "generated"] == 0 and r.loc["real+copypaste", "pasted_objects"] > 0
+    assert r.loc["real+gen filtered", "filtered_pixels"] > 0 and r.loc["real+gen", "filtered_pixels"] == 0
+    assert r.loc["real+rare", "rare_objects"] == n_real and r.loc["real+rare local", "rare_objects"] == n_real
+    assert results["miou"].between(0, 1).all()
+    assert len(class_deltas(results)) == (len(cfg["ablate_arms"]) - 1) * 19
+
+
+@pytest.mark.slow
+def test_the_same_seed_reproduces_the_same_numbers(study, tmp_path):
+    cfg, ckpt, results = study
+    again = run_study(cfg, ckpt, out=tmp_path / "again", progress=False)  # nothing cached: trained again
+    assert again["miou"].tolist() == pytest.approx(results["miou"].tolist(), abs=1e-6)
+    sets = sorted(p.name for p in (ckpt.parent / "ablation/low/sets").iterdir())
+    assert {"gen-g0-n21", "hard-g0-n21", "rare-g0-n21", "rare-local-g0-n21"} <= set(sets)
+
+
+@pytest.mark.slow
+def test_a_set_made_on_two_processes_equals_the_set_made_on_one(study, tmp_path):
+    cfg, ckpt, _ = study
+    from semsegdiff.models import load_checkpoint
+
+    masks = np.zeros((6, 32, 32), np.uint8)
+    masks[:, 16:] = 13
+    seeds = np.arange(100, 106)
+    np.save(tmp_path / "masks.npy", masks)
+    one = make_set(load_checkpoint(ckpt), masks, seeds, tmp_path / "one", sampling={"steps": 2}, batch_size=2)
+    script = tmp_path / "ddp.py"
+    script.write_text(textwrap.dedent(f"""
+        import numpy as np
+        from semsegdiff.eval.ablation import make_set
+        from semsegdiff.models import load_checkpoint
+        masks = np.load({str(tmp_path / 'masks.npy')!r})
+        make_set(load_checkpoint({str(ckpt)!r}), masks, np.arange(100, 106), {str(tmp_path / 'two')!r},
+                 sampling={{"steps": 2}}, batch_size=2, devices=2, strategy="ddp", accelerator="cpu")
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "MEMBER: 2/2" in done.stderr
+    two = np.load(tmp_path / "two/images.npy")
+    assert np.array_equal(one, two)
+
+
+def test_an_interrupted_set_continues_where_it_stopped(tmp_path, monkeypatch):
+    from semsegdiff.eval import ablation
+
+    class Model(torch.nn.Module):  # stands in for a diffusion model: the image is its seed, made visible
+        calls: list[int] = []
+
+        def generate(self, masks, seed, **kw):
+            Model.calls += list(seed)
+            return torch.tensor(seed, dtype=torch.uint8)[:, None, None, None].expand(len(seed), 3, *masks.shape[1:])
+
+    masks = np.zeros((5, 4, 4), np.uint8)
+    shards = tmp_path / "set.shards"
+    shards.mkdir()
+    np.savez(shards / "shard-0000000-0000001-rank0.npz", index=np.array([0, 1]),
+             images=np.stack([np.full((3, 4, 4), s, np.uint8) for s in (10, 11)]))  # made before a kill
+    images = ablation.make_set(Model(), masks, np.arange(10, 15), tmp_path / "set", sampling={}, batch_size=2)
+    assert sorted(Model.calls) == [12, 13, 14]  # only what was missing
+    assert images[:, 0, 0, 0].tolist() == [10, 11, 12, 13, 14] and not shards.exists()
