@@ -157,6 +157,17 @@ def _setting_flag(parser: argparse.ArgumentParser, key: str, help: str, *aliases
     parser.add_argument(*aliases, "--" + key.replace("_", "-"), dest=key, metavar=key.upper(), help=help + choices)
 
 
+def _sampling_flags(parser: argparse.ArgumentParser) -> None:
+    """--sampler, --steps, --guidance: the checkpoint's own values unless given."""
+    for key, what in (("sampler", "sampler"), ("steps", "sampling steps"), ("guidance", "classifier-free guidance")):
+        _setting_flag(parser, key, f"{what} (default: the checkpoint's)")
+
+
+def _device_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when present)")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT if semsegdiff wrote it")
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="semsegdiff", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -202,15 +213,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", type=Path, required=True)
     s.add_argument("--masks", type=Path, required=True, help="folder of PNG masks: train ids or palette colours")
     s.add_argument("--out", type=Path, required=True)
-    _setting_flag(s, "sampler", "sampler (default: the checkpoint's)")
-    _setting_flag(s, "steps", "sampling steps (default: the checkpoint's)")
-    _setting_flag(s, "guidance", "classifier-free guidance scale (default: the checkpoint's)")
+    _sampling_flags(s)
     _setting_flag(s, "per_mask", "images per mask (default 1)")
     _setting_flag(s, "seed", "seed of the first image (default 0)")
     _setting_flag(s, "batch_size", "masks per batch (default 64)")
     s.add_argument("--resize", action="store_true", help="centre-crop and resize masks to the model's size")
-    s.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when present)")
-    s.add_argument("--overwrite", action="store_true", help="replace OUT if semsegdiff wrote it")
+    _device_flags(s)
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=_generate)
 
@@ -221,14 +229,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--edited-mask", type=Path, required=True, help="the edited mask (same size)")
     s.add_argument("--out", type=Path, required=True, help="folder: image.png, mask.png (its label), region.png")
     _setting_flag(s, "dilate", "grow the changed region by this many pixels (default 2)")
-    _setting_flag(s, "sampler", "sampler (default: the checkpoint's)")
-    _setting_flag(s, "steps", "sampling steps (default: the checkpoint's)")
-    _setting_flag(s, "guidance", "classifier-free guidance scale (default: the checkpoint's)")
+    _sampling_flags(s)
     _setting_flag(s, "seed", "seed (default 0)")
     _setting_flag(s, "resample", "RePaint resampling jumps (default 0: none)")
     s.add_argument("--resize", action="store_true", help="centre-crop and resize image and masks to the model's size")
-    s.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when present)")
-    s.add_argument("--overwrite", action="store_true", help="replace OUT if semsegdiff wrote it")
+    _device_flags(s)
     s.set_defaults(func=_edit)
 
     s = sub.add_parser("evaluate", help="score a checkpoint: judge consistency, SSIM, FID/KID with ceilings and floors")
@@ -236,9 +241,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--judge", type=Path, help="judge checkpoint (default: <run>/judge.ckpt, trained when missing)")
     s.add_argument("--split", default="val", help="split of the checkpoint's dataset whose masks are scored")
     _setting_flag(s, "eval_masks", "masks scored (the first N; default: the profile's)", "--masks")
-    _setting_flag(s, "sampler", "sampler (default: the checkpoint's)")
-    _setting_flag(s, "steps", "sampling steps (default: the checkpoint's)")
-    _setting_flag(s, "guidance", "classifier-free guidance scale (default: the checkpoint's)")
+    _sampling_flags(s)
     _setting_flag(s, "eval_per_mask", "images per mask = generation seeds (default: the profile's)", "--per-mask")
     _setting_flag(s, "eval_seed", "seed of the first image (default: the profile's)", "--seed")
     _setting_flag(s, "inception", "FID Inception weights file (default: judge features, named so)")

@@ -44,6 +44,13 @@ def save(fig: plt.Figure, name: str, out_dir: str | Path = "figures", data: pd.D
     return written
 
 
+def save_data(data: pd.DataFrame, name: str, out_dir: str | Path = "figures") -> Path:
+    """Write the numbers behind a figure or table as ``name``.csv, atomically."""
+    with atomic_path(Path(out_dir) / f"{name}.csv") as tmp:
+        data.to_csv(tmp, index=not isinstance(data.index, pd.RangeIndex), float_format="%.6g")
+    return Path(out_dir) / f"{name}.csv"
+
+
 def save_table(table: pd.DataFrame, name: str, out_dir: str | Path = "figures", caption: str | dict = "") -> list[Path]:
     """Write a table as ``name``.csv, ``name``.md and ``name``.tex (booktabs), atomically; the caption under it."""
     out_dir = Path(out_dir)

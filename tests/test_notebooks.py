@@ -101,6 +101,11 @@ def test_02_train_diffusion(tmp_path):
     assert "reusing" in outputs(executed) and ckpt.stat().st_mtime_ns == mtime
 
 
+def tiny_overrides(**extra) -> dict:
+    """The tiny settings at 32 px (the judge's ResNet encoder halves the image 3 times), one epoch, a tiny judge."""
+    return {**TINY, "size": 32, "n_synthetic": 96, "epochs": 1, "judge_epochs": 1, "judge_batch_size": 8, **extra}
+
+
 def outputs(notebook: Path) -> str:
     """The text a notebook printed (its outputs, not its sources)."""
     return json.dumps([c.get("outputs", []) for c in nbformat.read(notebook, as_version=4).cells])
@@ -108,8 +113,7 @@ def outputs(notebook: Path) -> str:
 
 @pytest.mark.notebook
 def test_04_generation_quality(tmp_path):
-    overrides = {**{k: v for k, v in TINY.items() if k not in ("size", "n_synthetic", "epochs")},
-                 "size": 32, "n_synthetic": 96, "epochs": 1, "judge_epochs": 1, "judge_batch_size": 8}
+    overrides = tiny_overrides()
     params = {"overrides": overrides, "n_masks": 8, "per_mask": 2, "sweep_masks": 6, "reference_masks": 4,
               "samplers": [["ddpm", 1000], ["ddim", 4], ["dpmsolver++", 10], ["dpmsolver++", 20], ["unipc", 10]],
               "guidances": [1.0, 3.0], "n_show": 2}
@@ -148,3 +152,26 @@ def test_03_mask_editing(tmp_path):
             assert (figs / f"03_mask_editing_{name}.{ext}").stat().st_size > 3000, name
     text = outputs(executed)
     assert "pixels regenerated; the rest are the photo's bytes" in text and "bus" in text
+
+
+@pytest.mark.notebook
+def test_05_adas_ablation(tmp_path):
+    overrides = tiny_overrides(ablate_low_fraction=0.25, ablate_gen_seeds=1)
+    params = {"overrides": overrides, "seeds": 3, "train_steps": 2, "filter_thresholds": [1.25],
+              "sampling_steps": 2, "n_show": 1}
+    [executed] = run_notebooks("quick", only=["05_adas"], parameters=params, notebooks_dir=NOTEBOOKS,
+                               out_dir=tmp_path / "runs", root=tmp_path, progress=False)
+    figs = tmp_path / "figures"
+    for name in ("classes", "n", "predictors", "examples"):
+        for ext in ("png", "pdf"):
+            assert (figs / f"05_adas_ablation_{name}.{ext}").stat().st_size > 3000, name
+    runs = pd.read_csv(figs / "05_adas_ablation_runs.csv")
+    assert len(runs) == 8 * 3 and set(runs["seed"]) == {0, 1, 2}  # 8 arms (one threshold) x 3 seeds
+    table = pd.read_csv(figs / "05_adas_ablation_table.csv")
+    ours = table[table["regime"] == "low"]
+    assert len(ours) == 8 and ours["verdict"].notna().all()
+    assert ours[ours["arm"] != "real"]["verdict"].str.contains(r"gain of|loss of|no gain the spread can support").all()
+    assert set(table["regime"]) == {"low", "WINS 2024"}
+    rare = pd.read_csv(figs / "05_adas_ablation_rare.csv")
+    assert set(rare["arm"]) == set(ours["arm"]) - {"real"}
+    assert "val mIoU" in outputs(executed)

@@ -235,3 +235,26 @@ def test_bad_settings_are_named_before_any_work(tmp_path, capsys):
     assert main(["train", "--size", "30", "--out", str(tmp_path / "r"), "--cache", str(tmp_path)]) == 1
     assert "size (--size): 30 must be a multiple of 4" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing generated, nothing written
+
+
+def test_cli_edit_regenerates_only_the_edited_region(tiny_checkpoint, tmp_path, capsys):
+    from torchvision.io import read_image
+
+    from semsegdiff import masks
+    from semsegdiff.data.formats import read_mask
+
+    photo = torch.randint(0, 256, (3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    from torchvision.io import write_png
+    write_png(photo, str(tmp_path / "photo.png"))
+    mask = np.zeros((16, 16), np.uint8)
+    masks.write(tmp_path / "mask.png", mask)
+    masks.write(tmp_path / "edited.png", masks.rectangle(mask, "car", (9, 4), (13, 9)))
+    out = tmp_path / "pair"
+    assert main(["edit", "--checkpoint", str(tiny_checkpoint), "--image", str(tmp_path / "photo.png"), "--mask",
+                 str(tmp_path / "mask.png"), "--edited-mask", str(tmp_path / "edited.png"), "--out", str(out),
+                 "--steps", "2", "--dilate", "1"]) == 0, capsys.readouterr().err
+    result, region = read_image(str(out / "image.png")), read_mask(out / "region.png") > 0
+    assert region.sum() == 5 * 6 + 2 * (5 + 6) + 0  # the 5x6 car grown by one pixel (4-connected)
+    assert torch.equal(result[:, ~torch.from_numpy(region)], photo[:, ~torch.from_numpy(region)])  # byte-identical
+    assert (result[:, torch.from_numpy(region)] != photo[:, torch.from_numpy(region)]).any()
+    assert (read_mask(out / "mask.png") == 13).sum() == 30  # the edited mask is the result's label

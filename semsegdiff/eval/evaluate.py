@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,10 +195,14 @@ def score(generated: GeneratedSet, masks: np.ndarray, real: np.ndarray, judge: S
         _row(kid_name, m["kid"], *m["kid_floor"], f"floor: real vs real ({sizes})", n // 2 if ref_f is None else n, k),
         _row(f"diversity ({features})", (div, 0.0), spread, 0, "reference: real images of different masks", n, k),
     ])
+    with warnings.catch_warnings():  # a class absent from every set is NaN, not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        per_class_mean = np.nanmean(np.stack(per_class), axis=0)
+        per_image_mean = np.nanmean(np.array(per_image), axis=0)
     per_class_df = pd.DataFrame({"class": CLASS_NAMES, "iou_real": ceiling["per_class_iou"],
-                                 "iou_generated": np.nanmean(np.stack(per_class), axis=0) if k else np.nan})
+                                 "iou_generated": per_class_mean})
     per_class_df["delta"] = per_class_df["iou_generated"] - per_class_df["iou_real"]
-    per_image_df = pd.DataFrame({"mask": np.arange(n), "miou_mean": np.nanmean(np.array(per_image), axis=0)})
+    per_image_df = pd.DataFrame({"mask": np.arange(n), "miou_mean": per_image_mean})
     settings = {**(settings or {}), **{k_: v for k_, v in generated.manifest.items() if k_ != "key"},
                 "features": features, "absent_classes": ceiling["absent"], "judge_arch": judge.hparams.arch}
     return Evaluation(table, per_class_df, per_image_df, generated, settings)
