@@ -55,7 +55,8 @@ def save_table(table: pd.DataFrame, name: str, out_dir: str | Path = "figures", 
     """Write a table as ``name``.csv, ``name``.md and ``name``.tex (booktabs), atomically; the caption under it."""
     out_dir = Path(out_dir)
     if isinstance(caption, dict):
-        caption = "; ".join(f"{k}: {v}" for k, v in caption.items() if k not in ("checkpoint", "judge", "tables"))
+        caption = "; ".join(f"{k}: {v}" for k, v in caption.items()
+                            if k not in ("checkpoint", "judge", "tables", "source", "created"))
     written = []
     for ext, text in (("csv", table.to_csv()), ("md", table.to_markdown() + (f"\n\n{caption}\n" if caption else "\n")),
                       ("tex", table.style.to_latex(hrules=True, caption=caption or None))):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import shutil
 import time
@@ -132,9 +133,13 @@ def make_set(model, masks: np.ndarray, seeds: np.ndarray, out: str | Path, *, sa
         from ..trainer import resolve_accelerator
 
         accelerator, precision = resolve_accelerator({"devices": devices}, accelerator)
+        banner = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+        level = banner.level
+        banner.setLevel(logging.WARNING)  # no "GPU available: ..." banner for every set
         trainer = pl.Trainer(accelerator=accelerator, devices=devices, strategy=strategy, precision=precision,
                              logger=False, enable_checkpointing=False, enable_progress_bar=progress,
                              enable_model_summary=False, callbacks=[_ShardWriter(shards)])
+        banner.setLevel(level)
         loader = torch.utils.data.DataLoader(_Items(todo, masks, seeds, init, keep), batch_size=batch_size)
         trainer.predict(_Generate(model, sampling), loader, return_predictions=False)
         trainer.strategy.barrier()

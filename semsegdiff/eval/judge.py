@@ -133,7 +133,7 @@ class Segmenter(pl.LightningModule):
         return torch.cat(out)
 
     def _batches(self, images: torch.Tensor | np.ndarray, batch_size: int):
-        images = torch.as_tensor(np.asarray(images)) if not isinstance(images, torch.Tensor) else images
+        images = torch.from_numpy(np.array(images)) if not isinstance(images, torch.Tensor) else images  # a copy: memmaps
         if images.ndim == 4 and images.shape[-1] == 3 and images.shape[1] != 3:
             images = images.permute(0, 3, 1, 2)
         was = self.training
