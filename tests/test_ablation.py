@@ -170,10 +170,13 @@ def test_an_interrupted_set_continues_where_it_stopped(tmp_path, monkeypatch):
             return torch.tensor(seed, dtype=torch.uint8)[:, None, None, None].expand(len(seed), 3, *masks.shape[1:])
 
     masks = np.zeros((5, 4, 4), np.uint8)
-    shards = tmp_path / "set.shards"
+    shards = ablation.shard_folder(tmp_path / "set", ablation.set_key(masks, np.arange(10, 15), {}))
     shards.mkdir()
+    stale = ablation.shard_folder(tmp_path / "set", ablation.set_key(masks, np.arange(20, 25), {}))
+    stale.mkdir()  # a killed run of another set: never mixed in, removed at the end
+    np.savez(stale / "shard-0000002-0000002-rank0.npz", index=np.array([2]), images=np.zeros((1, 3, 4, 4), np.uint8))
     np.savez(shards / "shard-0000000-0000001-rank0.npz", index=np.array([0, 1]),
              images=np.stack([np.full((3, 4, 4), s, np.uint8) for s in (10, 11)]))  # made before a kill
     images = ablation.make_set(Model(), masks, np.arange(10, 15), tmp_path / "set", sampling={}, batch_size=2)
     assert sorted(Model.calls) == [12, 13, 14]  # only what was missing
-    assert images[:, 0, 0, 0].tolist() == [10, 11, 12, 13, 14] and not shards.exists()
+    assert images[:, 0, 0, 0].tolist() == [10, 11, 12, 13, 14] and not shards.exists() and not stale.exists()

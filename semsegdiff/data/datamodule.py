@@ -42,13 +42,18 @@ class CachedPairs(torch.utils.data.Dataset):
         image = torch.from_numpy(images[idx[order]][inverse]).permute(0, 3, 1, 2)  # (B, 3, S, S)
         mask = torch.from_numpy(masks[idx[order]][inverse])  # (B, S, S)
         if self.flip:
-            flipped = torch.rand(len(idx)) < 0.5  # the same flip for image and mask
-            image = torch.where(flipped[:, None, None, None], image.flip(-1), image)
-            mask = torch.where(flipped[:, None, None], mask.flip(-1), mask)
+            image, mask = paired_flip(image, mask)
         return {"image": image.contiguous(), "mask": mask.contiguous(), "index": torch.from_numpy(idx)}
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return {k: v[0] for k, v in self.__getitems__([i]).items()}
+
+
+def paired_flip(image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flip each pair (image (B, 3, H, W), mask (B, H, W)) horizontally with probability 1/2, both the same way."""
+    flipped = torch.rand(len(image)) < 0.5
+    return (torch.where(flipped[:, None, None, None], image.flip(-1), image),
+            torch.where(flipped[:, None, None], mask.flip(-1), mask))
 
 
 def _batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from pytorch_lightning.callbacks import BasePredictionWriter
 
 from .. import masks as mask_edits
-from ..errors import DataError
+from ..errors import DataError, SettingError
 from ..files import atomic_dir, atomic_path, write_text
 from ..labels import CLASS_NAMES, IGNORE, NUM_CLASSES, class_id
 from .judge import Segmenter, key_hash, load_segmenter, train_segmenter
@@ -106,6 +106,20 @@ def _done(shards: Path) -> dict[int, np.ndarray]:
     return out
 
 
+def set_key(masks: np.ndarray, seeds: np.ndarray, sampling: dict[str, Any], *, init: np.ndarray | None = None,
+            keep: np.ndarray | None = None, info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a generated set depends on: the masks, seeds (and photos, kept pixels), sampling settings and ``info``."""
+    content = hashlib.sha256(np.ascontiguousarray(masks).tobytes() + np.asarray(seeds, dtype=np.int64).tobytes())
+    if init is not None:
+        content.update(np.ascontiguousarray(init).tobytes() + np.ascontiguousarray(keep).tobytes())
+    return {"content": content.hexdigest(), "n": len(masks), **sampling, **(info or {})}
+
+
+def shard_folder(out: Path, key: dict[str, Any]) -> Path:
+    """Where the shards of a set in progress go: named by its key, so shards of another set are never mixed in."""
+    return out.with_name(f"{out.name}.{key_hash(key)}.shards")
+
+
 def make_set(model, masks: np.ndarray, seeds: np.ndarray, out: str | Path, *, sampling: dict[str, Any],
              init: np.ndarray | None = None, keep: np.ndarray | None = None, info: dict[str, Any] | None = None,
              devices: int | str = 1, strategy: str = "auto", accelerator: str | None = None, batch_size: int = 64,
@@ -119,13 +133,10 @@ def make_set(model, masks: np.ndarray, seeds: np.ndarray, out: str | Path, *, sa
     """
     out = Path(out)
     masks, seeds = np.ascontiguousarray(masks), np.asarray(seeds, dtype=np.int64)
-    content = hashlib.sha256(masks.tobytes() + seeds.tobytes())
-    if init is not None:
-        content.update(np.ascontiguousarray(init).tobytes() + np.ascontiguousarray(keep).tobytes())
-    key = {"content": content.hexdigest(), "n": len(masks), **sampling, **(info or {})}
+    key = set_key(masks, seeds, sampling, init=init, keep=keep, info=info)
     if (out / "manifest.json").is_file() and json.loads((out / "manifest.json").read_text()).get("key") == key:
         return np.load(out / "images.npy")
-    shards = out.with_name(out.name + ".shards")
+    shards = shard_folder(out, key)
     done = _done(shards) if shards.is_dir() else {}
     todo = np.array([i for i in range(len(masks)) if i not in done], dtype=np.int64)
     start = time.perf_counter()
@@ -155,7 +166,8 @@ def make_set(model, masks: np.ndarray, seeds: np.ndarray, out: str | Path, *, sa
         np.save(tmp / "images.npy", images)
         np.save(tmp / "masks.npy", masks)
         write_text(tmp / "manifest.json", json.dumps(manifest, indent=1, default=str))
-    shutil.rmtree(shards, ignore_errors=True)
+    for stale in out.parent.glob(f"{out.name}.*.shards"):  # this set's shards and those of killed other keys
+        shutil.rmtree(stale, ignore_errors=True)
     return images
 
 
@@ -234,7 +246,7 @@ def rare_edits(masks: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.nda
         for candidate in (cls, *[c for c in RARE if c != cls]):
             try:
                 edited.append(mask_edits.insert(masks[i], INSERT_AS[candidate], "auto", seed=seed + k))
-            except Exception:  # noqa: BLE001 - no plausible spot in this mask for this class: try the next
+            except SettingError:  # no plausible spot in this mask for this class: try the next
                 continue
             sources.append(i)
             names.append(candidate)
@@ -453,7 +465,8 @@ class _Sets:
                                    name="segmenter", seed=999, progress=False, arch=self.cfg["ablate_arch"],
                                    steps=self.cfg["ablate_steps"])
             self._reference = load_segmenter(ckpt)
-            self._class_mean = class_mean_losses(pixel_losses(self._reference, self.images, self.masks), self.masks)
+            self._real_losses = pixel_losses(self._reference, self.images, self.masks)
+            self._class_mean = class_mean_losses(self._real_losses, self.masks)
         return self._reference
 
     def arm(self, arm: str, n_mult: float, threshold: float, g: int, seed: int) -> ArmData:
@@ -476,7 +489,7 @@ class _Sets:
                 return ArmData(gen_i, gen_m, counts)
         elif arm == "real+gen hard":
             self.reference()
-            scores = hardness(pixel_losses(self._reference, self.images, self.masks), self.masks, self._class_mean)
+            scores = hardness(self._real_losses, self.masks, self._class_mean)
             shares = hard_shares(scores, n, self.cfg["hard_max"])
             idx = np.repeat(np.arange(len(self.masks)), shares)
             seeds = 20_000_000 * (g + 1) + np.arange(n)

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from ..config import GROUPS, check_setting
+from ..data.datamodule import paired_flip
 from ..errors import CheckpointError, SettingError
 from ..labels import IGNORE, NUM_CLASSES
 from ..trainer import make_trainer, save_final
@@ -153,9 +154,7 @@ def _loader(images: np.ndarray, masks: np.ndarray, batch_size: int, train: bool)
     def collate(items):
         image, mask = torch.stack([i for i, _ in items]), torch.stack([m for _, m in items])
         if train:
-            flip = torch.rand(len(image)) < 0.5
-            image = torch.where(flip[:, None, None, None], image.flip(-1), image)
-            mask = torch.where(flip[:, None, None], mask.flip(-1), mask)
+            image, mask = paired_flip(image, mask)
         return {"image": image, "mask": mask}
 
     return DataLoader(data, batch_size=batch_size, shuffle=train, drop_last=train and len(data) > batch_size,

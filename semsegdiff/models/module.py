@@ -90,7 +90,7 @@ class DiffusionModule(pl.LightningModule):
         sampler, steps, guidance = (self.cfg[k] if v is None else check_setting(k, v)
                                     for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance)))
         validate({"steps": steps, "num_train_timesteps": self.cfg["num_train_timesteps"]})
-        batch_size = check_setting("batch_size", batch_size)
+        batch_size, resample = check_setting("batch_size", batch_size), check_setting("resample", resample)
         scheduler = make_scheduler(sampler, **{k: self.cfg[k] for k in SCHEDULE_KEYS})
         was_training = self.training
         self.eval()
@@ -107,7 +107,7 @@ class DiffusionModule(pl.LightningModule):
             if init is not None:
                 images, snap = inpaint(self.model, masks[s:s + batch_size], init[s:s + batch_size],
                                        keep[s:s + batch_size], scheduler, steps=steps, guidance=guidance,
-                                       seeds=seeds[s:s + batch_size], resample=check_setting("resample", resample),
+                                       seeds=seeds[s:s + batch_size], resample=resample,
                                        schedule={k: self.cfg[k] for k in SCHEDULE_KEYS}), []
             else:
                 images, snap = sample(self.model, masks[s:s + batch_size], scheduler, steps=steps, guidance=guidance,
