@@ -670,4 +670,4 @@ def write(path, mask, colour: bool = False) -> Path:
     if path.suffix.lower() != ".png":
         raise SettingError(f"{path}: masks are written as PNG (JPEG would change the ids); use a .png name")
     pixels = torch.from_numpy(ids_to_colors(mask)).permute(2, 0, 1) if colour else torch.from_numpy(mask)[None]
-    return write_bytes(path, encode_png(pixels.contiguous()).numpy().tobytes())
+    return write_bytes(path, encode_png(pixels.contiguous()).cpu().numpy().tobytes())

@@ -15,6 +15,8 @@ from semsegdiff.eval import (consistency, diversity, ensure_judge, evaluate_chec
                              load_segmenter, ssim)
 from semsegdiff.labels import CLASS_NAMES, IGNORE
 
+pytestmark = pytest.mark.gpu  # must also pass on a GPU: runs on CUDA where present (pytest -m gpu)
+
 # --- metrics with known answers ---
 
 
@@ -54,6 +56,29 @@ def test_a_class_predicted_but_absent_from_the_mask_counts_as_zero():
     c = consistency(pred, masks)
     assert c["per_class_iou"][10] == 0.0 and "sky" not in c["absent"]
     assert c["miou"] == pytest.approx((3 / 4 + 0) / 2)
+
+
+@pytest.mark.parametrize("outside", [19, 200, IGNORE])
+def test_a_prediction_outside_the_classes_is_a_miss_for_the_mask_class_and_a_hit_for_none(outside):
+    """The Cityscapes evaluator's rule: a false negative of the ground-truth class, no false positive anywhere."""
+    masks = torch.zeros(1, 4, 4, dtype=torch.uint8)
+    masks[0, :, 2:] = 13  # 8 road, 8 car
+    pred = masks.clone()
+    pred[0, :2, 2:] = outside  # 4 car pixels predicted as an id outside 0..18
+    c = consistency(pred, masks)
+    assert c["per_class_iou"][0] == 1.0 and c["per_class_iou"][13] == pytest.approx(4 / 8)
+    assert c["pixel_accuracy"] == pytest.approx(12 / 16) and c["absent"] == [n for n in CLASS_NAMES
+                                                                             if n not in ("road", "car")]
+
+
+def test_pixel_accuracy_of_an_all_ignore_mask_is_undefined_not_zero():
+    c = consistency(torch.zeros(1, 2, 2, dtype=torch.uint8), torch.full((1, 2, 2), IGNORE, dtype=torch.uint8))
+    assert np.isnan(c["pixel_accuracy"]) and np.isnan(c["miou"]) and len(c["absent"]) == 19
+
+
+def test_a_mask_id_outside_the_classes_is_an_error_naming_it():
+    with pytest.raises(DataError, match="class id 19"):
+        consistency(torch.zeros(1, 2, 2, dtype=torch.uint8), torch.full((1, 2, 2), 19, dtype=torch.uint8))
 
 
 def test_fid_kid_of_a_set_with_itself_is_zero_and_grows_with_a_shift():
@@ -147,6 +172,14 @@ def test_evaluate_end_to_end_and_the_cache_is_reused(tiny_run, capsys):
     assert again.table["generated"].tolist() == pytest.approx(table["generated"].tolist(), rel=1e-4)
     evaluate_checkpoint(ckpt, guidance=1.5, progress=False)  # another setting: another set
     assert len(list((ckpt.parent / "generated").iterdir())) == 2
+    capsys.readouterr()
+    assert main(args) == 1 and "already exists and is not empty (pass --overwrite" in capsys.readouterr().err
+    (out / "notes.txt").write_text("a user's file in the tables folder")
+    assert main([*args, "--overwrite"]) == 1
+    assert "holds files semsegdiff did not write (notes.txt)" in capsys.readouterr().err
+    assert (out / "notes.txt").read_text().startswith("a user's")  # never deleted
+    (out / "notes.txt").unlink()
+    assert main([*args, "--overwrite"]) == 0 and f"replacing {out} (6 files semsegdiff wrote" in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -7,7 +7,15 @@ import torch.nn.functional as F
 
 from semsegdiff.models import SAMPLERS, CondUNet, check_masks, diffusion_loss, make_scheduler, one_hot, reference_betas, sample
 
+pytestmark = pytest.mark.gpu  # must also pass on a GPU: runs on CUDA where present (pytest -m gpu)
+
 C = 19
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # the sampling tests run where the models will
+
+
+def same_image(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Bit-identical on the CPU; on a GPU, kernels chosen per batch size may move a pixel by a rounding step."""
+    return torch.equal(a, b) if DEVICE == "cpu" else bool((a.int() - b.int()).abs().max() <= 2)
 
 
 def tiny_unet(injection: str = "input_add", **kw) -> CondUNet:
@@ -126,13 +134,13 @@ def test_reference_schedule():
 
 @pytest.mark.parametrize("sampler", SAMPLERS)
 def test_sampling_two_steps_is_seeded(sampler):
-    net = tiny_unet().eval()
+    net = tiny_unet().eval().to(DEVICE)
     masks = random_masks()
     a, snaps = sample(net, masks, make_scheduler(sampler), steps=2, seeds=[0, 1, 2], intermediates=2)
     assert a.shape == (3, 3, 16, 16) and a.dtype == torch.uint8 and len(snaps) == 2
     assert a.float().std() > 1  # not a constant image
     b, _ = sample(net, masks[1:], make_scheduler(sampler), steps=2, seeds=[1, 2])
-    assert torch.equal(a[1:], b)  # same seed, same image, whatever the batch
+    assert same_image(a[1:], b)  # same seed, same image, whatever the batch
     c, _ = sample(net, masks, make_scheduler(sampler), steps=2, seeds=[5, 6, 7])
     assert not torch.equal(a, c)
 
@@ -187,7 +195,7 @@ def test_a_diverging_sampler_is_an_error_not_black_images():
 def test_local_regeneration_keeps_every_other_pixel(sampler, resample):
     from semsegdiff.models.inpaint import inpaint
 
-    net, masks = tiny_unet().eval(), random_masks(2)
+    net, masks = tiny_unet().eval().to(DEVICE), random_masks(2)
     init = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
     keep = torch.ones(2, 16, 16, dtype=torch.bool)
     keep[:, 4:10, 6:12] = False  # the edited region
@@ -198,7 +206,7 @@ def test_local_regeneration_keeps_every_other_pixel(sampler, resample):
     assert (out.permute(0, 2, 3, 1)[~keep].int() - init.permute(0, 2, 3, 1)[~keep].int()).abs().float().mean() > 5
     again = inpaint(net, masks, init, keep, make_scheduler(sampler), steps=4, guidance=2.0, seeds=[0, 1],
                     resample=resample, jump_length=2)
-    assert torch.equal(out, again)  # seeded
+    assert same_image(out, again)  # seeded
 
 
 def test_local_regeneration_errors():

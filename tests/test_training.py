@@ -22,6 +22,8 @@ from semsegdiff.models import CheckpointError, DiffusionModule, load_checkpoint,
 from semsegdiff.models import module as module_mod
 from semsegdiff.models.module import check_compatible
 
+pytestmark = pytest.mark.gpu  # must also pass on a GPU: runs on CUDA where present (pytest -m gpu)
+
 
 def test_two_step_training_writes_a_loadable_checkpoint(tiny_checkpoint):
     ckpt = read_checkpoint(tiny_checkpoint)  # weights_only=True

@@ -91,7 +91,7 @@ def _decode(path: Path, mode: ImageReadMode) -> torch.Tensor:
 
 def read_image(path: Path) -> np.ndarray:
     """Decode a JPEG/PNG file to an RGB uint8 array (H, W, 3)."""
-    return _decode(Path(path), ImageReadMode.RGB).permute(1, 2, 0).numpy()
+    return _decode(Path(path), ImageReadMode.RGB).permute(1, 2, 0).cpu().numpy()
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -119,7 +119,7 @@ def read_gray(path: Path) -> np.ndarray:
     palette = _palette_png(Path(path))
     if palette is not None:
         return palette[0]
-    return _decode(Path(path), ImageReadMode.GRAY)[0].numpy()
+    return _decode(Path(path), ImageReadMode.GRAY)[0].cpu().numpy()
 
 
 def _orientation(path: Path) -> int:
@@ -157,7 +157,7 @@ def check_ids(mask: np.ndarray, path: Path) -> np.ndarray:
 def read_color_mask(path: Path, colors: dict[int, tuple[int, int, int]],
                     rgb: np.ndarray | None = None) -> np.ndarray:
     """Read an RGB colour mask (or take its decoded ``rgb``) and convert it to train ids; unknown colours are an error."""
-    rgb = _decode(Path(path), ImageReadMode.RGB).permute(1, 2, 0).numpy() if rgb is None else rgb
+    rgb = _decode(Path(path), ImageReadMode.RGB).permute(1, 2, 0).cpu().numpy() if rgb is None else rgb
     ids, unknown = colors_to_ids(rgb, colors)
     if unknown.any():
         y, x = np.argwhere(unknown)[0]
@@ -189,8 +189,8 @@ def read_mask(path: Path, colors: dict[int, tuple[int, int, int]] | None = None)
         return read_color_mask(path, colors, rgb=table[indices])
     raw = _decode(path, ImageReadMode.UNCHANGED)  # (1|2|3|4, H, W)
     if raw.shape[0] in (1, 2):  # grey (+ alpha): train ids
-        return check_ids(raw[0].numpy(), path)
-    rgb = raw[:3].permute(1, 2, 0).numpy()  # colours: no second decode
+        return check_ids(raw[0].cpu().numpy(), path)
+    rgb = raw[:3].permute(1, 2, 0).cpu().numpy()  # colours: no second decode
     return read_color_mask(path, colors, rgb=rgb)
 
 
@@ -381,7 +381,7 @@ def center_crop_resize(image: np.ndarray | None, mask: np.ndarray, size: int) ->
         msk = TF.resize(msk, [size, size], interpolation=InterpolationMode.NEAREST_EXACT)
         if img is not None:
             img = TF.resize(img, [size, size], interpolation=InterpolationMode.BILINEAR, antialias=True)
-    return (None if img is None else img.permute(1, 2, 0).numpy()), msk[0].numpy()
+    return (None if img is None else img.permute(1, 2, 0).cpu().numpy()), msk[0].cpu().numpy()
 
 
 def write_bdd100k(out: str | Path, splits: dict[str, tuple[np.ndarray, np.ndarray, list[str]]], *,
@@ -401,7 +401,7 @@ def write_bdd100k(out: str | Path, splits: dict[str, tuple[np.ndarray, np.ndarra
             for image, mask, name in zip(images, masks, names):
                 check_ids(mask, mask_dir / f"{name}.png")
                 jpg = encode_jpeg(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1), quality=quality)
-                (image_dir / f"{name}.jpg").write_bytes(jpg.numpy().tobytes())
+                (image_dir / f"{name}.jpg").write_bytes(jpg.cpu().numpy().tobytes())
                 png = encode_png(torch.from_numpy(np.ascontiguousarray(mask))[None])
-                (mask_dir / f"{name}.png").write_bytes(png.numpy().tobytes())
+                (mask_dir / f"{name}.png").write_bytes(png.cpu().numpy().tobytes())
     return Path(out)

@@ -19,27 +19,48 @@ from torchmetrics.image.fid import FrechetInceptionDistance
 
 from ..errors import CheckpointError, DataError
 from ..labels import CLASS_NAMES, IGNORE, NUM_CLASSES
+from ..tensors import as_tensor, to_numpy
 
 MIN_FID_IMAGES = 2  # torchmetrics needs two images per set for a covariance; KID needs subset_size of each
 
 
-def confusion(pred: torch.Tensor, target: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
-    """(C, C) confusion matrix (rows: mask class, columns: predicted), pixels of ignore (255) left out."""
-    metric = MulticlassConfusionMatrix(num_classes, ignore_index=IGNORE)
-    return metric(torch.as_tensor(np.asarray(pred)).long().flatten(), torch.as_tensor(np.asarray(target)).long().flatten())
+def confusion(pred: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray,
+              num_classes: int = NUM_CLASSES) -> torch.Tensor:
+    """(C, C + 1) confusion matrix on the inputs' device: rows the mask's class, columns the predicted one.
+
+    Mask pixels of ignore (255) are left out. A predicted id outside 0..C-1 (255 from a label-id
+    table, say) lands in the last column: a miss for the mask's class and a hit for none, the
+    official Cityscapes evaluator's rule. A mask id outside 0..C-1 and 255 is a :class:`DataError`.
+    """
+    pred, target = as_tensor(pred).long().flatten(), as_tensor(target).long().flatten()
+    if pred.shape != target.shape:
+        raise DataError(f"predictions and masks differ in size ({pred.numel()} and {target.numel()} pixels)")
+    bad = ((target < 0) | (target >= num_classes)) & (target != IGNORE)
+    if bad.any():
+        raise DataError(f"a mask holds class id {int(target[bad][0])}; valid ids are 0..{num_classes - 1} and "
+                        f"{IGNORE} (ignore)")
+    pred = torch.where((pred >= 0) & (pred < num_classes), pred, num_classes).to(target.device)
+    metric = MulticlassConfusionMatrix(num_classes + 1, ignore_index=IGNORE, validate_args=False).to(target.device)
+    return metric(pred, target)[:num_classes]  # the row of class C is empty: masks never hold it
 
 
 def scores_from_confusion(matrix: torch.Tensor) -> dict:
-    """mIoU over the classes present in the masks or the predictions, pixel accuracy, per-class IoU (NaN: absent)."""
-    m = matrix.double()
-    tp, support, predicted = m.diag(), m.sum(1), m.sum(0)
+    """mIoU over the classes present in the masks or the predictions, pixel accuracy, per-class IoU (NaN: absent).
+
+    ``matrix`` is (C, C) or (C, C + 1) (:func:`confusion`: the last column counts predictions
+    outside the classes). Pixel accuracy is NaN when no pixel is scored (all ignore).
+    """
+    m = matrix.detach().double().cpu()
+    c = m.shape[0]
+    tp, support, predicted = m[:, :c].diag(), m.sum(1), m[:, :c].sum(0)
     union = support + predicted - tp
     iou = torch.where(union > 0, tp / union.clamp(min=1), torch.full_like(tp, float("nan")))
     present = union > 0
+    total = float(m.sum())
     return {
         "miou": float(iou[present].mean()) if present.any() else float("nan"),
-        "pixel_accuracy": float(tp.sum() / m.sum().clamp(min=1)),
-        "per_class_iou": iou.numpy(),
+        "pixel_accuracy": float(tp.sum()) / total if total > 0 else float("nan"),
+        "per_class_iou": to_numpy(iou),
         "absent": [CLASS_NAMES[i] for i in torch.nonzero(~present).flatten().tolist()],
     }
 
@@ -54,7 +75,9 @@ def ssim(generated: torch.Tensor, real: torch.Tensor) -> float:
     if generated.shape != real.shape:
         raise DataError(f"SSIM needs pairs of equal shape, got {tuple(generated.shape)} and {tuple(real.shape)}")
     metric = StructuralSimilarityIndexMeasure(data_range=1.0)
-    return float(metric(torch.as_tensor(generated).float() / 255, torch.as_tensor(real).float() / 255))
+    generated, real = as_tensor(generated), as_tensor(real)
+    metric = metric.to(generated.device)
+    return float(metric(generated.float() / 255, real.to(generated.device).float() / 255))
 
 
 class _Given(nn.Module):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,18 +61,20 @@ class Previews(Callback):
         name = self.folder / f"epoch{trainer.current_epoch + 1:04d}-step{trainer.global_step:06d}"
         preview_grid(masks, images, name.with_suffix(".png"), real=real)
         with atomic_path(name.with_suffix(".npz")) as tmp, open(tmp, "wb") as f:  # the arrays, for figures
-            np.savez_compressed(f, masks=masks.numpy(), images=images.numpy(), real=real.numpy(),
+            np.savez_compressed(f, masks=masks.cpu().numpy(), images=images.cpu().numpy(), real=real.cpu().numpy(),
                                 epoch=trainer.current_epoch + 1, step=trainer.global_step)
 
 
 def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Path = ".", resume: bool = False,
-          accelerator: str | None = None, progress: bool = True, max_steps: int = -1) -> Path:
+          accelerator: str | None = None, progress: bool = True, max_steps: int = -1,
+          callbacks: Sequence[Callback] = ()) -> Path:
     """Train the diffusion model described by ``cfg`` (a profile); return the final checkpoint's path.
 
     Everything is checked before the run folder is touched (settings, devices, the output
     path, the checkpoint to resume, the dataset). ``resume`` continues from
     ``<out>/diffusion/checkpoints/last.ckpt`` at its global step (a fresh start when there
     is none). Without it, an earlier run in ``out`` is moved to ``out/previous/<time>/``.
+    ``callbacks`` are added to the trainer's (timers, say).
     """
     cfg = validate(cfg)
     resolve_accelerator(cfg, accelerator)
@@ -105,7 +108,8 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
     trainer = make_trainer(
         cfg, out, name="diffusion", val_every=cfg["preview_every"], accelerator=accelerator, progress=progress,
         max_steps=max_steps, resume_step=resume_step,
-        callbacks=[EMA(decay=cfg["ema_decay"], start=cfg["ema_start"]), Previews(paths["previews"], cfg["n_preview"])])
+        callbacks=[EMA(decay=cfg["ema_decay"], start=cfg["ema_start"]), Previews(paths["previews"], cfg["n_preview"]),
+                   *callbacks])
     module = DiffusionModule(**cfg)
     trainer.fit(module, train_dataloaders=data.train_dataloader(),
                 val_dataloaders=data.val_dataloader() if validation else None, ckpt_path=ckpt_path, weights_only=True)
