@@ -103,27 +103,27 @@ def _evaluate(a: argparse.Namespace) -> None:
     ev = evaluate_checkpoint(a.checkpoint, judge=a.judge, split=a.split, n_masks=s["eval_masks"], sampler=s["sampler"],
                              steps=s["steps"], guidance=s["guidance"], per_mask=s["eval_per_mask"],
                              seed=s["eval_seed"], inception=s["inception"] or "", out=a.out, device=a.device,
-                             progress=not a.no_progress)
+                             overwrite=a.overwrite, progress=not a.no_progress, say=print)
     print(ev.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"tables: {ev.settings.get('tables')}")
 
 
 def _ablate(a: argparse.Namespace) -> None:
-    from .config import get_profile
+    from .config import check_device, get_profile
     from .eval import arm_table, run_study
-    from .figures import save_table
+    from .models import read_checkpoint
 
     keys = [*GROUPS["ablation"], "steps", "devices", "strategy"]
     cfg = get_profile(a.profile, **{k: getattr(a, k) for k in keys})
+    trained = read_checkpoint(a.checkpoint)["hyper_parameters"]  # the data the model was trained on
+    cfg.update({k: trained[k] for k in GROUPS["data"] if k in trained})
     out = a.out or a.checkpoint.parent / "ablation"
-    results = run_study(cfg, a.checkpoint, out=out, device=a.device or "cpu", progress=not a.no_progress,
-                        generate_only=a.generate_only)
+    results = run_study(cfg, a.checkpoint, out=out, device=check_device(a.device, "--device"),
+                        progress=not a.no_progress, generate_only=a.generate_only, overwrite=a.overwrite)
     if a.generate_only:
         print(f"generated sets cached under {out}")
         return
-    results.to_csv(out / "runs.csv", index=False)
     table = arm_table(results)
-    save_table(table.set_index(["regime", "arm", "n_mult", "threshold"]), "table", out)
     print(table[["regime", "arm", "n_mult", "threshold", "runs", "mean", "std", "verdict"]].to_string(index=False))
     print(f"results: {out / 'runs.csv'}, {out / 'table.md'}")
 
@@ -247,6 +247,8 @@ def parser() -> argparse.ArgumentParser:
     _setting_flag(s, "inception", "FID Inception weights file (default: judge features, named so)")
     s.add_argument("--out", type=Path, help="tables go to OUT/<set>/ (default: <run>/eval/)")
     s.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when present)")
+    s.add_argument("--overwrite", action="store_true", help="replace the tables of an earlier evaluation of the same "
+                                                            "set (only files semsegdiff wrote)")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=_evaluate)
 
@@ -256,11 +258,12 @@ def parser() -> argparse.ArgumentParser:
     for key in GROUPS["ablation"]:
         _setting_flag(s, key, f"(quick: {QUICK[key]!r})")
     _setting_flag(s, "steps", "sampler steps of the generated sets (default: the profile's)")
-    _setting_flag(s, "devices", "devices of the generation stage (DDP)")
+    _setting_flag(s, "devices", "devices of the generation stage (DDP); the segmenters train on one device")
     _setting_flag(s, "strategy", "Lightning strategy of the generation stage")
     s.add_argument("--generate-only", action="store_true", help="only make the generated sets (the multi-GPU stage)")
-    s.add_argument("--out", type=Path, help="study folder (default: <run>/ablation)")
-    s.add_argument("--device", help="device of the segmenters and the generator (default cpu)")
+    s.add_argument("--out", type=Path, help="study folder, resumed when run again (default: <run>/ablation)")
+    s.add_argument("--overwrite", action="store_true", help="start the study over: remove what semsegdiff wrote in OUT")
+    s.add_argument("--device", help="device of the segmenters and the generator (default: cuda when present)")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=_ablate)
 
@@ -279,6 +282,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; user errors print one line and return 1, a malformed command line returns 2."""
+    from .quiet import quiet
+
+    quiet()
     try:
         args = parser().parse_args(argv)
     except SystemExit as e:  # --help (0) or a usage error (2), already printed

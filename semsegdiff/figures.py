@@ -29,6 +29,11 @@ def class_colors() -> dict[str, tuple[float, float, float]]:
     return {label.name: tuple(c / 255 for c in label.color) for label in LABELS}
 
 
+def folder(root: str | Path, profile: str) -> Path:
+    """Where a notebook's figures go: ``figures/`` for the quick profile (the README's), ``figures/<profile>/`` else."""
+    return Path(root) / "figures" if profile == "quick" else Path(root) / "figures" / profile
+
+
 def save(fig: plt.Figure, name: str, out_dir: str | Path = "figures", data: pd.DataFrame | None = None) -> list[Path]:
     """Write ``name``.png, ``name``.pdf and (when ``data`` is given) ``name``.csv atomically."""
     out_dir = Path(out_dir)
@@ -383,7 +388,7 @@ def plot_predictors(table: pd.DataFrame, metrics: dict[str, str], target: str = 
             ax.scatter(t[col], t[target] * 100, s=18, color=f"C{i}", label=arm)
         ok = table[[col, target]].dropna()
         rho = spearmanr(ok[col], ok[target]).statistic if len(ok) > 2 else float("nan")
-        ax.set_title(f"ρ = {rho:+.2f} (Spearman, n = {len(ok)})", loc="left")
+        ax.set_title(f"Spearman ρ = {rho:+.2f}\n(n = {len(ok)} sets)", loc="center")
         ax.set_xlabel(label)
         ax.axhline(0, color="0.4", lw=0.6)
     axes[0][0].set_ylabel("mIoU gain over real (points)")

@@ -4,12 +4,16 @@
 - Outputs get the permissions the umask gives (not the 0600/0700 of temporary files).
 - Temporary files and folders left by a killed command (their process is gone) are removed
   the next time something is written next to them.
-- A folder this tool writes carries a marker file; ``overwrite`` replaces only such a folder,
+- A folder this tool writes carries a marker file listing the files it wrote; ``overwrite``
+  replaces only such a folder, only when it holds nothing else (a user's file is never deleted),
   and never one that equals, contains or lies inside an input of the same command.
+- A folder that several commands fill over time (an ablation study) is held by one process at
+  a time (:func:`hold`, an OS lock released when the process ends, however it ends).
 """
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -17,7 +21,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from .errors import OutputError
@@ -140,24 +144,82 @@ def check_output(path: str | os.PathLike, *, overwrite: bool = False, inputs: It
         if not (path / MARKER).is_file():
             raise OutputError(f"{path}: was not written by semsegdiff (no {MARKER} marker file), so {flag} will "
                               "not replace it; delete it yourself or choose another output folder")
+        foreign = foreign_files(path)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise OutputError(f"{path}: holds files semsegdiff did not write ({shown}), so {flag} will not replace "
+                              "it; move them out or choose another output folder")
     return path
 
 
+def marker(folder: str | os.PathLike) -> dict | None:
+    """The marker of a folder semsegdiff wrote (what wrote it, when, which files), or None."""
+    try:
+        info = json.loads((Path(folder) / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def _files_in(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != MARKER)
+
+
+def foreign_files(folder: str | os.PathLike) -> list[str]:
+    """Files in a marked folder that its marker does not list (a user's); [] for markers older than the lists."""
+    info = marker(folder) or {}
+    if not isinstance(info.get("files"), list):
+        return []
+    return sorted(set(_files_in(Path(folder))) - set(info["files"]))
+
+
 def mark(folder: Path, **info) -> None:
-    """Write the marker file that says semsegdiff wrote ``folder`` (with what wrote it)."""
+    """Write the marker file that says semsegdiff wrote ``folder``: what wrote it, when, and the files it holds."""
     info = {"written_by": "semsegdiff", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": socket.gethostname(),
-            **info}
+            "files": _files_in(folder), **info}
     (folder / MARKER).write_text(json.dumps(info, default=str) + "\n")
 
 
+def describe(folder: str | os.PathLike) -> str:
+    """``path (N files semsegdiff wrote at TIME)``: what replacing ``folder`` removes, for messages."""
+    info = marker(folder) or {}
+    return f"{folder} ({len(_files_in(Path(folder)))} files semsegdiff wrote at {info.get('time', 'an earlier time')})"
+
+
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, inputs: Iterable[str | os.PathLike] = ()
-               ) -> Iterator[Path]:
+def hold(folder: str | os.PathLike, what: str) -> Iterator[None]:
+    """Hold ``folder`` for this process (an exclusive OS lock on ``folder/.lock``, released however the process ends);
+    :class:`OutputError` naming the holder when another process holds it."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise OutputError(f"{folder}: {holder} is using this folder; wait for it to finish or choose another "
+                              "output folder") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{what} (pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%H:%M:%S')})")
+        f.flush()
+        try:
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, inputs: Iterable[str | os.PathLike] = (),
+               say: Callable[[str], None] | None = None) -> Iterator[Path]:
     """Yield a temporary folder that replaces ``path`` only when the block succeeds.
 
     :func:`check_output` runs first, so a finished result or a user's folder is never
     clobbered by accident; a failed or killed run leaves nothing behind (the next run
-    removes the leftovers of a killed one).
+    removes the leftovers of a killed one). ``say`` is told what a replacement removes.
     """
     path = check_output(path, overwrite=overwrite, inputs=inputs)
     _make_parent(path)
@@ -169,6 +231,8 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, inputs: Iter
             if not p.is_symlink():
                 os.chmod(p, output_mode(p.is_dir()))
         if path.exists():
+            if say is not None:
+                say(f"replacing {describe(path)}")
             old = path.with_name(f".{path.name}.{os.getpid()}-replaced.old")
             os.replace(path, old)
             os.replace(tmp, path)

@@ -16,6 +16,7 @@ from conftest import tiny_cfg
 from semsegdiff.eval.ablation import (RARE, copy_paste, filter_pixels, hard_shares, make_set, rare_edits, rare_targets,
                                       run_study)
 from semsegdiff.eval.stats import arm_table, bootstrap_ci, class_deltas, paired_deltas, verdict
+from semsegdiff.errors import DataError
 from semsegdiff.labels import IGNORE, class_id
 
 # --- FreeMask's filter and re-sampling on hand-made cases ---
@@ -109,6 +110,7 @@ def study(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.gpu
 def test_every_arm_trains_on_the_data_it_names(study):
     cfg, ckpt, results = study
     r = results.set_index("arm")
@@ -180,3 +182,56 @@ def test_an_interrupted_set_continues_where_it_stopped(tmp_path, monkeypatch):
     images = ablation.make_set(Model(), masks, np.arange(10, 15), tmp_path / "set", sampling={}, batch_size=2)
     assert sorted(Model.calls) == [12, 13, 14]  # only what was missing
     assert images[:, 0, 0, 0].tolist() == [10, 11, 12, 13, 14] and not shards.exists() and not stale.exists()
+
+
+# --- the study folder: checked first, finished runs only, one process at a time ---
+
+
+@pytest.mark.slow
+def test_a_study_writes_its_tables_and_reads_back_only_finished_runs(study, tmp_path, capsys):
+    cfg, ckpt, results = study
+    out = ckpt.parent / "ablation"
+    assert (out / "runs.csv").is_file() and (out / "table.md").is_file()
+    runs = sorted((out / "low" / "runs").iterdir())
+    assert all((r / "result.json").is_file() and (r / ".semsegdiff").is_file() for r in runs)
+    import shutil
+
+    crashed = runs[0].with_name(f".{runs[0].name}.999999999-x.tmp")  # what a killed run leaves: a temporary folder
+    shutil.move(runs[0], crashed)
+    stale = runs[1] / "result.json"  # a result of other settings under this name: not this run's
+    stale.write_text(stale.read_text().replace('"layout": 2', '"layout": 1'))
+    again = run_study(cfg, ckpt, progress=False)
+    assert again["miou"].tolist() == pytest.approx(results["miou"].tolist(), abs=1e-6)
+    assert (runs[0] / "result.json").is_file() and not crashed.exists()  # trained again; the leftovers removed
+    assert '"layout": 2' in stale.read_text()
+    (out / "notes.txt").write_text("mine")
+    run_study(cfg, ckpt, progress=False, overwrite=True)  # starts over: removes what semsegdiff wrote, says so
+    said = capsys.readouterr().out
+    assert f"removing {out / 'low'}" in said and f"removing {out / 'runs.csv'}" in said
+    assert (out / "notes.txt").read_text() == "mine" and (out / "runs.csv").is_file()
+
+
+def test_a_study_folder_is_used_by_one_process_at_a_time(tmp_path):
+    from semsegdiff.errors import OutputError
+    from semsegdiff.files import hold
+
+    script = f"from semsegdiff.files import hold\nimport time\nwith hold({str(tmp_path)!r}, 'semsegdiff ablate'):\n" \
+             "    print('held', flush=True)\n    time.sleep(30)\n"
+    other = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "held"
+        with pytest.raises(OutputError, match=r"semsegdiff ablate \(pid \d+ on .*\) is using this folder"):
+            with hold(tmp_path, "semsegdiff ablate"):
+                pass
+    finally:
+        other.kill()
+        other.wait()
+    with hold(tmp_path, "semsegdiff ablate"):  # a killed holder leaves no lock behind
+        pass
+
+
+def test_a_checkpoint_of_another_size_is_refused_before_any_data_is_made(tiny_checkpoint, tmp_path):
+    cfg = tiny_cfg(tmp_path, size=32)  # the checkpoint generates 16 px images
+    with pytest.raises(DataError, match="generates 16px images but the study's data settings ask for 32px"):
+        run_study(cfg, tiny_checkpoint, out=tmp_path / "study", progress=False)
+    assert not (tmp_path / "data").exists()

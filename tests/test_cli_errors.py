@@ -18,6 +18,8 @@ from torchvision.io import encode_png
 
 from semsegdiff.cli import main
 
+pytestmark = pytest.mark.gpu  # must also pass on a GPU: runs on CUDA where present (pytest -m gpu)
+
 
 def _png(path: Path, array: np.ndarray) -> None:
     t = torch.from_numpy(np.ascontiguousarray(array))
@@ -176,6 +178,12 @@ BAD = [
     (["ablate", "--checkpoint", f"{W}/model.ckpt", "--ablate-arms", "[real, magic]"], 1, "'magic' is not one of"),
     (["ablate", "--checkpoint", f"{W}/model.ckpt", "--ablate-n", "[0]"], 1, "--ablate-n"),
     (["ablate", "--checkpoint", f"{W}/empty.ckpt"], 1, "empty.ckpt: not a readable checkpoint"),
+    (["ablate", "--checkpoint", f"{W}/model.ckpt", "--out", f"{W}/userdir"], 1,
+     "userdir: is not an ablation study folder semsegdiff wrote (it holds thesis.tex)"),
+    (["ablate", "--checkpoint", f"{W}/model.ckpt", "--out", f"{W}/userdir", "--overwrite"], 1,
+     "is not an ablation study folder"),
+    (["ablate", "--checkpoint", f"{W}/model.ckpt", "--out", f"{W}/file.txt"], 1, "file.txt: is a file"),
+    (["ablate", "--checkpoint", f"{W}/model.ckpt", "--out", f"{W}"], 1, "overlaps the input"),
     # notebooks
     (["notebooks", "run", "--notebooks", NB, "-p", "nosuch=1"], 1, "unknown notebook parameter nosuch"),
     (["notebooks", "run", "--notebooks", NB, "-p", "overrides={lr: abc}"], 1, "lr (--lr): 'abc' is not a number"),

@@ -42,8 +42,8 @@ import torch.nn.functional as F
 from pytorch_lightning.callbacks import BasePredictionWriter
 
 from .. import masks as mask_edits
-from ..errors import DataError, SettingError
-from ..files import atomic_dir, atomic_path, write_text
+from ..errors import DataError, OutputError, SettingError
+from ..files import MARKER, atomic_dir, atomic_path, check_output, hold, mark, marker, write_text
 from ..labels import CLASS_NAMES, IGNORE, NUM_CLASSES, class_id
 from .judge import Segmenter, key_hash, load_segmenter, train_segmenter
 from .metrics import consistency
@@ -92,10 +92,10 @@ class _ShardWriter(BasePredictionWriter):
         self.folder = folder
 
     def write_on_batch_end(self, trainer, module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
-        index = prediction["index"].numpy()
+        index = prediction["index"].cpu().numpy()
         name = f"shard-{int(index.min()):07d}-{int(index.max()):07d}-rank{trainer.global_rank}.npz"
         with atomic_path(self.folder / name) as tmp, open(tmp, "wb") as f:
-            np.savez(f, index=index, images=prediction["images"].numpy())
+            np.savez(f, index=index, images=prediction["images"].cpu().numpy())
 
 
 def _done(shards: Path) -> dict[int, np.ndarray]:
@@ -190,7 +190,7 @@ def class_mean_losses(losses: torch.Tensor, masks: np.ndarray) -> np.ndarray:
     valid = m != IGNORE
     total = torch.zeros(NUM_CLASSES, dtype=torch.float64).index_add_(0, m[valid], losses.flatten()[valid].double())
     count = torch.bincount(m[valid], minlength=NUM_CLASSES).double()
-    return torch.where(count > 0, total / count.clamp(min=1), torch.full_like(total, float("nan"))).numpy()
+    return torch.where(count > 0, total / count.clamp(min=1), torch.full_like(total, float("nan"))).cpu().numpy()
 
 
 def filter_pixels(losses: torch.Tensor, masks: np.ndarray, class_mean: np.ndarray, threshold: float) -> np.ndarray:
@@ -199,7 +199,7 @@ def filter_pixels(losses: torch.Tensor, masks: np.ndarray, class_mean: np.ndarra
     limit = np.nan_to_num(class_mean, nan=np.inf)  # classes never seen in real data: never filtered
     lut = np.full(256, np.inf)
     lut[:NUM_CLASSES] = limit * threshold
-    masks[losses.numpy() > lut[masks]] = IGNORE
+    masks[losses.cpu().numpy() > lut[masks]] = IGNORE
     return masks
 
 
@@ -295,19 +295,39 @@ class ArmData:
 
 
 def train_and_score(cfg: dict[str, Any], data: ArmData, val: tuple[np.ndarray, np.ndarray], out: Path, seed: int,
-                    progress: bool = False) -> dict[str, Any]:
-    """Train a segmenter (the ablation's architecture, ``ablate_steps`` steps) on ``data``; score it on real val."""
-    if (out / "result.json").is_file():
-        return json.loads((out / "result.json").read_text())
+                    key: dict[str, Any] | None = None, progress: bool = False, device: str = "cpu") -> dict[str, Any]:
+    """Train a segmenter (the ablation's architecture, ``ablate_steps`` steps) on ``data``; score it on real val.
+
+    The run folder ``out`` appears only when the run has finished (written atomically at its end,
+    with ``result.json``); a finished run with the same ``key`` is read back instead of trained.
+    """
+    key = json.loads(json.dumps(key or {}, default=str))
+    done = finished_run(out, key)
+    if done is not None:
+        return done
     start = time.perf_counter()
-    ckpt = train_segmenter(cfg, (data.images, data.masks), None, out, name="segmenter", seed=seed, progress=progress,
-                           arch=cfg["ablate_arch"], steps=cfg["ablate_steps"])
-    segmenter = load_segmenter(ckpt)
-    c = consistency(segmenter.predict_ids(val[0]), torch.from_numpy(np.asarray(val[1])))
-    result = {"miou": c["miou"], "pixel_accuracy": c["pixel_accuracy"], "seconds": time.perf_counter() - start,
-              **data.counts, **{f"iou_{n}": float(v) for n, v in zip(CLASS_NAMES, c["per_class_iou"])}}
-    write_text(out / "result.json", json.dumps(result, indent=1))
-    ckpt.unlink()  # the numbers are what the study keeps; a checkpoint per run would fill the disk
+    with atomic_dir(out, overwrite=True) as tmp:
+        ckpt = train_segmenter(cfg, (data.images, data.masks), None, tmp, name="segmenter", seed=seed,
+                               progress=progress, arch=cfg["ablate_arch"], steps=cfg["ablate_steps"], accelerator=device)
+        segmenter = load_segmenter(ckpt, device)
+        c = consistency(segmenter.predict_ids(val[0]), torch.from_numpy(np.asarray(val[1])))
+        result = {"miou": c["miou"], "pixel_accuracy": c["pixel_accuracy"], "seconds": time.perf_counter() - start,
+                  **data.counts, **{f"iou_{n}": float(v) for n, v in zip(CLASS_NAMES, c["per_class_iou"])}}
+        (tmp / "result.json").write_text(json.dumps({**result, "key": key}, indent=1))
+        ckpt.unlink()  # the numbers are what the study keeps; a checkpoint per run would fill the disk
+    return result
+
+
+def finished_run(out: Path, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The result of a run that finished in ``out`` with ``key`` (its folder written whole, by semsegdiff), else None."""
+    if marker(out) is None:
+        return None  # a crashed run never gets here: its folder is only a temporary one
+    try:
+        result = json.loads((out / "result.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(result, dict) or result.pop("key", None) != key or not isinstance(result.get("miou"), float):
+        return None
     return result
 
 
@@ -321,18 +341,62 @@ def _real_subset(n_total: int, fraction: float, seed: int) -> np.ndarray:
 
 
 def run_study(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path = ".", out: str | Path | None = None,
-              device: str = "cpu", progress: bool = True, generate_only: bool = False) -> pd.DataFrame:
+              device: str = "cpu", progress: bool = True, generate_only: bool = False, overwrite: bool = False,
+              say=print) -> pd.DataFrame:
     """Every (regime, N, arm, segmenter seed) of the profile's ablation settings; one row of results per run.
 
     Columns: regime, arm, n_mult, threshold, seed, gen_seed, the counts of real / generated /
     filtered pixels / pasted objects it trained on, val mIoU, pixel accuracy, per-class IoU.
-    ``generate_only`` makes (and caches) every generated set without training segmenters:
-    the stage to run on several GPUs (``devices`` of ``cfg``; each set is a DDP predict loop).
+    The generated sets are made on ``devices`` of ``cfg`` (each set a DDP predict loop); the
+    segmenters train on one device. ``generate_only`` makes (and caches) every generated set
+    without training segmenters: the stage to run on several GPUs.
+
+    ``out`` (default ``<run>/ablation``) is the study's folder, a cache that a second run
+    resumes: it must be new, empty or a study semsegdiff wrote, and one process uses it at a
+    time. ``overwrite`` starts the study over, removing what semsegdiff wrote there (``say``
+    tells what); ``runs.csv`` and ``table.{csv,md,tex}`` are written at the end.
     """
+    out = Path(out) if out else Path(checkpoint).parent / "ablation"
+    open_study(out, overwrite=False, inputs=[checkpoint])  # checked before the lock, the data and the model
+    with hold(out, "semsegdiff ablate"):
+        open_study(out, overwrite=overwrite, inputs=[checkpoint], say=say)
+        return _run_study(cfg, checkpoint, root=root, out=out, device=device, progress=progress,
+                          generate_only=generate_only)
+
+
+STUDY_ENTRIES = ("low", "full", "runs.csv", "table.csv", "table.md", "table.tex", ".lock", MARKER)  # what a study holds
+
+
+def open_study(out: Path, *, overwrite: bool = False, inputs=(), say=print) -> None:
+    """Check that ``out`` may be an ablation study folder (new, empty, or one semsegdiff wrote) and mark it;
+    with ``overwrite``, remove what semsegdiff wrote there first (and say what)."""
+    check_output(out, inputs=inputs, container=True, flag="--out")
+    entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    info = marker(out) or {}
+    ours = info.get("kind") == "ablation study" or set(entries) <= set(STUDY_ENTRIES)  # or a study of earlier versions
+    if entries and not ours:
+        shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+        raise OutputError(f"{out}: is not an ablation study folder semsegdiff wrote (it holds {shown}); choose another "
+                          "--out (a new or empty folder)")
+    if overwrite:
+        for name in entries:
+            if name in STUDY_ENTRIES and name not in (".lock", MARKER):
+                say(f"removing {out / name} (written by semsegdiff ablate)")
+                shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink()
+    if out.is_dir() and info.get("kind") != "ablation study":
+        mark(out, kind="ablation study", files=None)
+
+
+def _run_study(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path, out: Path, device: str,
+               progress: bool, generate_only: bool) -> pd.DataFrame:
+    from ..figures import save_table
+    from .stats import arm_table
+
     regimes, val, out = _setup(cfg, checkpoint, root=root, out=out, device=device, progress=progress)
+    for sets in regimes.values():
+        sets.generation = {"devices": 1 if cfg["devices"] == "auto" else cfg["devices"], "strategy": cfg["strategy"]}
     if generate_only:
         for sets in regimes.values():
-            sets.generation = {"devices": 1 if cfg["devices"] == "auto" else cfg["devices"], "strategy": cfg["strategy"]}
             for arm, n_mult, threshold in _plan(cfg):
                 for g in range(cfg["ablate_gen_seeds"]):
                     if arm not in ("real", "real+copypaste", "real+gen filtered"):
@@ -346,18 +410,23 @@ def run_study(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path =
                 g = s % cfg["ablate_gen_seeds"]
                 data = sets.arm(arm, n_mult, threshold, g, s)
                 tag = f"{arm.replace(' ', '_').replace('+', '-')}-n{n_mult:g}" + (f"-t{threshold:g}" if threshold else "")
-                key = {**data.counts, "arm": arm, "n": n_mult, "threshold": threshold, "gen_seed": g,
+                key = {"layout": 2, **data.counts, "arm": arm, "n": n_mult, "threshold": threshold, "gen_seed": g,
                        "checkpoint": sets.checkpoint, **sets.sampling, "size": len(data.images),
                        **{k: cfg[k] for k in ("ablate_steps", "ablate_arch", "judge_lr", "judge_batch_size", "seed")}}
                 run_out = out / regime / "runs" / f"{tag}-seed{s}-{key_hash(key)}"
-                result = train_and_score(cfg, data, val, run_out, seed=1000 + s, progress=False)
+                result = train_and_score(cfg, data, val, run_out, seed=1000 + s, key=key, progress=False,
+                                         device=sets.device)
                 rows.append({"regime": regime, "arm": arm, "n_mult": n_mult, "threshold": threshold, "seed": s,
                              "gen_seed": g, **result})
                 if progress:
                     print(f"{regime:>4} {arm:<18} N={n_mult:g}x{f' t={threshold:g}' if threshold else '':<7} seed {s}: "
                           f"val mIoU {result['miou']:.4f} (real {data.counts['real']}, generated "
                           f"{data.counts['generated']}, {result['seconds']:.0f} s)", flush=True)
-    return pd.DataFrame(rows)
+    results = pd.DataFrame(rows)
+    with atomic_path(out / "runs.csv") as tmp:
+        results.to_csv(tmp, index=False)
+    save_table(arm_table(results).set_index(["regime", "arm", "n_mult", "threshold"]), "table", out)
+    return results
 
 
 def _setup(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path, out: str | Path | None, device: str,
@@ -368,6 +437,9 @@ def _setup(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path, out
     from .evaluate import file_fingerprint
 
     model = load_checkpoint(checkpoint, device=device)
+    if cfg["size"] != model.size:  # before rendering or preparing any data
+        raise DataError(f"{checkpoint}: generates {model.size}px images but the study's data settings ask for "
+                        f"{cfg['size']}px (size)")
     prepared = dataset_for(cfg, root=root, progress=progress)
     if prepared.size != model.size:
         raise DataError(f"{checkpoint}: generates {model.size}px images but the dataset is {prepared.size}px")
@@ -443,13 +515,15 @@ class _Sets:
 
     def __init__(self, model, images, masks, folder: Path, sampling, cfg, progress, checkpoint: str = ""):
         self.model, self.images, self.masks, self.folder, self.checkpoint = model, images, masks, folder, checkpoint
+        self.device = str(next(model.parameters()).device)  # the generator's device: the segmenters' too
         self.sampling, self.cfg, self.progress = sampling, cfg, progress
         self._reference: Segmenter | None = None
         self.generation: dict[str, Any] = {}  # devices / strategy of the predict loops
 
     def _make(self, name: str, masks: np.ndarray, seeds: np.ndarray, **local) -> np.ndarray:
         return make_set(self.model, masks, seeds, self.folder / name, sampling=self.sampling,
-                        info={"set": name, "checkpoint": self.checkpoint}, progress=False, **self.generation, **local)
+                        info={"set": name, "checkpoint": self.checkpoint}, progress=False,
+                        accelerator="cpu" if self.device == "cpu" else "cuda", **self.generation, **local)
 
     def _per_mask(self, n: int, g: int) -> tuple[np.ndarray, np.ndarray]:
         """n generated images from the real masks in turn (seed set g); the masks they were made from."""
@@ -463,8 +537,8 @@ class _Sets:
         if self._reference is None:
             ckpt = train_segmenter(self.cfg, (self.images, self.masks), None, self.folder.parent / "reference",
                                    name="segmenter", seed=999, progress=False, arch=self.cfg["ablate_arch"],
-                                   steps=self.cfg["ablate_steps"])
-            self._reference = load_segmenter(ckpt)
+                                   steps=self.cfg["ablate_steps"], accelerator=self.device)
+            self._reference = load_segmenter(ckpt, self.device)
             self._real_losses = pixel_losses(self._reference, self.images, self.masks)
             self._class_mean = class_mean_losses(self._real_losses, self.masks)
         return self._reference

@@ -68,15 +68,22 @@ class GeneratedSet:
         return GeneratedSet(self.images[:n], {**self.manifest, "n_masks": n}, self.folder)
 
 
+def set_folder(checkpoint: str | Path, masks: np.ndarray, *, sampler: str, steps: int, guidance: float, per_mask: int,
+               seed: int, cache: str | Path) -> tuple[dict[str, Any], Path]:
+    """The key of a generated set (what its images depend on) and its cache folder, named after it."""
+    key = {"checkpoint": file_fingerprint(checkpoint), "sampler": sampler, "steps": int(steps),
+           "guidance": float(guidance), "seed": int(seed), "per_mask": int(per_mask),
+           "masks": hashlib.sha256(np.ascontiguousarray(masks).tobytes()).hexdigest(), "n_masks": len(masks)}
+    return key, Path(cache) / f"{sampler}-{steps}-g{guidance:g}-s{seed}-k{per_mask}-{key_hash(key)}"
+
+
 def generate_set(model, checkpoint: str | Path, masks: np.ndarray, *, sampler: str, steps: int, guidance: float,
                  per_mask: int, seed: int, cache: str | Path, source: str = "", batch_size: int = 64,
                  progress: bool = False) -> GeneratedSet:
     """Generate ``per_mask`` images per mask, or load them from ``cache`` when made with the same key."""
     masks = np.ascontiguousarray(masks)
-    key = {"checkpoint": file_fingerprint(checkpoint), "sampler": sampler, "steps": int(steps),
-           "guidance": float(guidance), "seed": int(seed), "per_mask": int(per_mask),
-           "masks": hashlib.sha256(masks.tobytes()).hexdigest(), "n_masks": len(masks)}
-    folder = Path(cache) / f"{sampler}-{steps}-g{guidance:g}-s{seed}-k{per_mask}-{key_hash(key)}"
+    key, folder = set_folder(checkpoint, masks, sampler=sampler, steps=steps, guidance=guidance, per_mask=per_mask,
+                             seed=seed, cache=cache)
     manifest_path = folder / "manifest.json"
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
@@ -95,7 +102,7 @@ def generate_set(model, checkpoint: str | Path, masks: np.ndarray, *, sampler: s
                 "seed_rule": "image k of mask i: seed + i * per_mask + k", "seconds_per_image": elapsed / len(reps),
                 "device": str(next(model.parameters()).device), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     with atomic_dir(folder, overwrite=True) as tmp:
-        np.save(tmp / "images.npy", images.numpy())
+        np.save(tmp / "images.npy", images.cpu().numpy())
         np.save(tmp / "masks.npy", masks)
         write_text(tmp / "manifest.json", json.dumps(manifest, indent=1))
     return GeneratedSet(images, manifest, folder)
@@ -186,7 +193,7 @@ def score(generated: GeneratedSet, masks: np.ndarray, real: np.ndarray, judge: S
     spread = float(torch.pdist(real_f).mean())  # real images of different masks
     fid_name, kid_name = (f"FID ({features})", f"KID ({features})") if features != "Inception" else ("FID", "KID")
     sizes = f"{n // 2} vs {n // 2}, random halves" if ref_f is None else f"{n} vs {len(ref_f)} other masks"
-    m = {key: (float(np.mean(v)), float(np.std(v))) for key, v in rows.items()}
+    m = {key: (float(np.mean(v)), _std(v)) for key, v in rows.items()}
     table = pd.DataFrame([
         _row("consistency mIoU", m["miou"], ceiling["miou"], 0, "ceiling: judge on real images", n, k),
         _row("pixel accuracy", m["acc"], ceiling["pixel_accuracy"], 0, "ceiling: judge on real images", n, k),
@@ -215,10 +222,9 @@ def table_one(evaluation: Evaluation) -> pd.DataFrame:
     cols = [m for m in t.index if not m.startswith("diversity")]
     paper = {m: PAPER_TABLE_I.get(m.split(" (")[0], np.nan) for m in cols}
     return pd.DataFrame({
-        "ours, generated": [f"{t.loc[m, 'generated']:.4g} ± {t.loc[m, 'generated_std']:.2g}" for m in cols],
+        "ours, generated": [_pm(t.loc[m, 'generated'], t.loc[m, 'generated_std']) for m in cols],
         "real (ceiling / floor)": ["-" if not np.isfinite(t.loc[m, "reference"]) else
-                                   f"{t.loc[m, 'reference']:.4g}" + (f" ± {t.loc[m, 'reference_std']:.2g}"
-                                                                     if t.loc[m, "reference_std"] else "")
+                                   _pm(t.loc[m, 'reference'], t.loc[m, 'reference_std'], zero_is_none=True)
                                    for m in cols],
         "ratio": ["-" if not np.isfinite(t.loc[m, "ratio"]) else f"{t.loc[m, 'ratio']:.2f}x" for m in cols],
         "WINS 2024 (reported)": [paper[m] for m in cols],
@@ -276,20 +282,36 @@ def sweep(model, checkpoint: str | Path, masks: np.ndarray, real: np.ndarray, ju
     return pd.DataFrame(rows), evaluations
 
 
+def _std(values: list[float]) -> float:
+    """Sample standard deviation over seeds; undefined (NaN) for a single seed."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
+def _pm(mean: float, std: float, zero_is_none: bool = False) -> str:
+    """``mean ± std``; a std that is undefined (one seed) is said, one that is exactly 0 left out when asked."""
+    if zero_is_none and std == 0:
+        return f"{mean:.4g}"
+    return f"{mean:.4g} ± {std:.2g}" if np.isfinite(std) else f"{mean:.4g} (one seed: no std)"
+
+
 def _row(metric: str, gen: tuple[float, float], ref: float, ref_std: float, reference: str, n: int, k: int) -> dict:
     # a ratio to a reference that cannot be told from zero (KID's unbiased floor often is) would mislead: none
-    ratio = gen[0] / ref if ref and np.isfinite(ref) and ref > 2 * ref_std else float("nan")
+    spread = ref_std if np.isfinite(ref_std) else 0.0  # one seed: no spread to compare with
+    ratio = gen[0] / ref if ref and np.isfinite(ref) and ref > 2 * spread else float("nan")
     return {"metric": metric, "generated": gen[0], "generated_std": gen[1], "reference": ref, "reference_std": ref_std,
             "ratio": ratio, "reference_kind": reference, "n_per_set": n, "seeds": k}
 
 
-def write_tables(evaluation: Evaluation, out: str | Path, *, overwrite: bool = True) -> Path:
-    """Write table.csv/.md/.tex, per_class.csv, per_image.csv and settings.json to ``out`` (atomically)."""
+def write_tables(evaluation: Evaluation, out: str | Path, *, overwrite: bool = True, say=None) -> Path:
+    """Write table.csv/.md/.tex, per_class.csv, per_image.csv and settings.json to ``out`` (atomically).
+
+    An earlier ``out`` is replaced only with ``overwrite``, only if semsegdiff wrote it and it holds
+    nothing else (``say`` is told what is replaced)."""
     t = evaluation.table
     shown = pd.DataFrame({
         "metric": t["metric"],
-        "generated": [f"{g:.4g} ± {s:.2g}" for g, s in zip(t["generated"], t["generated_std"])],
-        "real ceiling / floor": [("-" if not np.isfinite(r) else f"{r:.4g}" + (f" ± {s:.2g}" if s else ""))
+        "generated": [_pm(g, s) for g, s in zip(t["generated"], t["generated_std"])],
+        "real ceiling / floor": [("-" if not np.isfinite(r) else _pm(r, s, zero_is_none=True))
                                  for r, s in zip(t["reference"], t["reference_std"])],
         "ratio": [("-" if not np.isfinite(r) else f"{r:.2f}x") for r in t["ratio"]],
         "n": t["n_per_set"],
@@ -298,7 +320,7 @@ def write_tables(evaluation: Evaluation, out: str | Path, *, overwrite: bool = T
     caption = (f"{s.get('sampler')} {s.get('steps')} steps, guidance {s.get('guidance')}, {s.get('n_masks')} masks x "
                f"{s.get('per_mask')} seeds; judge {s.get('judge_arch')}; features: {s.get('features')}; classes left "
                f"out of mIoU (absent): {', '.join(s.get('absent_classes') or []) or 'none'}")
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with atomic_dir(out, overwrite=overwrite, say=say) as tmp:
         t.to_csv(tmp / "table.csv", index=False, float_format="%.6g")
         (tmp / "table.md").write_text(shown.to_markdown(index=False) + f"\n\n{caption}\n")
         (tmp / "table.tex").write_text(shown.style.hide(axis="index").to_latex(caption=caption, hrules=True))
@@ -312,7 +334,8 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
                         n_masks: int | None = None, sampler: str | None = None, steps: int | None = None,
                         guidance: float | None = None, per_mask: int | None = None, seed: int | None = None,
                         inception: str = "", out: str | Path | None = None, root: str | Path = ".",
-                        device: str | None = None, overwrite: bool = True, progress: bool = True) -> Evaluation:
+                        device: str | None = None, overwrite: bool = True, progress: bool = True,
+                        say=None) -> Evaluation:
     """Generate for the split's masks with ``checkpoint``, score with the judge, write the tables (``semsegdiff evaluate``).
 
     Unset settings come from the checkpoint's configuration (its profile's judge and
@@ -334,17 +357,22 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
     cfg.update({k: check_setting(k, v) for k, v in given.items() if v is not None})
     out = Path(out) if out else checkpoint.parent / "eval"
     check_output(out, inputs=[checkpoint], container=True)
-    if judge:
-        judge_path = Path(judge)
-        judge_model = load_segmenter(judge_path, device)
-    else:
-        judge_model, judge_path = ensure_judge(cfg, root=root, out=checkpoint.parent, progress=progress, device=device)
-    check_pair(model, judge_model, checkpoint, judge_path)
+    judge_model = load_segmenter(Path(judge), device) if judge else None  # a bad file: an error before any work
+    if judge_model is not None:
+        check_pair(model, judge_model, checkpoint, judge)
     prepared = dataset_for(cfg, root=root, progress=progress)
     if split not in prepared.splits:
         raise DataError(f"{prepared.root}: no {split} split to evaluate on (has {', '.join(prepared.splits)})")
     n = min(cfg["eval_masks"], len(prepared.masks(split)))
     masks, real = np.asarray(prepared.masks(split)[:n]), np.asarray(prepared.images(split)[:n])
+    tables = out / set_folder(checkpoint, masks, sampler=cfg["sampler"], steps=cfg["steps"], guidance=cfg["guidance"],
+                              per_mask=cfg["eval_per_mask"], seed=cfg["eval_seed"], cache=out)[1].name
+    check_output(tables, overwrite=overwrite, inputs=[checkpoint])  # before training a judge or generating
+    if judge_model is None:
+        judge_model, judge_path = ensure_judge(cfg, root=root, out=checkpoint.parent, progress=progress, device=device)
+        check_pair(model, judge_model, checkpoint, judge_path)
+    else:
+        judge_path = Path(judge)
     extractor, features = None, "judge features"
     if cfg["inception"]:
         net = inception_features(cfg["inception"]).to(device)
@@ -356,5 +384,5 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
                              progress=progress)
     evaluation = score(generated, masks, real, judge_model, features=features, extractor=extractor,
                        settings={"checkpoint": str(checkpoint), "judge": str(judge_path), "split": split})
-    evaluation.settings["tables"] = str(write_tables(evaluation, out / generated.folder.name, overwrite=overwrite))
+    evaluation.settings["tables"] = str(write_tables(evaluation, tables, overwrite=overwrite, say=say))
     return evaluation

@@ -163,14 +163,15 @@ def _loader(images: np.ndarray, masks: np.ndarray, batch_size: int, train: bool)
 
 def train_segmenter(cfg: dict[str, Any], train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
                     out: str | Path, *, name: str = "judge", seed: int | None = None, progress: bool = True,
-                    arch: str | None = None, steps: int | None = None, data: dict[str, Any] | None = None) -> Path:
+                    arch: str | None = None, steps: int | None = None, data: dict[str, Any] | None = None,
+                    accelerator: str | None = None) -> Path:
     """Train a segmenter with the judge settings of ``cfg`` on ``train`` = (images, masks); return its checkpoint.
 
     ``arch`` overrides ``judge_arch``; ``steps`` trains exactly that many optimizer steps with a
     one-cycle schedule over them, whatever the dataset's size (instead of ``judge_epochs``
     epochs), so segmenters trained on different data share one schedule. ``out/name.ckpt``
     holds the weights and settings (weights_only loadable); logs and checkpoints go under
-    ``out/name/`` through the shared :func:`make_trainer`.
+    ``out/name/`` through the shared :func:`make_trainer`, on ``accelerator`` (default: cuda when present).
     """
     images, masks = train
     batch = cfg["judge_batch_size"]
@@ -180,7 +181,7 @@ def train_segmenter(cfg: dict[str, Any], train: tuple[np.ndarray, np.ndarray], v
                        weights=cfg["judge_weights"], total_steps=steps, data=data)
     run = {**cfg, "epochs": epochs, "ckpt_every": max(epochs, 1), "logger": "csv"}
     trainer = make_trainer(run, out, name=name, val_every=max(1, epochs // 5) if val is not None else 10**6,
-                           progress=progress, max_steps=steps or -1, checkpoints=not steps)
+                           progress=progress, max_steps=steps or -1, checkpoints=not steps, accelerator=accelerator)
     trainer.fit(module, _loader(images, masks, batch, True),
                 _loader(*val, 2 * batch, False) if val is not None else None)
     return save_final(trainer, Path(out) / f"{name}.ckpt")
@@ -214,13 +215,15 @@ def judge_key(cfg: dict[str, Any], fingerprint: str) -> dict[str, Any]:
 
 
 def ensure_judge(cfg: dict[str, Any], *, root: str | Path = ".", out: str | Path | None = None, retrain: bool = False,
-                 progress: bool = True, device: str = "cpu") -> tuple[Segmenter, Path]:
+                 progress: bool = True, device: str | None = None) -> tuple[Segmenter, Path]:
     """The judge of a run configuration: ``runs/<profile>/judge.ckpt``, trained on its real train split if needed.
 
     It is reused when it was trained with the same judge settings on the same prepared data.
     """
+    from ..config import check_device
     from ..data import dataset_for
 
+    device = check_device(device, "--device")  # default: cuda when present
     cfg = {**cfg, **{k: check_setting(k, cfg[k]) for k in JUDGE_KEYS}}
     out = Path(root) / (out or Path("runs") / cfg["profile"])
     path = out / "judge.ckpt"
@@ -240,7 +243,7 @@ def ensure_judge(cfg: dict[str, Any], *, root: str | Path = ".", out: str | Path
                            "val_fraction > 0")
     train = (prepared.images("train"), prepared.masks("train"))
     val = (prepared.images("val"), prepared.masks("val"))
-    train_segmenter(cfg, train, val, out, progress=progress, data=key)
+    train_segmenter(cfg, train, val, out, progress=progress, data=key, accelerator=device)
     return load_segmenter(path, device), path
 
 
