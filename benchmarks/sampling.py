@@ -7,10 +7,13 @@ profile (speed does not depend on the weights) and the same masks. Each procedur
 its own child process so that peak memory is its own: GPU peak allocated memory on CUDA,
 peak resident set size of the process on the CPU. Target: >= 50x faster.
 
-    python benchmarks/sampling.py [--profile quick] [--batch 8] [--ref-steps 1000] [--device cuda]
+    python benchmarks/sampling.py [--profile quick|gpu|paper] [--batch 8] [--ref-steps 1000] [--device cuda]
+                                  [--batches 64,128,256]
 
 ``--ref-steps`` below 1000 times that many DDPM steps and scales the time to 1000 (the
-per-step cost is constant); the printout says so.
+per-step cost is constant); the printout says so. ``--batches`` also times ours at larger
+batches (throughput: images/s and MFU from the U-Net's counted forward FLOPs, two per step
+with guidance, over the GPU's dense bf16 peak; see ``mfu.py``).
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ import resource
 import time
 
 import torch
+
+from mfu import device_name, forward_flops, mfu_line
 
 
 def _model(profile: str, device: str):
@@ -49,6 +54,9 @@ def reference(model, masks: torch.Tensor, steps: int) -> torch.Tensor:
 
 
 def _run(kind: str, profile: str, batch: int, ref_steps: int, device: str, queue) -> None:
+    from semsegdiff.quiet import quiet
+
+    quiet()
     model = _model(profile, device)
     size = model.size
     masks = torch.randint(0, 19, (batch, size, size), generator=torch.Generator().manual_seed(0)).to(torch.uint8)
@@ -88,14 +96,19 @@ def measure(kind: str, *args) -> tuple[float, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--profile", default="quick", choices=["quick", "paper"])
+    p.add_argument("--profile", default="quick", choices=["quick", "gpu", "paper"])
     p.add_argument("--batch", type=int, default=8, help="masks per batch")
     p.add_argument("--ref-steps", type=int, default=1000, help="DDPM steps actually timed (scaled to 1000)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--batches", default="", help="comma-separated larger batches to time ours at (throughput)")
     a = p.parse_args()
     args = (a.profile, a.batch, a.ref_steps, a.device)
-    name = torch.cuda.get_device_name(0) if a.device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"profile {a.profile}, batch {a.batch}, device {name}")
+    model = _model(a.profile, a.device)
+    guided = model.cfg["guidance"] != 1.0
+    flops = forward_flops(model.model, model.size, 19, a.device) * (2 if guided else 1)  # per image and step
+    del model
+    print(f"profile {a.profile}, batch {a.batch}, device {device_name(a.device)}; counted FLOPs per image and step: "
+          f"{flops / 1e9:.1f} GFLOP ({'two forwards: guided' if guided else 'one forward'})")
     ref_s, ref_mem = measure("reference", *args)
     ours_s, ours_mem = measure("ours", *args)
     mem = "peak GPU memory allocated" if a.device == "cuda" else "peak process RSS"
@@ -104,7 +117,12 @@ def main() -> None:
           f"{mem} {ref_mem / 2**20:8.1f} MiB{scaled}")
     print(f"ours       DPM-Solver++ 20 steps, batched CFG: {ours_s:8.2f} s/batch  {ours_s / a.batch:7.3f} s/image  "
           f"{mem} {ours_mem / 2**20:8.1f} MiB")
-    print(f"speed-up: {ref_s / ours_s:.1f}x (target >= 50x)")
+    print(f"speed-up: {ref_s / ours_s:.1f}x (target >= 50x); ours {a.batch / ours_s:.1f} images/s, "
+          f"{mfu_line(a.batch / ours_s * 20 * flops, a.device)}")
+    for batch in [int(b) for b in a.batches.split(",") if b]:
+        seconds, mem = measure("ours", a.profile, batch, a.ref_steps, a.device)
+        print(f"ours at batch {batch:4d}: {batch / seconds:8.1f} images/s, {mem / 2**20:8.1f} MiB; "
+              f"{mfu_line(batch / seconds * 20 * flops, a.device)}", flush=True)
 
 
 if __name__ == "__main__":

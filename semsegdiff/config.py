@@ -1,7 +1,8 @@
 """Run profiles, the groups and rules of their settings, and the runtime every run prints first.
 
-Two profiles, one code path: ``quick`` (CPU, small synthetic images, minutes; what CI and
-``make run`` use) and ``paper`` (GPU, 128x128 BDD100K, the reference's settings). Every
+Three profiles, one code path: ``quick`` (CPU, small synthetic images, minutes; what CI and
+``make run`` use), ``gpu`` (one GPU, minutes: the paper-size U-Net on the embedded scenes at
+128 px) and ``paper`` (GPU, 128x128 BDD100K, the reference's settings). Every
 setting is a ``semsegdiff train`` flag and a notebook override; :func:`check_setting`
 converts a value to the type of its quick default and checks its range, so ``5e-4`` from a
 command line or a YAML notebook parameter is the number 0.0005, and ``--steps 0`` is an error.
@@ -57,6 +58,9 @@ QUICK: dict[str, Any] = {
     "devices": "auto",  # Lightning devices: auto, N, or a list of GPU ids
     "num_nodes": 1,
     "strategy": "auto",  # auto picks DDP for several devices (ddp_notebook inside Jupyter)
+    "ckpt_minutes": 0.0,  # last.ckpt every N minutes of training (0: at the end of every epoch); --resume loses <= N
+    "channels_last": False,  # channels-last memory format for the U-Net's convolutions (faster on recent GPUs)
+    "compile": False,  # torch.compile the U-Net (nn.Module.compile; compiles once, pays off on long GPU runs)
     # sampling
     "sampler": "dpmsolver++",  # see CHOICES["sampler"]
     "steps": 20,
@@ -86,16 +90,26 @@ QUICK: dict[str, Any] = {
     "hard_max": 20,  # FreeMask re-sampling: at most this many generated images for the hardest mask
 }
 
+PAPER_UNET = {  # the reference's network size: 72.2 M parameters, 217 GFLOP per 128x128 forward
+    "channels": 128, "channel_mult": [1, 2, 2, 4], "num_res_blocks": 2, "attn_levels": 2, "emb_dim": 256,
+    "mask_hidden": 64,
+}
 PROFILES: dict[str, dict[str, Any]] = {
     "quick": QUICK,  # CPU, minutes: what CI and `make run` use
+    "gpu": {  # one GPU, minutes (`make run PROFILE=gpu`): the paper-size U-Net on the embedded scenes at 128 px
+        **QUICK, **PAPER_UNET,
+        "size": 128, "n_synthetic": 8000,  # 7000 train / 1000 val, BDD100K's split sizes
+        "epochs": 10, "batch_size": 128, "lr": 5e-4, "weight_decay": 0.01, "ema_start": 200,
+        "num_workers": 6, "ckpt_every": 10, "preview_every": 5, "log_every": 20, "ckpt_minutes": 5.0,
+        "judge_epochs": 10, "judge_batch_size": 64, "eval_masks": 500,
+        "ablate_steps": 400, "ablate_n": [1.0],
+    },
     "paper": {  # GPU, the reference's resolution and hyper-parameters
-        **QUICK,
+        **QUICK, **PAPER_UNET,
         "data": "data/bdd100k",  # official BDD100K layout (images/10k, labels/sem_seg)
         "size": 128,
-        "channels": 128, "channel_mult": [1, 2, 2, 4], "num_res_blocks": 2, "attn_levels": 2, "emb_dim": 256,
-        "mask_hidden": 64,
         "epochs": 300, "batch_size": 50, "lr": 3e-4, "weight_decay": 0.01, "ema_start": 2000,
-        "num_workers": 4, "ckpt_every": 25, "preview_every": 10, "log_every": 50,
+        "num_workers": 4, "ckpt_every": 25, "preview_every": 10, "log_every": 50, "ckpt_minutes": 10.0,
         "guidance": 3.0,  # the reference's
         "judge_epochs": 60, "eval_masks": 1000,
         "ablate_regimes": ["full", "low"], "ablate_n": [0.25, 0.5, 1.0, 2.0], "ablate_seeds": 5,
@@ -111,7 +125,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "schedule": ("noise_schedule", "prediction_type", "num_train_timesteps"),  # make_scheduler keyword arguments
     "training": ("p_uncond", "epochs", "batch_size", "lr", "weight_decay", "grad_clip", "ema_decay", "ema_start"),
     "run": ("num_workers", "ckpt_every", "preview_every", "n_preview", "log_every", "logger", "devices", "num_nodes",
-            "strategy"),
+            "strategy", "ckpt_minutes", "channels_last", "compile"),
     "sampling": ("sampler", "steps", "guidance"),  # defaults of generate(); stored with the model
     "judge": ("judge_arch", "judge_epochs", "judge_batch_size", "judge_lr", "judge_weights"),
     "evaluation": ("eval_masks", "eval_per_mask", "eval_seed", "inception"),
@@ -148,7 +162,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "p_uncond": (0.0, 0.99), "epochs": (1, 1_000_000), "batch_size": (1, 65_536), "lr": (1e-9, 1.0),
     "weight_decay": (0.0, 10.0), "grad_clip": (0.0, 1e6), "ema_decay": (0.0, 0.99999), "ema_start": (0, None),
     "num_workers": (0, 256), "ckpt_every": (1, None), "preview_every": (1, None), "n_preview": (1, 256),
-    "log_every": (1, None), "num_nodes": (1, 4096), "steps": (1, 1000), "guidance": (0.0, 100.0),
+    "log_every": (1, None), "num_nodes": (1, 4096), "ckpt_minutes": (0.0, None), "steps": (1, 1000), "guidance": (0.0, 100.0),
     "judge_epochs": (1, 100_000), "judge_batch_size": (1, 65_536), "judge_lr": (1e-9, 1.0), "eval_masks": (2, 10**7),
     "eval_per_mask": (1, 64), "eval_seed": (0, 2**32 - 1), "ablate_low_fraction": (0.001, 1.0), "ablate_n": (0.01, 100.0),
     "ablate_seeds": (1, 100), "ablate_gen_seeds": (1, 16), "ablate_steps": (1, 10**7), "filter_thresholds": (0.01, 100.0),
@@ -191,6 +205,10 @@ def check_setting(key: str, value: Any) -> Any:
 
 
 def _scalar(name: str, key: str, value: Any, kind: type) -> Any:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise SettingError(f"{name}: expected true or false, got {value!r}")
+        return value
     if kind is str:
         if key in OPTIONAL_PATHS and value in ("", None):
             return ""

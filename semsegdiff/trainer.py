@@ -5,7 +5,7 @@
 writes under ``out/name/``::
 
     metrics.csv                 train loss per logged step, validation metrics (appended on resume)
-    checkpoints/last.ckpt       every epoch, with optimizer state, for --resume
+    checkpoints/last.ckpt       every epoch (or every ``ckpt_minutes`` of training), with optimizer state, for --resume
     checkpoints/stepNNNNNNN.ckpt every ``ckpt_every`` epochs
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,9 @@ def make_trainer(cfg: dict[str, Any], out: str | Path, *, name: str, callbacks: 
     after that many optimizer steps; ``resume_step`` keeps the logs of a resumed run;
     ``checkpoints=False`` keeps no intermediate checkpoints (short runs that are cheaper to redo).
     """
+    from .quiet import quiet
+
+    quiet()
     accelerator, precision = resolve_accelerator(cfg, accelerator)
     logs = Path(out) / name
     if cfg["logger"] == "tensorboard":
@@ -141,10 +145,13 @@ def make_trainer(cfg: dict[str, Any], out: str | Path, *, name: str, callbacks: 
         logger = ResumableCSVLogger(out, name, resume_step=resume_step)
     bar = progress and sys.stderr.isatty()  # a live bar in a terminal, one line per epoch elsewhere
     every = dict(dirpath=logs / "checkpoints", save_on_train_epoch_end=True, enable_version_counter=False)
-    kept = [ModelCheckpoint(filename="step{step:07d}", auto_insert_metric_name=False, save_last=cfg["ckpt_every"] == 1,
-                            every_n_epochs=cfg["ckpt_every"], save_top_k=-1, **every),
-            # last.ckpt after every epoch, for --resume (the numbered one above keeps it when N == 1)
-            *([ModelCheckpoint(filename="last", every_n_epochs=1, save_top_k=1, **every)] if cfg["ckpt_every"] > 1
+    minutes = cfg.get("ckpt_minutes", 0)
+    last = (dict(train_time_interval=timedelta(minutes=minutes)) if minutes else dict(every_n_epochs=1))
+    kept = [ModelCheckpoint(filename="step{step:07d}", auto_insert_metric_name=False,
+                            save_last=cfg["ckpt_every"] == 1 and not minutes, every_n_epochs=cfg["ckpt_every"],
+                            save_top_k=-1, **every),
+            # last.ckpt after every epoch or every ckpt_minutes, for --resume (the numbered one keeps it when N == 1)
+            *([ModelCheckpoint(filename="last", save_top_k=1, **last, **every)] if cfg["ckpt_every"] > 1 or minutes
               else [])] if checkpoints else []
     return pl.Trainer(
         max_epochs=cfg["epochs"], accelerator=accelerator, devices=cfg["devices"], num_nodes=cfg["num_nodes"],

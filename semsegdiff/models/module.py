@@ -5,6 +5,9 @@ Checkpoints are Lightning checkpoints whose ``state_dict`` holds the EMA weights
 """
 from __future__ import annotations
 
+import itertools
+import math
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from ..config import MODEL_KEYS, PROFILES, QUICK, SCHEDULE_KEYS, SHAPE_KEYS, che
 from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DivergenceError, SettingError
 from ..labels import NUM_CLASSES
+from ..tensors import as_tensor
 from .diffusion import diffusion_loss, make_scheduler, sample
 from .inpaint import inpaint
 from .unet import CondUNet, check_masks
@@ -39,6 +43,14 @@ class DiffusionModule(pl.LightningModule):
         kw["channel_mult"] = tuple(kw["channel_mult"])
         self.model = CondUNet(num_classes=cfg["num_classes"], **kw)
         self.noise = make_scheduler("ddpm", **{k: cfg[k] for k in SCHEDULE_KEYS})
+        self.losses = FiniteLoss()
+
+    def on_fit_start(self) -> None:
+        """Speed settings that change no weight: channels-last convolutions, a compiled U-Net."""
+        if self.cfg.get("channels_last"):
+            self.model.to(memory_format=torch.channels_last)
+        if self.cfg.get("compile"):
+            self.model.compile()  # in place: the state dict keeps its names
 
     @property
     def size(self) -> int:
@@ -47,14 +59,28 @@ class DiffusionModule(pl.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = diffusion_loss(self.model, to_model_range(batch["image"]), batch["mask"], self.noise,
                               p_uncond=self.cfg["p_uncond"])
-        finite = self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)), all=True)
-        if not finite:
-            saved = [cb.last_model_path or cb.best_model_path for cb in self.trainer.checkpoint_callbacks]
-            last = max(saved, key=lambda p: "last" in p, default="") or "none saved yet"
-            raise DivergenceError(f"non-finite training loss ({loss.item()}) at global step {self.global_step}; "
-                                     f"training stopped. Last good checkpoint: {last}")
+        if self.trainer.world_size > 1:  # every rank must stop at the same step: one collective per step
+            if not self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)), all=True):
+                self._diverged(self.global_step, float(loss))
+        else:
+            self.losses.push(self.global_step, loss)
+            self._check_losses(wait=False)
         self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=batch["image"].shape[0])
         return loss
+
+    def _check_losses(self, wait: bool) -> None:
+        bad = self.losses.check(wait=wait)
+        if bad is not None:
+            self._diverged(*bad)
+
+    def _diverged(self, step: int, loss: float) -> None:
+        saved = [cb.last_model_path or cb.best_model_path for cb in self.trainer.checkpoint_callbacks]
+        last = max(saved, key=lambda p: "last" in p, default="") or "none saved yet"
+        raise DivergenceError(f"non-finite training loss ({loss}) at global step {step}; training stopped. "
+                              f"Last good checkpoint: {last}")
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._check_losses(wait=True)  # no checkpoint holds weights trained past a non-finite loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         gen = torch.Generator(self.device).manual_seed(batch_idx)  # the same noise and t every validation
@@ -63,7 +89,9 @@ class DiffusionModule(pl.LightningModule):
         self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["image"].shape[0])
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(self.model.parameters(), lr=self.cfg["lr"], weight_decay=self.cfg["weight_decay"])
+        fused = dict(fused=True) if self.device.type == "cuda" else {}  # one kernel for every parameter's update
+        return torch.optim.AdamW(self.model.parameters(), lr=self.cfg["lr"], weight_decay=self.cfg["weight_decay"],
+                                 **fused)
 
     @torch.no_grad()
     def generate(self, masks: np.ndarray | torch.Tensor, *, sampler: str | None = None, steps: int | None = None,
@@ -82,7 +110,7 @@ class DiffusionModule(pl.LightningModule):
         ``keep`` (bool (N, H, W), True = keep the photo's pixel) only the other pixels are
         generated, RePaint-style (:mod:`semsegdiff.models.inpaint`; ``resample`` jumps).
         """
-        masks = masks if isinstance(masks, torch.Tensor) else torch.from_numpy(np.array(masks))
+        masks = as_tensor(masks)
         check_masks(masks, self.cfg["num_classes"], self.size)
         seeds = [seed + i for i in range(len(masks))] if isinstance(seed, int) else list(seed)
         if len(seeds) != len(masks):
@@ -102,7 +130,7 @@ class DiffusionModule(pl.LightningModule):
         if (init is None) != (keep is None):
             raise SettingError("local regeneration needs both init (the photos) and keep (the pixels to keep)")
         if init is not None:
-            init, keep = _as_images(init), torch.as_tensor(np.asarray(keep))
+            init, keep = _as_images(init), as_tensor(keep)
         for s in starts:
             if init is not None:
                 images, snap = inpaint(self.model, masks[s:s + batch_size], init[s:s + batch_size],
@@ -122,25 +150,81 @@ class DiffusionModule(pl.LightningModule):
 
 def _as_images(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 images as (N, 3, H, W), from (N, 3, H, W) or (N, H, W, 3)."""
-    images = torch.as_tensor(np.asarray(images)) if not isinstance(images, torch.Tensor) else images
+    images = as_tensor(images)
     if images.ndim == 4 and images.shape[1] != 3 and images.shape[-1] == 3:
         images = images.permute(0, 3, 1, 2)
     return images.contiguous()
+
+
+class FiniteLoss:
+    """Stops training at a non-finite loss without a host sync per step on a GPU.
+
+    Each step's loss is copied to the host asynchronously (pinned memory and a CUDA event) and
+    read once it has arrived, a step or two later; :meth:`check` with ``wait`` reads them all
+    (before every checkpoint). On the CPU a loss is read at once.
+    """
+
+    def __init__(self):
+        self.pending: deque = deque()
+
+    def push(self, step: int, loss: torch.Tensor) -> None:
+        value = loss.detach().float().reshape(())
+        if value.device.type != "cuda":
+            self.pending.append((step, value, None))
+            return
+        host = torch.empty((), dtype=torch.float32, pin_memory=True)
+        host.copy_(value, non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()
+        self.pending.append((step, host, event))
+
+    def check(self, wait: bool = False) -> tuple[int, float] | None:
+        """(step, loss) of the first non-finite loss that has arrived (all of them with ``wait``), else None."""
+        while self.pending:
+            step, value, event = self.pending[0]
+            if event is not None and not event.query():
+                if not wait:
+                    return None
+                event.synchronize()
+            self.pending.popleft()
+            if not math.isfinite(float(value)):
+                return step, float(value)
+        return None
 
 
 class EMA(WeightAveraging):
     """Exponential moving average of the weights, tracking the weights exactly before ``start``.
 
     As in the reference: EMA ``decay`` from step ``start`` on, a plain copy before. Validation,
-    previews, checkpoints' ``state_dict`` and the model after training use the EMA weights.
+    previews, checkpoints' ``state_dict`` and the model after training use the EMA weights. The
+    update is one fused ``torch._foreach_lerp_`` over all weights, and the step count is the
+    trainer's (a Python int): no host sync in the step, unlike ``AveragedModel.update_parameters``.
     """
 
     def __init__(self, decay: float = 0.995, start: int = 2000):
         def avg_fn(avg: torch.Tensor, current: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-            d = decay * (n >= start)  # n = updates so far = optimizer steps; no host sync
+            d = decay * (n >= start)  # n = updates so far = optimizer steps (AveragedModel's own path)
             return avg + (current - avg) * (1 - d)
 
         super().__init__(avg_fn=avg_fn)
+        self.decay, self.start = decay, start
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
+        step = trainer.global_step  # optimizer steps so far; this update is number `step`
+        if step <= self._latest_update_step or self._average_model is None:
+            return
+        avg = self._average_model
+        pairs = [(a.detach(), c.detach()) for a, c in zip(itertools.chain(avg.module.parameters(), avg.module.buffers()),
+                                                          itertools.chain(pl_module.parameters(), pl_module.buffers()))]
+        floats = [(a, c) for a, c in pairs if a.is_floating_point()]
+        others = [(a, c) for a, c in pairs if not a.is_floating_point()]
+        weight = 1.0 - self.decay if step - 1 >= self.start and step > 1 else 1.0  # n = step - 1 updates before this
+        if floats:
+            torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], weight)
+        for a, c in others:
+            a.copy_(c)
+        avg.n_averaged += 1  # stays on the device: no sync
+        self._latest_update_step = step
 
 
 def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", num_classes: int | None = None,
