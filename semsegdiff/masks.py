@@ -13,6 +13,8 @@ Conventions, for every function here:
 - A shape that reaches outside the mask is clipped to it with a ``warnings.warn``; one that covers no
   pixel of the mask, or a single point (``fill``, ``insert``) outside it, is a SettingError.
 - Holes (``remove``, ``translate``, ``shrink``) take the label of the nearest remaining pixel, never ignore.
+- Numbers (coordinates, radii, heights, pixel counts) must be finite and at most BIG (a million) pixels in
+  size; seeds are ints >= 0 or numpy Generators. Anything else is a SettingError naming the argument.
 - An inserted object stands on its foot point, as tall as the perspective makes it (:func:`horizon`);
   ``insert(..., "auto")`` finds it a spot on its ground where it covers nothing in front of it and at most
   half of anything behind it, and may hide the sky above the horizon, as tall vehicles do (:func:`place`).
@@ -44,15 +46,18 @@ from .labels import CLASS_NAMES, IGNORE, LABELS, NUM_CLASSES, THINGS, class_id, 
 
 ROAD, SIDEWALK, SKY = class_id("road"), class_id("sidewalk"), class_id("sky")
 VERGE = [class_id(c) for c in ("sidewalk", "terrain", "vegetation", "building", "wall", "fence")]
+BIG = 1_000_000  # largest coordinate, size or distance in pixels accepted: beyond any mask, safe from overflow
 
 
 # ---------------------------------------------------------------- argument checks
 def _check(mask, what: str = "mask") -> np.ndarray:
-    """The mask itself if it is a 2-D uint8 array of train ids; DataError naming the problem otherwise."""
-    if not (isinstance(mask, np.ndarray) and mask.ndim == 2 and mask.dtype == np.uint8):
+    """The mask itself if it is a non-empty 2-D uint8 array of train ids; DataError naming the problem otherwise."""
+    ok = isinstance(mask, np.ndarray) and mask.ndim == 2 and mask.dtype == np.uint8
+    if not ok or not mask.size:
         got = f"a {mask.dtype} array of shape {mask.shape}" if isinstance(mask, np.ndarray) else type(mask).__name__
+        got = f"an empty {mask.shape[0]}x{mask.shape[1]} array" if ok else got
         hint = "; an RGB colour mask? use masks.snap()" if np.ndim(mask) == 3 else ""
-        raise DataError(f"{what}: expected a 2-D uint8 array of train ids (H, W), got {got}{hint}")
+        raise DataError(f"{what}: expected a non-empty 2-D uint8 array of train ids (H, W), got {got}{hint}")
     return check_ids(mask, what)
 
 
@@ -74,10 +79,19 @@ def _name(cid: int) -> str:
     return "ignore" if cid == IGNORE else CLASS_NAMES[cid]
 
 
-def _number(v, what: str, low: float | None = 0.0, whole: bool = False) -> float:
+def _number(v, what: str, low: float | None = 0.0, whole: bool = False, high: float | None = BIG) -> float:
+    """v as an int (``whole``) or float in low..high (None: no bound); SettingError naming ``what`` otherwise.
+
+    Bounded by default to +-BIG: no mask is near that size, and larger values overflow pixel arithmetic.
+    """
     kinds = (int, np.integer) if whole else (int, float, np.integer, np.floating)
-    if isinstance(v, bool) or not isinstance(v, kinds) or not np.isfinite(v) or low is not None and v < low:
-        bound = f" >= {low:g}" if low is not None else ""
+    if (isinstance(v, bool) or not isinstance(v, kinds) or isinstance(v, (float, np.floating)) and not np.isfinite(v)
+            or low is not None and v < low or high is not None and abs(v) > high):
+        most = f"{high:,.0f}" if high is not None else ""
+        if low is None:
+            bound = f" from -{most} to {most}" if most else ""
+        else:
+            bound = f" >= {low:g}" + (f" and <= {most}" if most else "")
         raise SettingError(f"{what} must be a {'whole number' if whole else 'number'}{bound}, got {v!r}")
     return int(v) if whole else float(v)
 
@@ -94,14 +108,15 @@ def _rng(seed, what: str = "seed") -> np.random.Generator:
 def _points(points, what: str, at_least: int = 1) -> np.ndarray:
     """(n, 2) float array of (row, col) points; ``at_least=0`` asks for a single point."""
     try:
-        pts = np.asarray(points, dtype=float)
+        pts = np.asarray(points)
+        pts = pts.astype(float) if pts.dtype.kind in "iuf" else np.empty(0)  # numbers, not "3", None or True
     except (TypeError, ValueError):
         pts = np.empty(0)
     single = at_least == 0
     shape_ok = pts.shape == (2,) if single else (pts.ndim == 2 and pts.shape[1] == 2 and len(pts) >= at_least)
-    if isinstance(points, str) or not shape_ok or not np.isfinite(pts).all():
+    if isinstance(points, str) or not shape_ok or not (np.abs(pts) <= BIG).all():  # also refuses NaN
         need = "a (row, col) pair" if single else f"a list of at least {at_least} (row, col) points"
-        raise SettingError(f"{what} must be {need} of numbers, got {points!r}")
+        raise SettingError(f"{what} must be {need} of finite numbers from -{BIG:,} to {BIG:,}, got {points!r}")
     return pts.reshape(-1, 2)
 
 
@@ -207,9 +222,10 @@ def rectangle(mask, cls, top_left, bottom_right) -> np.ndarray:
 
 def ellipse(mask, cls, center, radii) -> np.ndarray:
     """Paint an ellipse; ``radii`` is one radius or (row radius, col radius), in pixels."""
-    radii_rc = _points((radii, radii) if np.ndim(radii) == 0 else radii, "radii", 0)[0]
-    if (radii_rc < 0).any():
-        raise SettingError(f"radii must be >= 0 pixels, got {radii!r}")
+    pair = tuple(radii) if isinstance(radii, (list, tuple)) or np.ndim(radii) == 1 else (radii, radii)
+    if len(pair) != 2:
+        raise SettingError(f"radii must be one radius or a (row radius, col radius) pair in pixels, got {radii!r}")
+    radii_rc = np.array([_number(r, "radii") for r in pair])
     return _paint(mask, cls, "ellipse", (_points(center, "center", 0)[0], radii_rc), f"the ellipse at {center}")
 
 
@@ -631,10 +647,12 @@ def from_ascii(text: str, legend: dict | None = None, size=None) -> np.ndarray:
     Indentation and blank lines around the art are dropped; all rows must have the same length.
     To add characters, pass ``{**DEFAULT_LEGEND, "x": "terrain"}``.
     """
+    if not isinstance(text, str):
+        raise SettingError(f"from_ascii: text must be a str, one character per pixel, got {type(text).__name__}")
     legend = DEFAULT_LEGEND if legend is None else legend
     if not isinstance(legend, dict) or not all(isinstance(k, str) and len(k) == 1 for k in legend):
         raise SettingError("legend must be a dict mapping single characters to class names or ids")
-    lines = [line.rstrip() for line in textwrap.dedent(str(text)).strip("\n").splitlines()]
+    lines = [line.rstrip() for line in textwrap.dedent(text).strip("\n").splitlines()]
     if not lines or not lines[0]:
         raise SettingError("from_ascii: the text holds no rows")
     for i, line in enumerate(lines, 1):
@@ -680,11 +698,14 @@ def snap(rgb, palette: dict | None = None, tol: float = 30.0) -> tuple[np.ndarra
     ``palette``: {class name or id: (r, g, b)}, such as a loaded colormap.json; by default the
     Cityscapes palette plus black for ignore (as :func:`render` and ``write(colour=True)`` draw it).
     Every pixel is snapped (distances weigh brightness over colour, see LUMA_CHROMA); the report counts
-    those farther than ``tol`` (RGB distance) from every class colour and gives the worst one.
+    those farther than ``tol`` (RGB distance, >= 0) from every class colour and gives the worst one.
+    In an RGBA image (H, W, 4), fully transparent pixels (alpha 0) become ignore (255) whatever their
+    colour and count as exact; any other alpha is opaque.
     """
-    rgb = np.asarray(rgb)
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
-        raise DataError(f"snap: expected an RGB(A) uint8 image (H, W, 3), got a {rgb.dtype} array of shape {rgb.shape}")
+    rgb, tol = np.asarray(rgb), _number(tol, "snap: tol")
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] not in (3, 4) or not rgb.size:
+        raise DataError(f"snap: expected a non-empty RGB(A) uint8 image (H, W, 3 or 4), got a {rgb.dtype} array of "
+                        f"shape {rgb.shape}")
     table = {**{label.id: label.color for label in LABELS}, IGNORE: (0, 0, 0)} if palette is None else palette
     if not isinstance(table, dict) or not table:
         raise SettingError("palette must be a dict {class name or id: (r, g, b)}")
@@ -702,6 +723,9 @@ def snap(rgb, palette: dict | None = None, tol: float = 30.0) -> tuple[np.ndarra
     best = ((delta @ LUMA_CHROMA.T) ** 2).sum(-1).argmin(1)
     mask = ids[best][inverse].reshape(key.shape)
     far = np.sqrt((delta ** 2).sum(-1)).min(1)[inverse].reshape(key.shape)
+    if rgb.shape[2] == 4:
+        clear = rgb[..., 3] == 0
+        mask[clear], far[clear] = IGNORE, 0.0
     r, c = np.unravel_index(far.argmax(), far.shape)
     report = SnapReport(int(far.size), int((far > tol).sum()), float(tol), float(far[r, c]), (int(r), int(c)),
                         tuple(int(v) for v in rgb[r, c, :3]), _name(mask[r, c]))
@@ -741,14 +765,22 @@ def changed_region(a, b, grow: int = 2) -> np.ndarray:
     if a.shape != b.shape:
         raise DataError(f"the masks differ in size: {a.shape} and {b.shape}")
     changed = a != b
-    grow = int(_number(grow, "grow", whole=True))
+    grow = min(_number(grow, "grow", whole=True), sum(a.shape))  # further changes nothing
     return ndimage.binary_dilation(changed, iterations=grow) if grow and changed.any() else changed
 
 
 def read(path, colors: dict | None = None) -> np.ndarray:
-    """Read a mask PNG: train ids (grey or palette PNG) or colours ({id: rgb} ``colors``, default as written)."""
-    colors = colors or {**{label.id: label.color for label in LABELS}, IGNORE: (0, 0, 0)}
-    return _check(read_mask(Path(path), colors), str(path))
+    """Read a mask PNG: train ids (grey or palette PNG) or colours ({id: rgb} ``colors``, default as written).
+
+    A JPEG is refused: its lossy compression changes ids and blurs class edges (decode it and use :func:`snap`).
+    """
+    path, colors = Path(path), colors or {**{label.id: label.color for label in LABELS}, IGNORE: (0, 0, 0)}
+    if path.is_file():
+        with open(path, "rb") as f:
+            if f.read(3) == b"\xff\xd8\xff":
+                raise DataError(f"{path}: a JPEG; masks are read from PNG (JPEG's lossy compression changes the ids); "
+                                "for a colour drawing saved as JPEG, decode it and use masks.snap()")
+    return _check(read_mask(path, colors), str(path))
 
 
 def write(path, mask, colour: bool = False) -> Path:

@@ -513,3 +513,137 @@ def test_no_plausible_spot_and_other_setting_errors(tmp_path):
                  lambda: masks.insert(road, "car", "somewhere"), lambda: masks.replace(road, 0, 1, where=road)):
         with pytest.raises(SettingError):
             call()
+
+
+# ---------------------------------------------------------------- misuse of the Python API
+ROAD32 = masks.from_ascii("ss\nrr", size=32)  # sky above row 16, road below: horizon at row 16
+NAN, INF, HUGE = float("nan"), float("inf"), 1e300
+EMPTY = np.zeros((0, 5), np.uint8)
+
+
+def refused(call, error=SettingError) -> str:
+    """Run a call that must fail with ``error`` and no warning on the way (no numpy cast, no clipping); its message."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(error) as e:
+            call()
+    message = str(e.value)
+    assert "\n" not in message and not isinstance(e.value.__context__, (FloatingPointError, OverflowError))
+    return message
+
+
+MISUSE = [  # call, error, words the one-line message must contain: the argument and what is allowed
+    (lambda: masks.rectangle(ROAD32, "car", (NAN, 1), (3, 3)), SettingError, ["top_left", "finite numbers"]),
+    (lambda: masks.rectangle(ROAD32, "car", (1, 1), (3, HUGE)), SettingError, ["bottom_right", "1,000,000"]),
+    (lambda: masks.rectangle(ROAD32, "car", (-HUGE, 1), (3, 3)), SettingError, ["top_left", "-1,000,000"]),
+    (lambda: masks.ellipse(ROAD32, "car", (INF, 3), 2), SettingError, ["center", "finite numbers"]),
+    (lambda: masks.ellipse(ROAD32, "car", (3, 3), NAN), SettingError, ["radii", ">= 0"]),
+    (lambda: masks.ellipse(ROAD32, "car", (3, 3), (2, HUGE)), SettingError, ["radii", "<= 1,000,000"]),
+    (lambda: masks.ellipse(ROAD32, "car", (3, 3), (-1, 2)), SettingError, ["radii", ">= 0"]),
+    (lambda: masks.ellipse(ROAD32, "car", (3, 3), (1, 2, 3)), SettingError, ["radii", "(row radius, col radius)"]),
+    (lambda: masks.polygon(ROAD32, "car", [(0, 0), (HUGE, 0), (5, 5)]), SettingError, ["points", "finite"]),
+    (lambda: masks.stroke(ROAD32, "car", [(0, 0), (-INF, 3)]), SettingError, ["points", "finite"]),
+    (lambda: masks.stroke(ROAD32, "car", [(0, 0)], INF), SettingError, ["radius", ">= 0"]),
+    (lambda: masks.stroke(ROAD32, "car", [(0, 0)], -1), SettingError, ["radius", ">= 0"]),
+    (lambda: masks.stroke(ROAD32, "car", [(0, 0)], HUGE), SettingError, ["radius", "<= 1,000,000"]),
+    (lambda: masks.fill(ROAD32, "car", (NAN, 0)), SettingError, ["fill: at", "finite"]),
+    (lambda: masks.fill(ROAD32, "car", (HUGE, 0)), SettingError, ["fill: at", "finite"]),
+    (lambda: masks.fill(ROAD32, "car", ("3", 0)), SettingError, ["fill: at", "numbers"]),
+    (lambda: masks.insert(ROAD32, "car", (INF, 3)), SettingError, ["insert: at", "finite"]),
+    (lambda: masks.insert(ROAD32, "car", (0, -HUGE)), SettingError, ["insert: at", "finite"]),
+    (lambda: masks.insert(ROAD32, "car", (30, 10), height=NAN), SettingError, ["height", ">= 1"]),
+    (lambda: masks.insert(ROAD32, "car", (30, 10), height=HUGE), SettingError, ["height", "<= 1,000,000"]),
+    (lambda: masks.insert(ROAD32, "car", (30, 10), height=-3), SettingError, ["height", ">= 1"]),
+    (lambda: masks.place(ROAD32, "car", height=INF), SettingError, ["height", ">= 1"]),
+    (lambda: masks.grow(ROAD32, "road", NAN), SettingError, ["pixels", "whole number >= 0"]),
+    (lambda: masks.grow(ROAD32, "road", -1), SettingError, ["pixels", "whole number >= 0"]),
+    (lambda: masks.shrink(ROAD32, "road", 1.5), SettingError, ["pixels", "whole number >= 0"]),
+    (lambda: masks.shrink(ROAD32, "road", 10 ** 400), SettingError, ["pixels", "<= 1,000,000"]),
+    (lambda: masks.translate(ROAD32, "road", 1.5, 0), SettingError, ["dy", "whole number"]),
+    (lambda: masks.translate(ROAD32, "road", 0, NAN), SettingError, ["dx", "whole number"]),
+    (lambda: masks.translate(ROAD32, "road", 10 ** 30, 0), SettingError, ["dy", "-1,000,000 to 1,000,000"]),
+    (lambda: masks.changed_region(ROAD32, ROAD32, INF), SettingError, ["grow", "whole number"]),
+    (lambda: masks.insert(ROAD32, "car", "auto", seed=-1), SettingError, ["seed", ">= 0", "Generator"]),
+    (lambda: masks.insert(ROAD32, "car", "auto", seed=2.0), SettingError, ["seed", "whole number"]),
+    (lambda: masks.insert(ROAD32, "car", "auto", seed=True), SettingError, ["seed", "whole number"]),
+    (lambda: masks.insert(ROAD32, "car", (30, 10), seed="0"), SettingError, ["seed", "whole number"]),
+    (lambda: masks.place(ROAD32, "bus", seed=np.int64(-5)), SettingError, ["seed", ">= 0"]),
+    (lambda: masks.from_ascii(b"rr\nss"), SettingError, ["from_ascii: text", "str", "bytes"]),
+    (lambda: masks.from_ascii(None), SettingError, ["from_ascii: text", "str", "NoneType"]),
+    (lambda: masks.from_ascii(["rr", "ss"]), SettingError, ["from_ascii: text", "str", "list"]),
+    (lambda: masks.snap(ids_to_colors(ROAD32), tol=-1), SettingError, ["snap: tol", ">= 0"]),
+    (lambda: masks.snap(ids_to_colors(ROAD32), tol=NAN), SettingError, ["snap: tol", ">= 0"]),
+    (lambda: masks.snap(np.zeros((0, 4, 3), np.uint8)), DataError, ["snap", "non-empty RGB(A)"]),
+    (lambda: masks.diff(ROAD32, EMPTY), DataError, ["b:", "non-empty", "empty 0x5"]),
+    (lambda: masks.changed_region(EMPTY, ROAD32), DataError, ["a:", "non-empty", "empty 0x5"]),
+] + [(lambda fn=fn, shape=shape: fn(np.zeros(shape, np.uint8)), DataError,
+      ["mask:", "non-empty", f"empty {shape[0]}x{shape[1]}"])
+     for fn in (masks.flip, masks.horizon, lambda m: masks.fill(m, "car", (0, 0)), lambda m: masks.resize(m, 4),
+                lambda m: masks.insert(m, "car", "auto", seed=0), lambda m: masks.rectangle(m, "car", (0, 0), (1, 1)),
+                lambda m: masks.replace(m, "road", "car"), masks.render)
+     for shape in ((0, 0), (0, 7), (7, 0))]
+
+
+@pytest.mark.parametrize("call, error, words", MISUSE, ids=[f"{i}-{row[2][0]}" for i, row in enumerate(MISUSE)])
+def test_misuse_is_one_error_naming_the_argument(call, error, words):
+    message = refused(call, error)
+    assert all(w in message for w in words), message
+
+
+bad_reals = st.one_of(st.sampled_from([NAN, INF, -INF]), st.floats(1e6 + 1, 1e308), st.floats(-1e308, -1e6 - 1))
+POINT_ARGS = {  # argument named in the error: a call with the bad number v in it
+    "top_left": lambda v: masks.rectangle(ROAD32, "car", (v, 1), (3, 3)),
+    "bottom_right": lambda v: masks.rectangle(ROAD32, "car", (1, 1), (3, v)),
+    "center": lambda v: masks.ellipse(ROAD32, "car", (3, v), 2),
+    "radii": lambda v: masks.ellipse(ROAD32, "car", (3, 3), (v, 2)),
+    "points": lambda v: masks.polygon(ROAD32, "car", [(0, 0), (v, 0), (5, 5)]),
+    "radius": lambda v: masks.stroke(ROAD32, "car", [(0, 0), (3, 3)], v),
+    "fill: at": lambda v: masks.fill(ROAD32, "car", (1, v)),
+    "insert: at (or 'auto')": lambda v: masks.insert(ROAD32, "person", (v, 4)),
+    "height": lambda v: masks.insert(ROAD32, "person", (20, 4), height=v),
+}
+
+
+@FAST
+@given(st.sampled_from(sorted(POINT_ARGS)), bad_reals)
+def test_non_finite_or_huge_numbers_are_refused(argument, v):
+    before = ROAD32.copy()
+    assert refused(lambda: POINT_ARGS[argument](v)).startswith(f"{argument} must be")
+    np.testing.assert_array_equal(ROAD32, before)
+
+
+WHOLE_ARGS = {
+    "pixels": lambda v: masks.grow(ROAD32, "road", v), "dy": lambda v: masks.translate(ROAD32, "road", v, 0),
+    "dx": lambda v: masks.translate(ROAD32, "road", 0, v), "grow": lambda v: masks.changed_region(ROAD32, ROAD32, v),
+    "seed": lambda v: masks.place(ROAD32, "person", seed=v),
+}
+
+
+@FAST
+@given(st.sampled_from(sorted(WHOLE_ARGS)), st.one_of(
+    bad_reals, st.floats(-1e6, 1e6).filter(lambda v: v != int(v)), st.booleans(), st.just(None), st.text(max_size=2),
+    st.integers(10 ** 6 + 1, 10 ** 40), st.integers(-10 ** 40, -10 ** 6 - 1)))
+def test_whole_numbers_and_seeds_refuse_anything_else(argument, v):
+    if argument == "seed" and (v is None or isinstance(v, int) and not isinstance(v, bool) and v >= 0):
+        return  # None (fresh entropy) and any int >= 0 are seeds
+    assert refused(lambda: WHOLE_ARGS[argument](v)).startswith(f"{argument} must be")
+
+
+def test_seeds_ints_and_generators():
+    assert masks.place(ROAD32, "person", seed=np.uint8(3)) == masks.place(ROAD32, "person", seed=3)
+    assert masks.place(ROAD32, "person", seed=np.random.default_rng(3)) == masks.place(ROAD32, "person", seed=3)
+    assert masks.place(ROAD32, "person", seed=10 ** 30) == masks.place(ROAD32, "person", seed=10 ** 30)
+
+
+def test_snap_honours_alpha_and_read_refuses_jpeg(tmp_path):
+    rgba = np.concatenate([ids_to_colors(ROAD32), np.full((32, 32, 1), 255, np.uint8)], axis=2)
+    rgba[:4, :, 3] = 0  # transparent: ignore, whatever the colour
+    rgba[:4, :, :3] = (255, 255, 255)
+    rgba[4:8, :, 3] = 1  # any other alpha: opaque
+    out, report = masks.snap(rgba)
+    assert (out[:4] == IGNORE).all() and (out[4:] == ROAD32[4:]).all() and report.far == 0
+    jpeg = encode_jpeg(torch.from_numpy(ids_to_colors(ROAD32)).permute(2, 0, 1).contiguous()).numpy().tobytes()
+    for name in ("m.jpg", "disguised.png"):  # by its bytes, not its name
+        (tmp_path / name).write_bytes(jpeg)
+        message = refused(lambda: masks.read(tmp_path / name), DataError)
+        assert message.startswith(str(tmp_path / name)) and "a JPEG" in message and "PNG" in message
