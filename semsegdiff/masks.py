@@ -13,6 +13,11 @@ Conventions, for every function here:
 - A shape that reaches outside the mask is clipped to it with a ``warnings.warn``; one that covers no
   pixel of the mask, or a single point (``fill``, ``insert``) outside it, is a SettingError.
 - Holes (``remove``, ``translate``, ``shrink``) take the label of the nearest remaining pixel, never ignore.
+- Numbers (coordinates, radii, heights, pixel counts) must be finite and at most BIG (a million) pixels in
+  size; seeds are ints >= 0 or numpy Generators. Anything else is a SettingError naming the argument.
+- An inserted object stands on its foot point, as tall as the perspective makes it (:func:`horizon`);
+  ``insert(..., "auto")`` finds it a spot on its ground where it covers nothing in front of it and at most
+  half of anything behind it, and may hide the sky above the horizon, as tall vehicles do (:func:`place`).
 
 Example::
 
@@ -41,15 +46,18 @@ from .labels import CLASS_NAMES, IGNORE, LABELS, NUM_CLASSES, THINGS, class_id, 
 
 ROAD, SIDEWALK, SKY = class_id("road"), class_id("sidewalk"), class_id("sky")
 VERGE = [class_id(c) for c in ("sidewalk", "terrain", "vegetation", "building", "wall", "fence")]
+BIG = 1_000_000  # largest coordinate, size or distance in pixels accepted: beyond any mask, safe from overflow
 
 
 # ---------------------------------------------------------------- argument checks
 def _check(mask, what: str = "mask") -> np.ndarray:
-    """The mask itself if it is a 2-D uint8 array of train ids; DataError naming the problem otherwise."""
-    if not (isinstance(mask, np.ndarray) and mask.ndim == 2 and mask.dtype == np.uint8):
+    """The mask itself if it is a non-empty 2-D uint8 array of train ids; DataError naming the problem otherwise."""
+    ok = isinstance(mask, np.ndarray) and mask.ndim == 2 and mask.dtype == np.uint8
+    if not ok or not mask.size:
         got = f"a {mask.dtype} array of shape {mask.shape}" if isinstance(mask, np.ndarray) else type(mask).__name__
+        got = f"an empty {mask.shape[0]}x{mask.shape[1]} array" if ok else got
         hint = "; an RGB colour mask? use masks.snap()" if np.ndim(mask) == 3 else ""
-        raise DataError(f"{what}: expected a 2-D uint8 array of train ids (H, W), got {got}{hint}")
+        raise DataError(f"{what}: expected a non-empty 2-D uint8 array of train ids (H, W), got {got}{hint}")
     return check_ids(mask, what)
 
 
@@ -71,25 +79,44 @@ def _name(cid: int) -> str:
     return "ignore" if cid == IGNORE else CLASS_NAMES[cid]
 
 
-def _number(v, what: str, low: float | None = 0.0, whole: bool = False) -> float:
+def _number(v, what: str, low: float | None = 0.0, whole: bool = False, high: float | None = BIG) -> float:
+    """v as an int (``whole``) or float in low..high (None: no bound); SettingError naming ``what`` otherwise.
+
+    Bounded by default to +-BIG: no mask is near that size, and larger values overflow pixel arithmetic.
+    """
     kinds = (int, np.integer) if whole else (int, float, np.integer, np.floating)
-    if isinstance(v, bool) or not isinstance(v, kinds) or not np.isfinite(v) or low is not None and v < low:
-        bound = f" >= {low:g}" if low is not None else ""
+    if (isinstance(v, bool) or not isinstance(v, kinds) or isinstance(v, (float, np.floating)) and not np.isfinite(v)
+            or low is not None and v < low or high is not None and abs(v) > high):
+        most = f"{high:,.0f}" if high is not None else ""
+        if low is None:
+            bound = f" from -{most} to {most}" if most else ""
+        else:
+            bound = f" >= {low:g}" + (f" and <= {most}" if most else "")
         raise SettingError(f"{what} must be a {'whole number' if whole else 'number'}{bound}, got {v!r}")
     return int(v) if whole else float(v)
+
+
+def _rng(seed, what: str = "seed") -> np.random.Generator:
+    """A numpy Generator from a seed: an int >= 0, a Generator (used as it is) or None (fresh entropy)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise SettingError(f"{what} must be a whole number >= 0 or a numpy Generator, got {seed!r}")
+    return np.random.default_rng(seed)
 
 
 def _points(points, what: str, at_least: int = 1) -> np.ndarray:
     """(n, 2) float array of (row, col) points; ``at_least=0`` asks for a single point."""
     try:
-        pts = np.asarray(points, dtype=float)
+        pts = np.asarray(points)
+        pts = pts.astype(float) if pts.dtype.kind in "iuf" else np.empty(0)  # numbers, not "3", None or True
     except (TypeError, ValueError):
         pts = np.empty(0)
     single = at_least == 0
     shape_ok = pts.shape == (2,) if single else (pts.ndim == 2 and pts.shape[1] == 2 and len(pts) >= at_least)
-    if isinstance(points, str) or not shape_ok or not np.isfinite(pts).all():
+    if isinstance(points, str) or not shape_ok or not (np.abs(pts) <= BIG).all():  # also refuses NaN
         need = "a (row, col) pair" if single else f"a list of at least {at_least} (row, col) points"
-        raise SettingError(f"{what} must be {need} of numbers, got {points!r}")
+        raise SettingError(f"{what} must be {need} of finite numbers from -{BIG:,} to {BIG:,}, got {points!r}")
     return pts.reshape(-1, 2)
 
 
@@ -195,9 +222,10 @@ def rectangle(mask, cls, top_left, bottom_right) -> np.ndarray:
 
 def ellipse(mask, cls, center, radii) -> np.ndarray:
     """Paint an ellipse; ``radii`` is one radius or (row radius, col radius), in pixels."""
-    radii_rc = _points((radii, radii) if np.ndim(radii) == 0 else radii, "radii", 0)[0]
-    if (radii_rc < 0).any():
-        raise SettingError(f"radii must be >= 0 pixels, got {radii!r}")
+    pair = tuple(radii) if isinstance(radii, (list, tuple)) or np.ndim(radii) == 1 else (radii, radii)
+    if len(pair) != 2:
+        raise SettingError(f"radii must be one radius or a (row radius, col radius) pair in pixels, got {radii!r}")
+    radii_rc = np.array([_number(r, "radii") for r in pair])
     return _paint(mask, cls, "ellipse", (_points(center, "center", 0)[0], radii_rc), f"the ellipse at {center}")
 
 
@@ -292,6 +320,10 @@ SILHOUETTES: dict[str, Silhouette] = {  # vehicles from behind, train: a tram fr
 }
 OBJECT_ALIASES = {"rider": "bicycle", "cyclist": "bicycle", "motorcyclist": "motorcycle"}
 MIN_HEIGHT = 0.08  # automatic placement: objects at least this share of the mask's height tall (and 4 px)
+BASE_SHARE = 0.8  # automatic placement: share of an object's base (its width at the ground) on its ground
+STAMPS = 4  # automatic placement: foot rows whose object is drawn to check what it hides, at most
+DEPTH_ROWS = 2  # automatic placement: things whose lowest row is at most this far above its foot row are in front
+KERB = [class_id("sidewalk"), class_id("terrain")]  # automatic placement: where half a base may stand beside its ground
 
 
 def _object(obj) -> str:
@@ -327,6 +359,17 @@ def _draw(mask: np.ndarray, sil: Silhouette, foot, h: float) -> tuple[np.ndarray
     return out, covered, clipped
 
 
+def _things(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """Things (8-connected person, rider and vehicle pixels) labelled 1..n, n, and per pixel the lowest row of
+    its thing in its column (-1: no thing): where it meets the ground, so a row of parked cars merged into one
+    thing is nearer where it comes lower."""
+    things, n = ndimage.label(np.isin(mask, THINGS), structure=np.ones((3, 3)))
+    lowest = np.full((n + 1, mask.shape[1]), -1)
+    rows, cols = np.nonzero(things)
+    np.maximum.at(lowest, (things[rows, cols], cols), rows)
+    return things, n, np.where(things > 0, lowest[things, np.arange(mask.shape[1])], -1)
+
+
 def horizon(mask) -> int:
     """Estimated horizon row: the perspective that sizes inserted objects.
 
@@ -348,6 +391,8 @@ def horizon(mask) -> int:
     on_ground[:-1] = mask[1:] == cls
     cues = []
     for name in ("car", "truck", "bus", "train", "person"):  # one-class silhouettes
+        if not (mask == class_id(name)).any():
+            continue
         things, _ = ndimage.label(mask == class_id(name), structure=np.ones((3, 3)))
         for i, (rows, _) in enumerate(ndimage.find_objects(things), 1):
             bottom, height = rows.stop - 1, rows.stop - 1 - rows.start
@@ -358,7 +403,8 @@ def horizon(mask) -> int:
 
 def _box_sums(blocked: np.ndarray, top, left, bottom, right) -> np.ndarray:
     """Number of blocked pixels in each box (rows top..bottom, cols left..right), from one integral image."""
-    s = np.pad(blocked.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    s = np.zeros((blocked.shape[0] + 1, blocked.shape[1] + 1), np.int64)
+    s[1:, 1:] = blocked.cumsum(0).cumsum(1)
     return s[bottom + 1, right + 1] - s[top, right + 1] - s[bottom + 1, left] + s[top, left]
 
 
@@ -378,50 +424,106 @@ def _boxes(sil: Silhouette, rr, cc, h) -> tuple[np.ndarray, ...]:
             np.floor(rr + hi[0] * h + 0.5).astype(int), np.floor(cc + hi[1] * h + 0.5).astype(int))
 
 
+def _narrow(ok: np.ndarray, candidates: tuple, why) -> tuple:
+    """The candidates (arrays) where ok holds; a SettingError saying ``why()`` when none is left."""
+    if not ok.any():
+        raise SettingError(f"{why()}; pass at=(row, col) to place it yourself")
+    return tuple(a[ok] for a in candidates)
+
+
+def _longest_runs(pixels: np.ndarray) -> np.ndarray:
+    """Per row, the length of its longest run of True pixels."""
+    steps = np.diff(np.pad(pixels, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    (rows, starts), (_, stops) = np.nonzero(steps == 1), np.nonzero(steps == -1)
+    runs = np.zeros(len(pixels), int)
+    np.maximum.at(runs, rows, stops - starts)
+    return runs
+
+
+def _row_counts(pixels: np.ndarray, rows: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Number of True pixels in each row segment (row, columns first..last)."""
+    left_of = np.pad(pixels.cumsum(1), ((0, 0), (1, 0)))  # per row: pixels left of each column
+    return left_of[rows, last + 1] - left_of[rows, first]
+
+
+def _too_narrow(no_spot: str, key: str, on: str, hz: int, runs: np.ndarray, needs: np.ndarray, rows: np.ndarray) -> str:
+    """Why no spot has enough ground under the object's base: the row that comes closest."""
+    i = int(np.argmax(runs / needs))
+    return (f"{no_spot}: no {on} below the horizon (row {hz}) wide enough for a {key}: the widest {on} row for its "
+            f"size is {runs[i]} px (row {rows[i]}), a {key} there needs {BASE_SHARE * needs[i]:.0f} px of its "
+            f"{needs[i]} px base (or half, beside sidewalk or terrain)")
+
+
 def place(mask, obj, *, height: float | None = None, seed=None) -> tuple[int, int]:
     """A free, plausible foot point (row, col) for ``obj``: what ``insert(..., at="auto")`` uses.
 
-    Candidates are pixels of the object's ground below the horizon where it stands with >= 80% of its
-    base on that ground, fits in the mask, is at least MIN_HEIGHT of the mask tall, and its bounding box
-    covers no sky, no ignore and no thing (person, rider, vehicle) except things behind it (their bottom
-    row above its foot), of which it may hide at most half. They are tried in a random order weighted by
-    1 / (distance below the horizon), so far spots come up about as often as near ones. ``seed``: an int
-    or a numpy Generator. Objects taller than the camera height reach above the horizon, so where sky
-    comes down to it (open roads) tall vehicles find no spot.
+    Candidates are pixels of the object's ground (SILHOUETTES ``on``) below the horizon where it
+
+    - is at least MIN_HEIGHT of the mask tall (unless ``height`` is given) and fits in the mask;
+    - stands with BASE_SHARE of its base on its ground, or with half of it there and the rest on sidewalk
+      or terrain (a car on the kerb, a bus where the far road is narrow);
+    - covers no ignore, no sky below the horizon and nothing of a thing (person, rider, vehicle) in front
+      of it: one whose lowest pixel in that column is at or below its foot row - DEPTH_ROWS. It may cover
+      what lies behind: buildings, vegetation and the sky above the horizon, which anything taller than
+      the camera height reaches (a bus on an open road hides the sky).
+
+    They are tried in a random order weighted by 1 / (distance below the horizon), so far spots come up
+    about as often as near ones; the first that hides at most half of each thing behind it wins (things
+    smaller than MIN_HEIGHT, far-away specks, may be hidden; at most STAMPS rows are drawn to check).
+    ``seed``: an int >= 0 or a numpy Generator. Without a spot, the SettingError names the rule that ruled
+    out the last candidates (no ground below the horizon, too narrow, ...).
     """
-    mask, key = _check(mask), _object(obj)
+    mask, key, rng = _check(mask), _object(obj), _rng(seed)
+    fixed_h = _number(height, "height", 1) if height is not None else None
     sil, (h_img, w_img) = SILHOUETTES[key], mask.shape
-    ground, no_spot = _ground(mask, sil.on), f"no plausible spot for a {key} in this mask"
+    on, ground = " or ".join(sil.on), _ground(mask, sil.on)
+    no_spot = f"no plausible spot for a {key} in this mask"
     if not ground.any():
-        raise SettingError(f"{no_spot}: it has no {' or '.join(sil.on)}; pass at=(row, col) to place it yourself")
-    hz = horizon(mask)
+        raise SettingError(f"{no_spot}: it has no {on}; pass at=(row, col) to place it yourself")
+    hz, least = horizon(mask), max(4, MIN_HEIGHT * h_img)
     rr, cc = np.nonzero(ground)
-    h = np.full(rr.shape, _number(height, "height", 1)) if height is not None else sil.height * (rr - hz)
-    keep = (rr > hz) & (h >= max(4, MIN_HEIGHT * h_img))
-    rr, cc, h = rr[keep], cc[keep], h[keep]
-    top, left, bottom, right = _boxes(sil, rr, cc, h)
-    ok = (top >= 0) & (left >= 0) & (bottom < h_img) & (right < w_img)
+    h = np.full(rr.shape, fixed_h) if fixed_h is not None else sil.height * (rr - hz)
+    cand = _narrow(rr > hz, (rr, cc, h), lambda: f"{no_spot}: none of its {on} lies below the horizon (row {hz})")
+    cand = _narrow((cand[2] >= least) | (fixed_h is not None), cand, lambda: (
+        f"{no_spot}: its {on} below the horizon (row {hz}) reaches down to row {cand[0].max()} only, where a {key} "
+        f"is {cand[2].max():.1f} px tall; automatic placement needs {least:.1f} px (MIN_HEIGHT) or height="))
+    top, left, bottom, right = _boxes(sil, *cand)
+    cand = _narrow((top >= 0) & (left >= 0) & (bottom < h_img) & (right < w_img), cand, lambda: (
+        f"{no_spot}: standing on its {on} below the horizon (row {hz}) it would leave the {h_img}x{w_img} mask "
+        f"wherever it stands ({cand[2].min():.0f}..{cand[2].max():.0f} px tall)"))
+    rr, cc, h = cand
     b0, b1 = (np.clip(np.rint(cc + side * sil.base * h), 0, w_img - 1).astype(int) for side in (-1, 1))
-    on_ground = np.pad(ground.cumsum(1), ((0, 0), (1, 0)))  # per row: ground pixels left of each column
-    ok &= on_ground[rr, b1 + 1] - on_ground[rr, b0] >= 0.8 * (b1 - b0 + 1)
-    things, n_things = ndimage.label(np.isin(mask, THINGS), structure=np.ones((3, 3)))
-    thing_bottom = np.r_[-1, [s[0].stop - 1 for s in ndimage.find_objects(things)]][things]  # -1: no thing
-    fixed = np.isin(mask, (SKY, IGNORE))
-    for row in np.unique(rr[ok]):  # what blocks depends on the foot row: things at or in front of it
-        at_row = np.flatnonzero(ok & (rr == row))
-        blocked = fixed | (thing_bottom >= row - 2)
-        ok[at_row] = _box_sums(blocked, top[at_row], left[at_row], bottom[at_row], right[at_row]) == 0
-    rr, cc, h = rr[ok], cc[ok], h[ok]
-    weight, sizes = 1.0 / (rr - hz), np.bincount(things.ravel(), minlength=n_things + 1)
-    order = np.random.default_rng(seed).choice(len(rr), min(len(rr), 30), replace=False, p=weight / weight.sum()) \
-        if len(rr) else []
-    for i in order:  # the first spot that hides at most half of each thing behind it
-        hidden = np.bincount(things[_draw(mask, sil, (rr[i], cc[i]), h[i])[1]], minlength=n_things + 1)
-        if (hidden[1:] <= 0.5 * sizes[1:]).all():
-            return int(rr[i]), int(cc[i])
-    raise SettingError(f"{no_spot}: every spot on its {' or '.join(sil.on)} below the horizon (row {hz}) would make "
-                       "it tiny, leave the image, or cover sky, ignore, the road's far end or an object in front "
-                       "of it (or half of one behind it); pass at=(row, col) to place it yourself")
+    width, under = b1 - b0 + 1, _row_counts(ground, rr, b0, b1)
+    kerb = _row_counts(ground | np.isin(mask, KERB), rr, b0, b1)
+    cand = _narrow((under >= BASE_SHARE * width) | (under >= 0.5 * width) & (kerb >= BASE_SHARE * width), cand,
+                   lambda: _too_narrow(no_spot, key, on, hz, _longest_runs(ground)[rr], width, rr))
+    rr, cc, h = cand
+    top, left, bottom, right = _boxes(sil, rr, cc, h)
+    things, n_things, lowest = _things(mask)
+    fixed = (mask == IGNORE) | ((mask == SKY) & (np.arange(h_img)[:, None] > hz))
+    blocked = np.zeros(len(rr), int)
+    levels = np.searchsorted(np.unique(lowest[things > 0]), rr - DEPTH_ROWS)  # foot rows with the same things in front
+    for level in np.unique(levels):
+        at = np.flatnonzero(levels == level)
+        blocked[at] = _box_sums(fixed | (lowest >= rr[at[0]] - DEPTH_ROWS), top[at], left[at], bottom[at], right[at])
+    rr, cc, h, top, left, bottom, right = _narrow(blocked == 0, (rr, cc, h, top, left, bottom, right), lambda: (
+        f"{no_spot}: every spot on its {on} below the horizon (row {hz}) where it fits would cover ignore, sky below "
+        "the horizon or an object in front of it"))
+    sizes, stamps = np.bincount(things.ravel(), minlength=n_things + 1), {}
+    kept = np.array([False] + [s[0].stop - s[0].start >= least for s in ndimage.find_objects(things)])  # no specks
+    hides_half = lambda ids: (np.bincount(ids, minlength=n_things + 1) > 0.5 * sizes)[kept].any()  # noqa: E731
+    for i in np.argsort(rng.exponential(size=len(rr)) * (rr - hz)):  # a random order, weights 1 / (rr - hz)
+        box = np.s_[top[i]:bottom[i] + 1, left[i]:right[i] + 1]
+        if hides_half(things[box].ravel()):  # its box would, but would its pixels? (the same all along a row)
+            if rr[i] not in stamps:
+                if len(stamps) == STAMPS:
+                    continue
+                stamps[rr[i]] = _draw(mask, sil, (rr[i], cc[i]), h[i])[1][box]
+            if hides_half(things[box][stamps[rr[i]]]):
+                continue
+        return int(rr[i]), int(cc[i])
+    raise SettingError(f"{no_spot}: every spot tried on its {on} below the horizon (row {hz}) would hide more than "
+                       f"half of an object ({least:.0f} px or taller) behind it; pass at=(row, col) to place it yourself")
 
 
 def insert(mask, cls, at, height: float | None = None, *, seed=None) -> np.ndarray:
@@ -430,18 +532,19 @@ def insert(mask, cls, at, height: float | None = None, *, seed=None) -> np.ndarr
     ``cls``: car, truck, bus, train, person, bicycle / motorcycle (each with its rider; "rider" means a
     cyclist), pole, traffic light, traffic sign (see SILHOUETTES). ``height`` in pixels defaults to the
     perspective (:func:`horizon`). ``at="auto"`` picks a free, plausible spot with :func:`place`, seeded
-    by ``seed``; an object reaching outside the mask at a given ``at`` is clipped with a warning.
+    by ``seed`` (an int >= 0 or a numpy Generator); an object reaching outside the mask at a given ``at``
+    is clipped with a warning.
     """
-    mask, key = _check(mask), _object(cls)
-    if isinstance(at, str) and at == "auto":
-        foot = place(mask, key, height=height, seed=seed)
-    else:
-        foot = _pixel(at, mask.shape, "insert: at (or 'auto')")
-    hz = horizon(mask) if height is None else None
-    if height is None and foot[0] <= hz:
-        raise SettingError(f"insert: at row {foot[0]} is not below the horizon (row {hz}, the top of the road), so "
-                           f"a {key} standing there has no size; choose a lower row or pass height= in pixels")
-    h = _number(height, "height", 1) if height is not None else SILHOUETTES[key].height * (foot[0] - hz)
+    mask, key, rng = _check(mask), _object(cls), _rng(seed)
+    h = _number(height, "height", 1) if height is not None else None
+    auto = isinstance(at, str) and at == "auto"
+    foot = place(mask, key, height=h, seed=rng) if auto else _pixel(at, mask.shape, "insert: at (or 'auto')")
+    if h is None:
+        hz = horizon(mask)
+        if foot[0] <= hz:
+            raise SettingError(f"insert: at row {foot[0]} is not below the horizon (row {hz}, the top of the road), "
+                               f"so a {key} standing there has no size; choose a lower row or pass height= in pixels")
+        h = SILHOUETTES[key].height * (foot[0] - hz)
     out, _, clipped = _draw(mask, SILHOUETTES[key], foot, h)
     if clipped:
         warnings.warn(f"the {key} at {foot} ({h:.0f} px tall) reaches outside the mask and was clipped to it",
@@ -544,10 +647,12 @@ def from_ascii(text: str, legend: dict | None = None, size=None) -> np.ndarray:
     Indentation and blank lines around the art are dropped; all rows must have the same length.
     To add characters, pass ``{**DEFAULT_LEGEND, "x": "terrain"}``.
     """
+    if not isinstance(text, str):
+        raise SettingError(f"from_ascii: text must be a str, one character per pixel, got {type(text).__name__}")
     legend = DEFAULT_LEGEND if legend is None else legend
     if not isinstance(legend, dict) or not all(isinstance(k, str) and len(k) == 1 for k in legend):
         raise SettingError("legend must be a dict mapping single characters to class names or ids")
-    lines = [line.rstrip() for line in textwrap.dedent(str(text)).strip("\n").splitlines()]
+    lines = [line.rstrip() for line in textwrap.dedent(text).strip("\n").splitlines()]
     if not lines or not lines[0]:
         raise SettingError("from_ascii: the text holds no rows")
     for i, line in enumerate(lines, 1):
@@ -593,11 +698,14 @@ def snap(rgb, palette: dict | None = None, tol: float = 30.0) -> tuple[np.ndarra
     ``palette``: {class name or id: (r, g, b)}, such as a loaded colormap.json; by default the
     Cityscapes palette plus black for ignore (as :func:`render` and ``write(colour=True)`` draw it).
     Every pixel is snapped (distances weigh brightness over colour, see LUMA_CHROMA); the report counts
-    those farther than ``tol`` (RGB distance) from every class colour and gives the worst one.
+    those farther than ``tol`` (RGB distance, >= 0) from every class colour and gives the worst one.
+    In an RGBA image (H, W, 4), fully transparent pixels (alpha 0) become ignore (255) whatever their
+    colour and count as exact; any other alpha is opaque.
     """
-    rgb = np.asarray(rgb)
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
-        raise DataError(f"snap: expected an RGB(A) uint8 image (H, W, 3), got a {rgb.dtype} array of shape {rgb.shape}")
+    rgb, tol = np.asarray(rgb), _number(tol, "snap: tol")
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] not in (3, 4) or not rgb.size:
+        raise DataError(f"snap: expected a non-empty RGB(A) uint8 image (H, W, 3 or 4), got a {rgb.dtype} array of "
+                        f"shape {rgb.shape}")
     table = {**{label.id: label.color for label in LABELS}, IGNORE: (0, 0, 0)} if palette is None else palette
     if not isinstance(table, dict) or not table:
         raise SettingError("palette must be a dict {class name or id: (r, g, b)}")
@@ -615,6 +723,9 @@ def snap(rgb, palette: dict | None = None, tol: float = 30.0) -> tuple[np.ndarra
     best = ((delta @ LUMA_CHROMA.T) ** 2).sum(-1).argmin(1)
     mask = ids[best][inverse].reshape(key.shape)
     far = np.sqrt((delta ** 2).sum(-1)).min(1)[inverse].reshape(key.shape)
+    if rgb.shape[2] == 4:
+        clear = rgb[..., 3] == 0
+        mask[clear], far[clear] = IGNORE, 0.0
     r, c = np.unravel_index(far.argmax(), far.shape)
     report = SnapReport(int(far.size), int((far > tol).sum()), float(tol), float(far[r, c]), (int(r), int(c)),
                         tuple(int(v) for v in rgb[r, c, :3]), _name(mask[r, c]))
@@ -654,14 +765,22 @@ def changed_region(a, b, grow: int = 2) -> np.ndarray:
     if a.shape != b.shape:
         raise DataError(f"the masks differ in size: {a.shape} and {b.shape}")
     changed = a != b
-    grow = int(_number(grow, "grow", whole=True))
+    grow = min(_number(grow, "grow", whole=True), sum(a.shape))  # further changes nothing
     return ndimage.binary_dilation(changed, iterations=grow) if grow and changed.any() else changed
 
 
 def read(path, colors: dict | None = None) -> np.ndarray:
-    """Read a mask PNG: train ids (grey or palette PNG) or colours ({id: rgb} ``colors``, default as written)."""
-    colors = colors or {**{label.id: label.color for label in LABELS}, IGNORE: (0, 0, 0)}
-    return _check(read_mask(Path(path), colors), str(path))
+    """Read a mask PNG: train ids (grey or palette PNG) or colours ({id: rgb} ``colors``, default as written).
+
+    A JPEG is refused: its lossy compression changes ids and blurs class edges (decode it and use :func:`snap`).
+    """
+    path, colors = Path(path), colors or {**{label.id: label.color for label in LABELS}, IGNORE: (0, 0, 0)}
+    if path.is_file():
+        with open(path, "rb") as f:
+            if f.read(3) == b"\xff\xd8\xff":
+                raise DataError(f"{path}: a JPEG; masks are read from PNG (JPEG's lossy compression changes the ids); "
+                                "for a colour drawing saved as JPEG, decode it and use masks.snap()")
+    return _check(read_mask(path, colors), str(path))
 
 
 def write(path, mask, colour: bool = False) -> Path:

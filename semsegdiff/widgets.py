@@ -55,7 +55,9 @@ class PainterState:
     ``mask`` (uint8 train ids, 255 = ignore) is checked like every mask in :mod:`semsegdiff.masks`;
     without it a ``size`` (int or (h, w), default 32) mask filled with ``start`` ("road" or "ignore").
     Coordinates are mask ``(row, col)`` with pixel centres at whole numbers; fractions are fine.
-    Points outside the mask are clipped (a stroke) or ignored (fill, pick) without warnings.
+    Points outside the mask are clipped (a stroke) or ignored (fill, pick) without warnings. Points that
+    are not finite numbers within +-masks.BIG (NaN, inf, 1e300, None) are refused with a SettingError
+    naming them, before anything changes: the mask, the stroke in progress and the history stay as they were.
     """
 
     def __init__(self, mask=None, *, size=None, start="road", cls="car", radius: float = 1.0,
@@ -127,6 +129,7 @@ class PainterState:
     # ------------------------------------------------------------ mouse
     def press(self, row: float, col: float) -> Change | None:
         """Start a stroke (paint, erase), fill the region under the point, or pick its class."""
+        row, col = _point(row, col, "press")
         self.release()
         if self.tool == "pick":
             self.pick(row, col)
@@ -139,6 +142,7 @@ class PainterState:
 
     def drag(self, row: float, col: float) -> Change | None:
         """Continue the stroke in progress to (row, col); nothing when no stroke is in progress."""
+        row, col = _point(row, col, "drag")
         if not self.drawing:
             return None
         segment, self._last = [self._last, (row, col)], (row, col)
@@ -153,7 +157,7 @@ class PainterState:
 
     def pick(self, row: float, col: float) -> int | None:
         """Eyedropper: the class under (row, col) becomes the class to paint, and the tool paint again."""
-        at = self._inside(row, col)
+        at = self._inside(*_point(row, col, "pick"))
         if at is None:
             return None
         self.cls = int(self._mask[at])
@@ -210,6 +214,12 @@ class PainterState:
         rows, cols = np.nonzero(new != self._mask)
         self._mask = new
         return Change(rows, cols, value) if len(rows) else None
+
+
+def _point(row, col, what: str) -> tuple[float, float]:
+    """(row, col) as floats if both are finite numbers within +-masks.BIG; a SettingError naming them otherwise."""
+    r, c = masks._points((row, col), f"{what}: row, col", at_least=0)[0]
+    return float(r), float(c)
 
 
 def _size(size) -> tuple[int, int]:

@@ -1,8 +1,10 @@
 """Mask editing (semsegdiff.masks): properties on random and synthetic masks, auto-insert rates, user errors."""
 from __future__ import annotations
 
+import collections
 import functools
 import json
+import re
 import warnings
 
 import matplotlib.pyplot as plt
@@ -143,13 +145,17 @@ def test_insert_auto_is_seeded_and_uses_place():
     assert abs(masks.horizon(later) - masks.horizon(mask)) <= 1  # what stands on the road keeps the perspective
 
 
+SCENES_SEED = 0  # 200 synthetic 64 px scenes: the horizon and placement rates are measured on them
+
+
 @pytest.fixture(scope="module")
 def scenes200() -> np.ndarray:
-    return render_scenes(200, 64, seed=2024)[1]
+    return render_scenes(200, 64, seed=SCENES_SEED)[1]
 
 
 def test_horizon_matches_the_synthetic_camera(scenes200):
-    truth = np.array([plan_scene(np.random.default_rng([2024, i]), 64).env.camera.horizon_row(64) for i in range(200)])
+    truth = np.array([plan_scene(np.random.default_rng([SCENES_SEED, i]), 64).env.camera.horizon_row(64)
+                      for i in range(200)])
     error = np.array([masks.horizon(m) for m in scenes200]) - truth
     assert np.abs(error).mean() <= 1.5 and np.percentile(np.abs(error), 95) <= 3, np.abs(error).mean()
 
@@ -157,51 +163,112 @@ def test_horizon_matches_the_synthetic_camera(scenes200):
 ENRICH = ("bicycle", "motorcycle", "bus", "train", "person")  # the rare classes of the enrichment runs, and people
 
 
-def test_auto_insert_rates_on_200_synthetic_scenes(scenes200):
-    """Where insert(..., "auto") puts rare objects: rates over 200 synthetic masks, per object."""
-    stats = {obj: dict(tries=0, placed=0, on_ground=0, below=0, sky=0, rows=[], heights=[]) for obj in ENRICH}
-    for i, mask in enumerate(scenes200):
-        hz = masks.horizon(mask)
-        for obj in ENRICH:
+def placements(scene_masks, objects) -> dict[str, dict]:
+    """Measure ``place`` and ``insert`` at its spot (what ``insert(..., "auto")`` does; seed i in scene i) over
+    the scenes that show road, per object.
+
+    Returns {object: {"tries", "placed", "why": Counter of refusals (numbers as N), and per placement:
+    "rows" (foot row), "heights" (rows drawn), "expected" (H * (row - horizon)), "on_ground", "below" (foot
+    below the horizon), "sky_below" / "sky_above" (covers sky below / at or above the horizon row),
+    "ignore" (covers ignore), "front" (covers a thing whose lowest pixel in that column is at or below its
+    foot row - DEPTH_ROWS), "behind" (the largest share it hides of a thing MIN_HEIGHT or taller) and "shift"
+    (how far it moves the horizon estimated from the mask)}}.
+    """
+    keys = ("rows", "heights", "expected", "on_ground", "below", "sky_below", "sky_above", "ignore", "front", "behind",
+            "shift")
+    stats = {obj: dict(tries=0, placed=0, why=collections.Counter(), **{k: [] for k in keys}) for obj in objects}
+    for i, mask in enumerate(scene_masks):
+        if not (mask == ROAD).any():
+            continue
+        hz, least = masks.horizon(mask), max(4, masks.MIN_HEIGHT * mask.shape[0])
+        above = np.arange(mask.shape[0])[:, None] <= hz
+        things, _, lowest = masks._things(mask)
+        sizes = np.bincount(things.ravel())
+        tall = np.array([False] + [s[0].stop - s[0].start >= least for s in ndimage.find_objects(things)])
+        for obj in objects:
             s = stats[obj]
             s["tries"] += 1
             try:
                 foot = masks.place(mask, obj, seed=i)
             except SettingError as e:
-                assert "no plausible spot" in str(e)
+                s["why"][re.sub(r"\d+", "N", str(e).split(": ", 1)[1])] += 1
                 continue
-            out = masks.insert(mask, obj, foot)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # it fits in the mask: no clipping
+                out = masks.insert(mask, obj, foot)
             drawn = out != mask
-            s["placed"] += 1
-            s["on_ground"] += mask[foot] in ((ROAD, SIDEWALK) if obj == "person" else (ROAD,))
-            s["below"] += foot[0] > hz
-            s["sky"] += (mask[drawn] == SKY).any()
             rows = np.nonzero(drawn.any(axis=1))[0]
-            s["rows"].append(foot[0])
-            s["heights"].append(rows.max() - rows.min() + 1)
+            s["placed"] += 1
+            for k, v in zip(keys, (foot[0], rows.max() - rows.min() + 1,
+                                   masks.SILHOUETTES[masks._object(obj)].height * (foot[0] - hz),
+                                   mask[foot] in ((ROAD, SIDEWALK) if obj == "person" else (ROAD,)), foot[0] > hz,
+                                   (drawn & ~above & (mask == SKY)).any(), (drawn & above & (mask == SKY)).any(),
+                                   (drawn & (mask == IGNORE)).any(), (drawn & (lowest >= foot[0] - masks.DEPTH_ROWS)).any(),
+                                   (np.bincount(things[drawn], minlength=len(sizes)) / sizes)[tall].max(initial=0),
+                                   abs(masks.horizon(out) - hz))):
+                s[k].append(v)
+    return stats
+
+
+RATES = {"person": 0.95, "bicycle": 0.95, "motorcycle": 0.95, "car": 0.95, "bus": 0.8, "truck": 0.8}  # "rider": bicycle
+
+
+def test_auto_insert_rates_and_rules_on_200_synthetic_scenes(scenes200):
+    """insert(..., "auto") on 200 synthetic 64 px scenes (seed 0): placement rates per object over the scenes with
+    road, and its rules: foot on its ground below the horizon, height by the perspective, nothing in front and no
+    ignore covered, at most half of a thing behind. Sky is covered only at or above the horizon row, as objects
+    taller than the camera height (vehicles, people close by) do; never below it."""
+    stats = placements(scenes200, RATES)
     for obj, s in stats.items():
-        n = s["placed"]
-        assert s["on_ground"] / n >= 0.95 and s["below"] / n >= 0.98 and s["sky"] == 0, (obj, s)
-        assert n / s["tries"] >= {"person": 0.9, "bicycle": 0.7, "motorcycle": 0.7}.get(obj, 0.1), (obj, n)
-        if n >= 50:  # smaller towards the horizon
-            assert np.corrcoef(s["rows"], s["heights"])[0, 1] > 0.5, obj
+        assert s["placed"] / s["tries"] >= RATES[obj], (obj, s["placed"], s["tries"], s["why"])
+        assert all(s["on_ground"]) and all(s["below"]), obj
+        assert not any(s["sky_below"] + s["ignore"] + s["front"]) and max(s["behind"]) <= 0.5, obj
+        assert np.mean(np.abs(np.subtract(s["heights"], s["expected"])) <= 2) >= 0.95, obj  # the perspective
+        assert np.corrcoef(s["rows"], s["heights"])[0, 1] > 0.5, obj  # smaller towards the horizon
+        assert np.mean(np.array(s["shift"]) <= 1) >= 0.95, obj  # and consistent with it
+    assert any(stats["bus"]["sky_above"])  # tall vehicles do hide the sky
     rows = np.concatenate([s["rows"] for s in stats.values()])  # all objects, heights in camera heights
     heights = np.concatenate([np.array(s["heights"]) / masks.SILHOUETTES[obj].height for obj, s in stats.items()])
     assert np.corrcoef(rows, heights)[0, 1] > 0.5
 
 
+def street(road=(24, 0, 64), sky=24, car=None, ignore=0) -> np.ndarray:
+    """A 64x64 mask of building with sky above row ``sky``, road (first row, first col, end col) and a car box
+    (rows, cols slices) or ignore rows on top."""
+    m = np.full((64, 64), class_id("building"), np.uint8)
+    m[:sky] = SKY
+    m[road[0]:, road[1]:road[2]] = ROAD
+    if car is not None:
+        m[car] = class_id("car")
+    m[:ignore] = IGNORE
+    return m
+
+
+@pytest.mark.parametrize("mask, obj, words", [
+    (street(road=(64, 0, 64)), "car", "it has no road"),
+    (street(road=(20, 0, 64))[:21], "car", "none of its road lies below the horizon (row 20)"),
+    (street(road=(62, 0, 64)), "car", "reaches down to row 63 only, where a car is 1.1 px tall; automatic placement "
+                                      "needs 5.1 px (MIN_HEIGHT) or height="),
+    (street()[:, :3], "bus", "it would leave the 64x3 mask wherever it stands"),
+    (street(road=(20, 31, 33)), "bus", "no road below the horizon (row 20) wide enough for a bus: the widest road row "
+                                       "for its size is 2 px (row 23), a bus there needs 4 px of its 5 px base"),
+    (street(ignore=24), "bus", "would cover ignore, sky below the horizon or an object in front of it"),
+    (street(road=(24, 20, 44), car=np.s_[26:32, 24:40]), "bus", "would hide more than half of an object (5 px or "
+                                                                "taller) behind it"),
+])
+def test_no_spot_says_why(mask, obj, words):
+    with pytest.raises(SettingError, match=f"^no plausible spot for a {obj} in this mask: ") as e:
+        masks.insert(mask, obj, "auto", seed=0)
+    assert words in str(e.value) and str(e.value).endswith("; pass at=(row, col) to place it yourself"), e.value
+
+
 def test_insert_auto_on_real_bdd_masks(sample_pairs):
     _, real, _ = sample_pairs
-    for mask in real:
-        for obj in ENRICH:
-            try:
-                out = masks.insert(mask, obj, "auto", seed=0)
-            except SettingError as e:
-                assert obj in ("bus", "train") and "no plausible spot" in str(e)
-                continue
-            drawn = out != mask
-            assert drawn.any() and not (mask[drawn] == SKY).any()
-            assert abs(masks.horizon(out) - masks.horizon(mask)) <= 2
+    stats = placements(real, ENRICH)
+    for obj, s in stats.items():
+        assert s["placed"] == s["tries"] or obj in ("bus", "train"), (obj, s["why"])
+        assert all(s["on_ground"]) and not any(s["sky_below"] + s["ignore"] + s["front"]), obj
+        assert max(s["shift"]) <= 2, obj
 
 
 # ---------------------------------------------------------------- removing and moving
@@ -446,3 +513,137 @@ def test_no_plausible_spot_and_other_setting_errors(tmp_path):
                  lambda: masks.insert(road, "car", "somewhere"), lambda: masks.replace(road, 0, 1, where=road)):
         with pytest.raises(SettingError):
             call()
+
+
+# ---------------------------------------------------------------- misuse of the Python API
+ROAD32 = masks.from_ascii("ss\nrr", size=32)  # sky above row 16, road below: horizon at row 16
+NAN, INF, HUGE = float("nan"), float("inf"), 1e300
+EMPTY = np.zeros((0, 5), np.uint8)
+
+
+def refused(call, error=SettingError) -> str:
+    """Run a call that must fail with ``error`` and no warning on the way (no numpy cast, no clipping); its message."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(error) as e:
+            call()
+    message = str(e.value)
+    assert "\n" not in message and not isinstance(e.value.__context__, (FloatingPointError, OverflowError))
+    return message
+
+
+MISUSE = [  # call, error, words the one-line message must contain: the argument and what is allowed
+    (lambda: masks.rectangle(ROAD32, "car", (NAN, 1), (3, 3)), SettingError, ["top_left", "finite numbers"]),
+    (lambda: masks.rectangle(ROAD32, "car", (1, 1), (3, HUGE)), SettingError, ["bottom_right", "1,000,000"]),
+    (lambda: masks.rectangle(ROAD32, "car", (-HUGE, 1), (3, 3)), SettingError, ["top_left", "-1,000,000"]),
+    (lambda: masks.ellipse(ROAD32, "car", (INF, 3), 2), SettingError, ["center", "finite numbers"]),
+    (lambda: masks.ellipse(ROAD32, "car", (3, 3), NAN), SettingError, ["radii", ">= 0"]),
+    (lambda: masks.ellipse(ROAD32, "car", (3, 3), (2, HUGE)), SettingError, ["radii", "<= 1,000,000"]),
+    (lambda: masks.ellipse(ROAD32, "car", (3, 3), (-1, 2)), SettingError, ["radii", ">= 0"]),
+    (lambda: masks.ellipse(ROAD32, "car", (3, 3), (1, 2, 3)), SettingError, ["radii", "(row radius, col radius)"]),
+    (lambda: masks.polygon(ROAD32, "car", [(0, 0), (HUGE, 0), (5, 5)]), SettingError, ["points", "finite"]),
+    (lambda: masks.stroke(ROAD32, "car", [(0, 0), (-INF, 3)]), SettingError, ["points", "finite"]),
+    (lambda: masks.stroke(ROAD32, "car", [(0, 0)], INF), SettingError, ["radius", ">= 0"]),
+    (lambda: masks.stroke(ROAD32, "car", [(0, 0)], -1), SettingError, ["radius", ">= 0"]),
+    (lambda: masks.stroke(ROAD32, "car", [(0, 0)], HUGE), SettingError, ["radius", "<= 1,000,000"]),
+    (lambda: masks.fill(ROAD32, "car", (NAN, 0)), SettingError, ["fill: at", "finite"]),
+    (lambda: masks.fill(ROAD32, "car", (HUGE, 0)), SettingError, ["fill: at", "finite"]),
+    (lambda: masks.fill(ROAD32, "car", ("3", 0)), SettingError, ["fill: at", "numbers"]),
+    (lambda: masks.insert(ROAD32, "car", (INF, 3)), SettingError, ["insert: at", "finite"]),
+    (lambda: masks.insert(ROAD32, "car", (0, -HUGE)), SettingError, ["insert: at", "finite"]),
+    (lambda: masks.insert(ROAD32, "car", (30, 10), height=NAN), SettingError, ["height", ">= 1"]),
+    (lambda: masks.insert(ROAD32, "car", (30, 10), height=HUGE), SettingError, ["height", "<= 1,000,000"]),
+    (lambda: masks.insert(ROAD32, "car", (30, 10), height=-3), SettingError, ["height", ">= 1"]),
+    (lambda: masks.place(ROAD32, "car", height=INF), SettingError, ["height", ">= 1"]),
+    (lambda: masks.grow(ROAD32, "road", NAN), SettingError, ["pixels", "whole number >= 0"]),
+    (lambda: masks.grow(ROAD32, "road", -1), SettingError, ["pixels", "whole number >= 0"]),
+    (lambda: masks.shrink(ROAD32, "road", 1.5), SettingError, ["pixels", "whole number >= 0"]),
+    (lambda: masks.shrink(ROAD32, "road", 10 ** 400), SettingError, ["pixels", "<= 1,000,000"]),
+    (lambda: masks.translate(ROAD32, "road", 1.5, 0), SettingError, ["dy", "whole number"]),
+    (lambda: masks.translate(ROAD32, "road", 0, NAN), SettingError, ["dx", "whole number"]),
+    (lambda: masks.translate(ROAD32, "road", 10 ** 30, 0), SettingError, ["dy", "-1,000,000 to 1,000,000"]),
+    (lambda: masks.changed_region(ROAD32, ROAD32, INF), SettingError, ["grow", "whole number"]),
+    (lambda: masks.insert(ROAD32, "car", "auto", seed=-1), SettingError, ["seed", ">= 0", "Generator"]),
+    (lambda: masks.insert(ROAD32, "car", "auto", seed=2.0), SettingError, ["seed", "whole number"]),
+    (lambda: masks.insert(ROAD32, "car", "auto", seed=True), SettingError, ["seed", "whole number"]),
+    (lambda: masks.insert(ROAD32, "car", (30, 10), seed="0"), SettingError, ["seed", "whole number"]),
+    (lambda: masks.place(ROAD32, "bus", seed=np.int64(-5)), SettingError, ["seed", ">= 0"]),
+    (lambda: masks.from_ascii(b"rr\nss"), SettingError, ["from_ascii: text", "str", "bytes"]),
+    (lambda: masks.from_ascii(None), SettingError, ["from_ascii: text", "str", "NoneType"]),
+    (lambda: masks.from_ascii(["rr", "ss"]), SettingError, ["from_ascii: text", "str", "list"]),
+    (lambda: masks.snap(ids_to_colors(ROAD32), tol=-1), SettingError, ["snap: tol", ">= 0"]),
+    (lambda: masks.snap(ids_to_colors(ROAD32), tol=NAN), SettingError, ["snap: tol", ">= 0"]),
+    (lambda: masks.snap(np.zeros((0, 4, 3), np.uint8)), DataError, ["snap", "non-empty RGB(A)"]),
+    (lambda: masks.diff(ROAD32, EMPTY), DataError, ["b:", "non-empty", "empty 0x5"]),
+    (lambda: masks.changed_region(EMPTY, ROAD32), DataError, ["a:", "non-empty", "empty 0x5"]),
+] + [(lambda fn=fn, shape=shape: fn(np.zeros(shape, np.uint8)), DataError,
+      ["mask:", "non-empty", f"empty {shape[0]}x{shape[1]}"])
+     for fn in (masks.flip, masks.horizon, lambda m: masks.fill(m, "car", (0, 0)), lambda m: masks.resize(m, 4),
+                lambda m: masks.insert(m, "car", "auto", seed=0), lambda m: masks.rectangle(m, "car", (0, 0), (1, 1)),
+                lambda m: masks.replace(m, "road", "car"), masks.render)
+     for shape in ((0, 0), (0, 7), (7, 0))]
+
+
+@pytest.mark.parametrize("call, error, words", MISUSE, ids=[f"{i}-{row[2][0]}" for i, row in enumerate(MISUSE)])
+def test_misuse_is_one_error_naming_the_argument(call, error, words):
+    message = refused(call, error)
+    assert all(w in message for w in words), message
+
+
+bad_reals = st.one_of(st.sampled_from([NAN, INF, -INF]), st.floats(1e6 + 1, 1e308), st.floats(-1e308, -1e6 - 1))
+POINT_ARGS = {  # argument named in the error: a call with the bad number v in it
+    "top_left": lambda v: masks.rectangle(ROAD32, "car", (v, 1), (3, 3)),
+    "bottom_right": lambda v: masks.rectangle(ROAD32, "car", (1, 1), (3, v)),
+    "center": lambda v: masks.ellipse(ROAD32, "car", (3, v), 2),
+    "radii": lambda v: masks.ellipse(ROAD32, "car", (3, 3), (v, 2)),
+    "points": lambda v: masks.polygon(ROAD32, "car", [(0, 0), (v, 0), (5, 5)]),
+    "radius": lambda v: masks.stroke(ROAD32, "car", [(0, 0), (3, 3)], v),
+    "fill: at": lambda v: masks.fill(ROAD32, "car", (1, v)),
+    "insert: at (or 'auto')": lambda v: masks.insert(ROAD32, "person", (v, 4)),
+    "height": lambda v: masks.insert(ROAD32, "person", (20, 4), height=v),
+}
+
+
+@FAST
+@given(st.sampled_from(sorted(POINT_ARGS)), bad_reals)
+def test_non_finite_or_huge_numbers_are_refused(argument, v):
+    before = ROAD32.copy()
+    assert refused(lambda: POINT_ARGS[argument](v)).startswith(f"{argument} must be")
+    np.testing.assert_array_equal(ROAD32, before)
+
+
+WHOLE_ARGS = {
+    "pixels": lambda v: masks.grow(ROAD32, "road", v), "dy": lambda v: masks.translate(ROAD32, "road", v, 0),
+    "dx": lambda v: masks.translate(ROAD32, "road", 0, v), "grow": lambda v: masks.changed_region(ROAD32, ROAD32, v),
+    "seed": lambda v: masks.place(ROAD32, "person", seed=v),
+}
+
+
+@FAST
+@given(st.sampled_from(sorted(WHOLE_ARGS)), st.one_of(
+    bad_reals, st.floats(-1e6, 1e6).filter(lambda v: v != int(v)), st.booleans(), st.just(None), st.text(max_size=2),
+    st.integers(10 ** 6 + 1, 10 ** 40), st.integers(-10 ** 40, -10 ** 6 - 1)))
+def test_whole_numbers_and_seeds_refuse_anything_else(argument, v):
+    if argument == "seed" and (v is None or isinstance(v, int) and not isinstance(v, bool) and v >= 0):
+        return  # None (fresh entropy) and any int >= 0 are seeds
+    assert refused(lambda: WHOLE_ARGS[argument](v)).startswith(f"{argument} must be")
+
+
+def test_seeds_ints_and_generators():
+    assert masks.place(ROAD32, "person", seed=np.uint8(3)) == masks.place(ROAD32, "person", seed=3)
+    assert masks.place(ROAD32, "person", seed=np.random.default_rng(3)) == masks.place(ROAD32, "person", seed=3)
+    assert masks.place(ROAD32, "person", seed=10 ** 30) == masks.place(ROAD32, "person", seed=10 ** 30)
+
+
+def test_snap_honours_alpha_and_read_refuses_jpeg(tmp_path):
+    rgba = np.concatenate([ids_to_colors(ROAD32), np.full((32, 32, 1), 255, np.uint8)], axis=2)
+    rgba[:4, :, 3] = 0  # transparent: ignore, whatever the colour
+    rgba[:4, :, :3] = (255, 255, 255)
+    rgba[4:8, :, 3] = 1  # any other alpha: opaque
+    out, report = masks.snap(rgba)
+    assert (out[:4] == IGNORE).all() and (out[4:] == ROAD32[4:]).all() and report.far == 0
+    jpeg = encode_jpeg(torch.from_numpy(ids_to_colors(ROAD32)).permute(2, 0, 1).contiguous()).numpy().tobytes()
+    for name in ("m.jpg", "disguised.png"):  # by its bytes, not its name
+        (tmp_path / name).write_bytes(jpeg)
+        message = refused(lambda: masks.read(tmp_path / name), DataError)
+        assert message.startswith(str(tmp_path / name)) and "a JPEG" in message and "PNG" in message

@@ -165,6 +165,36 @@ def test_strokes_outside_are_clipped_without_warnings():
     assert (s.mask == expected).all()
 
 
+def snapshot(s: PainterState) -> tuple:
+    """Everything a refused event must leave as it was."""
+    return (s.mask.tolist(), [u.tolist() for u in s._undo], [r.tolist() for r in s._redo], s.drawing, s._last,
+            s.cls, s.tool, s.radius)
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("tool", ["paint", "erase", "fill", "pick"])
+@pytest.mark.parametrize("event, point", [
+    ("press", (NAN, 2)), ("press", (2, INF)), ("press", (-INF, 1e300)), ("drag", (NAN, NAN)), ("drag", (1e300, 3)),
+    ("pick", (2, NAN)), ("press", (None, 2)), ("drag", ("3", 2)),
+])
+def test_events_at_non_finite_points_are_refused_and_change_nothing(tool, event, point):
+    s = PainterState(size=8, cls="car", radius=1, tool=tool)
+    s.press(2, 2)
+    s.drag(4, 4)  # a stroke in progress (paint, erase), a fill done, or a class picked
+    before = snapshot(s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy cast warning on the way
+        with pytest.raises(SettingError, match=rf"^{event}: row, col must be a \(row, col\) pair of finite numbers"):
+            getattr(s, event)(*point)
+    assert snapshot(s) == before
+    s.release()  # and it goes on as before
+    s.tool, s.cls = "paint", "car"
+    s.press(6, 6)
+    assert s.mask[6, 6] == CAR
+
+
 def test_mask_is_a_copy_both_ways():
     original = np.full((8, 8), ROAD, np.uint8)
     s = PainterState(original)
