@@ -47,6 +47,20 @@ def run(name: str, cmd: list[str], limit: float, log: Path) -> tuple[int | None,
     return code, time.perf_counter() - start, out
 
 
+def ensure_kernel(py: str, logs: Path) -> None:
+    """The notebooks run on the Jupyter kernel "semsegdiff": registered under a temporary prefix when missing."""
+    try:
+        from jupyter_client.kernelspec import find_kernel_specs
+    except ImportError:
+        return  # no Jupyter: the notebooks stage will say so
+    if "semsegdiff" in find_kernel_specs():
+        return
+    prefix = logs / "kernel"
+    subprocess.run([py, "-m", "ipykernel", "install", "--prefix", str(prefix), "--name", "semsegdiff"], check=False,
+                   capture_output=True)
+    os.environ["JUPYTER_PATH"] = f"{prefix / 'share' / 'jupyter'}:{os.environ.get('JUPYTER_PATH', '')}"
+
+
 def lines(out: str, *patterns: str) -> list[str]:
     """The output lines matching any pattern (the numbers a report keeps)."""
     return [ln.strip() for ln in out.splitlines() if any(re.search(p, ln) for p in patterns)]
@@ -97,6 +111,7 @@ def main() -> None:
                        f"exit {code} in {secs:.0f} s" + (" (stopped at its limit)" if code is None else ""),
                        "```", *(lines(out, *keep) or out.strip().splitlines()[-8:]), "```"]
     if "notebooks" not in a.skip:
+        ensure_kernel(py, a.logs)
         code, secs, out = run("notebooks, profile gpu", [py, "-m", "semsegdiff.cli", "notebooks", "run", "--profile",
                                                           "gpu"], left(10), a.logs / "notebooks.log")
         done = lines(out, r"^\[\d+/\d+\] .* done in")

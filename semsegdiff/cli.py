@@ -78,21 +78,23 @@ def _train(a: argparse.Namespace) -> None:
 def _generate(a: argparse.Namespace) -> None:
     from .models import generate_folder
 
-    s = _settings(a, ["sampler", "steps", "guidance", "per_mask", "seed", "batch_size"])
+    s = _settings(a, ["sampler", "steps", "guidance", "per_mask", "seed", "batch_size", "attribute_guidance"])
     manifest = generate_folder(a.checkpoint, a.masks, a.out, sampler=s["sampler"], steps=s["steps"],
                                guidance=s["guidance"], per_mask=s["per_mask"] or 1, seed=s["seed"] or 0,
                                batch_size=s["batch_size"] or 64, resize=a.resize, device=a.device,
-                               overwrite=a.overwrite, progress=not a.no_progress)
+                               overwrite=a.overwrite, progress=not a.no_progress,
+                               attribute_guidance=s["attribute_guidance"], **_conditions(a))
     print(f"wrote {len(manifest)} images and manifest.csv to {a.out}")
 
 
 def _edit(a: argparse.Namespace) -> None:
     from .models import edit_photo
 
-    s = _settings(a, ["sampler", "steps", "guidance", "seed", "resample", "dilate"])
+    s = _settings(a, ["sampler", "steps", "guidance", "seed", "resample", "dilate", "attribute_guidance"])
     out = edit_photo(a.checkpoint, a.image, a.mask, a.edited_mask, a.out, dilate=2 if s["dilate"] is None else s["dilate"],
                      sampler=s["sampler"], steps=s["steps"], guidance=s["guidance"], seed=s["seed"] or 0,
-                     resample=s["resample"] or 0, resize=a.resize, device=a.device, overwrite=a.overwrite)
+                     resample=s["resample"] or 0, resize=a.resize, device=a.device, overwrite=a.overwrite,
+                     attribute_guidance=s["attribute_guidance"], **_conditions(a))
     print(f"wrote the edited photo (image.png) and its label (mask.png) to {out}")
 
 
@@ -163,6 +165,22 @@ def _sampling_flags(parser: argparse.ArgumentParser) -> None:
         _setting_flag(parser, key, f"{what} (default: the checkpoint's)")
 
 
+def _condition_flags(parser: argparse.ArgumentParser) -> None:
+    """--time, --weather, --scene and --attribute-guidance (models trained with attributes)."""
+    from .attributes import ATTRIBUTES
+
+    for name, values in ATTRIBUTES.items():
+        parser.add_argument(f"--{name}", metavar=name.upper(),
+                            help=f"{name} of every image: {', '.join(values)} (default: unconditional)")
+    _setting_flag(parser, "attribute_guidance", "guidance of the attributes (default: the checkpoint's)")
+
+
+def _conditions(a: argparse.Namespace) -> dict:
+    from .attributes import NAMES
+
+    return {k: getattr(a, k) for k in NAMES}
+
+
 def _device_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when present)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if semsegdiff wrote it")
@@ -217,6 +235,7 @@ def parser() -> argparse.ArgumentParser:
     _setting_flag(s, "per_mask", "images per mask (default 1)")
     _setting_flag(s, "seed", "seed of the first image (default 0)")
     _setting_flag(s, "batch_size", "masks per batch (default 64)")
+    _condition_flags(s)
     s.add_argument("--resize", action="store_true", help="centre-crop and resize masks to the model's size")
     _device_flags(s)
     s.add_argument("--no-progress", action="store_true")
@@ -232,6 +251,7 @@ def parser() -> argparse.ArgumentParser:
     _sampling_flags(s)
     _setting_flag(s, "seed", "seed (default 0)")
     _setting_flag(s, "resample", "RePaint resampling jumps (default 0: none)")
+    _condition_flags(s)
     s.add_argument("--resize", action="store_true", help="centre-crop and resize image and masks to the model's size")
     _device_flags(s)
     s.set_defaults(func=_edit)

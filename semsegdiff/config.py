@@ -35,12 +35,14 @@ QUICK: dict[str, Any] = {
     "injection": "input_add",  # mask injection: input_add (reference) or spade (SDM)
     "mask_hidden": 32,  # width of the mask encoder
     "dropout": 0.0,
+    "attributes": True,  # also condition on time of day, weather and scene type (semsegdiff.attributes)
     # diffusion (diffusers schedulers)
     "noise_schedule": "squaredcos_cap_v2",  # or "reference" (half-cosine betas 1e-4..0.02)
     "prediction_type": "v_prediction",  # or "epsilon" (the reference's)
     "num_train_timesteps": 1000,
     # training (Lightning)
     "p_uncond": 0.1,  # per-sample mask dropout for classifier-free guidance
+    "p_uncond_attr": 0.15,  # per-sample, per-attribute dropout (each condition guided on its own)
     "epochs": 24,
     "batch_size": 32,  # per device
     "lr": 1e-3,
@@ -65,6 +67,7 @@ QUICK: dict[str, Any] = {
     "sampler": "dpmsolver++",  # see CHOICES["sampler"]
     "steps": 20,
     "guidance": 2.0,  # classifier-free guidance scale (1 = conditional only, 0 = unconditional); see notebook 04
+    "attribute_guidance": 2.0,  # scale of the attributes asked for (= guidance: one joint scale, 2 forwards; else 3)
     # judge: the segmenter that scores generated images (semsegdiff.eval.judge), trained on the real train split
     "judge_arch": "unet_resnet18",  # see CHOICES["judge_arch"]
     "judge_epochs": 16,
@@ -107,10 +110,10 @@ PROFILES: dict[str, dict[str, Any]] = {
     "paper": {  # GPU, the reference's resolution and hyper-parameters
         **QUICK, **PAPER_UNET,
         "data": "data/bdd100k",  # official BDD100K layout (images/10k, labels/sem_seg)
-        "size": 128,
+        "size": 128, "attributes": False,  # the reference conditions on the mask alone
         "epochs": 300, "batch_size": 50, "lr": 3e-4, "weight_decay": 0.01, "ema_start": 2000,
         "num_workers": 4, "ckpt_every": 25, "preview_every": 10, "log_every": 50, "ckpt_minutes": 10.0,
-        "guidance": 3.0,  # the reference's
+        "guidance": 3.0, "attribute_guidance": 3.0,  # the reference's
         "judge_epochs": 60, "eval_masks": 1000,
         "ablate_regimes": ["full", "low"], "ablate_n": [0.25, 0.5, 1.0, 2.0], "ablate_seeds": 5,
         "ablate_steps": 20000, "ablate_arch": "deeplabv3_resnet50",
@@ -121,12 +124,12 @@ PROFILES: dict[str, dict[str, Any]] = {
 GROUPS: dict[str, tuple[str, ...]] = {
     "data": ("data", "size", "n_synthetic", "val_fraction", "seed", "cache"),
     "model": ("channels", "channel_mult", "num_res_blocks", "attn_levels", "emb_dim", "injection", "mask_hidden",
-              "dropout"),  # CondUNet keyword arguments
+              "dropout", "attributes"),  # CondUNet keyword arguments
     "schedule": ("noise_schedule", "prediction_type", "num_train_timesteps"),  # make_scheduler keyword arguments
-    "training": ("p_uncond", "epochs", "batch_size", "lr", "weight_decay", "grad_clip", "ema_decay", "ema_start"),
+    "training": ("p_uncond", "p_uncond_attr", "epochs", "batch_size", "lr", "weight_decay", "grad_clip", "ema_decay", "ema_start"),
     "run": ("num_workers", "ckpt_every", "preview_every", "n_preview", "log_every", "logger", "devices", "num_nodes",
             "strategy", "ckpt_minutes", "channels_last", "compile"),
-    "sampling": ("sampler", "steps", "guidance"),  # defaults of generate(); stored with the model
+    "sampling": ("sampler", "steps", "guidance", "attribute_guidance"),  # defaults of generate(); stored with the model
     "judge": ("judge_arch", "judge_epochs", "judge_batch_size", "judge_lr", "judge_weights"),
     "evaluation": ("eval_masks", "eval_per_mask", "eval_seed", "inception"),
     "ablation": ("ablate_arms", "ablate_regimes", "ablate_low_fraction", "ablate_n", "ablate_seeds", "ablate_gen_seeds",
@@ -136,6 +139,8 @@ MODEL_KEYS = GROUPS["model"]
 SCHEDULE_KEYS = GROUPS["schedule"]
 # What a resumed run cannot change: the weights' shapes and what they were trained for (dropout has no weights).
 SHAPE_KEYS = ("num_classes", "size", *(k for k in MODEL_KEYS if k != "dropout"))
+# What checkpoints saved before a setting existed were trained with (loading fills these in, not the profile's value).
+LEGACY = {"attributes": False}
 # Settings that do not change what training produces: a checkpoint trained with other values is reused.
 RUN_ONLY_KEYS = ("profile", "cache", *GROUPS["run"], *GROUPS["sampling"], *GROUPS["judge"], *GROUPS["evaluation"],
                  *GROUPS["ablation"])
@@ -152,14 +157,14 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "judge_arch": ("unet_resnet18", "deeplabv3_resnet50"),
     "ablate_arch": ("unet_resnet18", "deeplabv3_resnet50"),
     "ablate_arms": ("real", "real+gen", "real+gen filtered", "real+gen hard", "real+rare", "real+rare local",
-                    "real+copypaste", "gen only"),
+                    "real+copypaste", "real+cond", "gen only"),
     "ablate_regimes": ("full", "low"),
 }
 RANGES: dict[str, tuple[float | None, float | None]] = {
     "size": (8, 2048), "n_synthetic": (2, 10_000_000), "val_fraction": (0.0, 0.9), "seed": (0, 2**32 - 1),
     "channels": (1, 1024), "channel_mult": (1, 16), "num_res_blocks": (1, 8), "attn_levels": (0, 8),
     "emb_dim": (1, 8192), "mask_hidden": (1, 1024), "dropout": (0.0, 0.95), "num_train_timesteps": (2, 100_000),
-    "p_uncond": (0.0, 0.99), "epochs": (1, 1_000_000), "batch_size": (1, 65_536), "lr": (1e-9, 1.0),
+    "p_uncond": (0.0, 0.99), "p_uncond_attr": (0.0, 0.99), "attribute_guidance": (0.0, 100.0), "epochs": (1, 1_000_000), "batch_size": (1, 65_536), "lr": (1e-9, 1.0),
     "weight_decay": (0.0, 10.0), "grad_clip": (0.0, 1e6), "ema_decay": (0.0, 0.99999), "ema_start": (0, None),
     "num_workers": (0, 256), "ckpt_every": (1, None), "preview_every": (1, None), "n_preview": (1, 256),
     "log_every": (1, None), "num_nodes": (1, 4096), "ckpt_minutes": (0.0, None), "steps": (1, 1000), "guidance": (0.0, 100.0),

@@ -394,3 +394,52 @@ def plot_predictors(table: pd.DataFrame, metrics: dict[str, str], target: str = 
     axes[0][0].set_ylabel("mIoU gain over real (points)")
     axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5))
     return fig
+
+
+def plot_condition_check(table: pd.DataFrame) -> plt.Figure:
+    """Per asked-for attribute value: the share of generated images the classifier recovers it in, beside its
+    recall on real images of that value (the ceiling); one panel per attribute."""
+    t = table[table["attribute"] != "(none)"]
+    attributes = list(dict.fromkeys(t["attribute"]))
+    widths = [max(2, (t["attribute"] == a).sum()) for a in attributes]
+    fig, axes = plt.subplots(1, len(attributes), figsize=(TEXT_WIDTH, 2.4), squeeze=False, sharey=True,
+                             gridspec_kw=dict(width_ratios=widths))
+    for ax, a in zip(axes[0], attributes):
+        s = t[t["attribute"] == a]
+        x = np.arange(len(s))
+        ax.bar(x - 0.2, s["real_recall"].fillna(0), width=0.38, color="0.75", edgecolor="0.3", lw=0.4,
+               label="real images of the value (ceiling)")
+        ax.bar(x + 0.2, s["recovered"], width=0.38, color="C0", edgecolor="0.3", lw=0.4,
+               label="generated, asked for the value")
+        for xi, n in zip(x, s["real_images"]):
+            ax.text(xi - 0.2, 0.02, f"n={n}", rotation=90, ha="center", va="bottom", fontsize=6, color="0.2")
+        ax.set_xticks(x)
+        ax.set_xticklabels(s["value"], rotation=30, ha="right")
+        ax.set_title(a, loc="left")
+        ax.set_ylim(0, 1.05)
+        ax.grid(axis="x", visible=False)
+    axes[0][0].set_ylabel("classified as asked")
+    axes[0][-1].legend(loc="lower right", fontsize=6)
+    return fig
+
+
+def plot_subset_gaps(gaps: pd.DataFrame) -> plt.Figure:
+    """mIoU change against real only on each val subset (all val, night, rain, fog), one marker per arm, with
+    95% bootstrap intervals; the real-only mIoU of each subset under its name."""
+    subsets = list(dict.fromkeys(gaps["subset"]))
+    arms = list(dict.fromkeys(gaps["arm"]))
+    fig, ax = plt.subplots(figsize=(TEXT_WIDTH / 2, 2.6))
+    for k, arm in enumerate(arms):
+        t = gaps[gaps["arm"] == arm].set_index("subset").reindex(subsets)
+        x = np.arange(len(subsets)) + (k - (len(arms) - 1) / 2) * 0.18
+        err = np.vstack([(t["delta"] - t["ci_low"]).clip(lower=0).fillna(0), (t["ci_high"] - t["delta"]).clip(lower=0).fillna(0)])
+        ax.errorbar(x, t["delta"] * 100, yerr=err * 100, fmt="osD^v"[k % 5], ms=4, capsize=2, lw=1, color=f"C{k}",
+                    label=arm)
+    base = gaps.drop_duplicates("subset").set_index("subset").reindex(subsets)["baseline_mean"]
+    ax.set_xticks(np.arange(len(subsets)))
+    ax.set_xticklabels([f"{s}\n(real {b:.3f})" for s, b in zip(subsets, base)])
+    ax.axhline(0, color="0.2", lw=0.8)
+    ax.set_ylabel("mIoU change vs real only (points)")
+    ax.grid(axis="x", visible=False)
+    ax.legend(loc="best", fontsize=6)
+    return fig

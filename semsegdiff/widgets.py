@@ -246,7 +246,9 @@ class Painter:
     ``zoom`` is screen pixels per mask pixel (default: the mask about 512 px across). With ``model``
     (anything with ``.generate(masks (N, H, W) uint8, seed=int) -> uint8 (N, 3, H, W)``) a generate
     button shows the image beside the mask; it runs in a background thread, so painting goes on
-    meanwhile, and the result is ``p.image`` (H, W, 3) uint8 (``p.wait()`` waits for it).
+    meanwhile, and the result is ``p.image`` (H, W, 3) uint8 (``p.wait()`` waits for it). A model
+    trained with attributes (``model.cfg["attributes"]``) also gets time, weather and scene
+    dropdowns ("any": unconditional), passed to ``generate`` as keyword arguments.
     """
 
     def __init__(self, mask=None, *, size=None, start="road", cls="car", radius: float = 1, zoom: int | None = None,
@@ -300,7 +302,15 @@ class Painter:
                                             layout=W.Layout(width="auto"))
             self.generate_button.on_click(lambda _: self.generate())
             views.append(self.image_canvas)
-            tools += [self.seed, self.generate_button]
+            self.conditions = {}
+            if getattr(model, "cfg", {}).get("attributes"):
+                from .attributes import ATTRIBUTES
+
+                self.conditions = {a: W.Dropdown(options=[("any", None), *[(v, v) for v in values]], value=None,
+                                                 description=a, layout=W.Layout(width="170px"),
+                                                 style=dict(description_width="50px"))
+                                   for a, values in ATTRIBUTES.items()}
+            tools += [*self.conditions.values(), self.seed, self.generate_button]
         grid = W.GridBox(list(self.palette.values()),
                          layout=W.Layout(grid_template_columns="repeat(10, auto)", grid_gap="2px"))
         self.widget = W.VBox([grid, W.HBox(tools, layout=W.Layout(flex_flow="row wrap", align_items="center")),
@@ -385,9 +395,11 @@ class Painter:
         if self._thread is not None and self._thread.is_alive():
             return None
         mask, seed = self.state.mask, int(self.seed.value)
+        asked = {a: d.value for a, d in self.conditions.items() if d.value is not None}
         self.generate_button.disabled = True
-        self.status.value = f"generating from the mask (seed {seed}) ... painting goes on meanwhile"
-        self._thread = threading.Thread(target=self._generate, args=(mask, seed), daemon=True)
+        said = "".join(f", {a} {v}" for a, v in asked.items())
+        self.status.value = f"generating from the mask (seed {seed}{said}) ... painting goes on meanwhile"
+        self._thread = threading.Thread(target=self._generate, args=(mask, seed, asked), daemon=True)
         self._thread.start()
         return self._thread
 
@@ -397,17 +409,18 @@ class Painter:
             self._thread.join(timeout)
         return self.image
 
-    def _generate(self, mask: np.ndarray, seed: int) -> None:
+    def _generate(self, mask: np.ndarray, seed: int, asked: dict | None = None) -> None:
         start = time.perf_counter()
         try:
-            out = self.model.generate(mask[None], seed=seed)
+            out = self.model.generate(mask[None], seed=seed, **(asked or {}))
             out = np.asarray(out.cpu() if hasattr(out, "cpu") else out)
             if out.dtype != np.uint8 or out.shape != (1, 3, *mask.shape):
                 raise SettingError(f"model.generate returned {out.dtype} {out.shape}, "
                                    f"expected uint8 (1, 3, {mask.shape[0]}, {mask.shape[1]})")
             self.image = out[0].transpose(1, 2, 0).copy()
             self._draw_image()
-            self.status.value = f"generated in {time.perf_counter() - start:.1f} s (seed {seed}); p.image holds it"
+            said = "".join(f", {a} {v}" for a, v in (asked or {}).items())
+            self.status.value = f"generated in {time.perf_counter() - start:.1f} s (seed {seed}{said}); p.image holds it"
         except Exception as e:  # shown in the widget: a thread's traceback would go nowhere
             self.status.value = f"<b>generate failed</b>: {type(e).__name__}: {e}"
         finally:

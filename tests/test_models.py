@@ -221,3 +221,86 @@ def test_local_regeneration_errors():
     with pytest.raises(DataError, match="do not match the masks"):
         inpaint(net, masks, torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.zeros(1, 16, 16, dtype=torch.bool),
                 make_scheduler("ddim"), steps=2, guidance=1.0, seeds=[0])
+
+
+# --- conditions beyond the mask: time of day, weather, scene ---
+
+
+class AttrRecorder(Recorder):
+    """A U-Net stand-in with attributes: predicts (mask present) + 10 * (first attribute code), per sample."""
+
+    attr_emb = [None, None, None]
+
+    def forward(self, x, t, cond, attrs=None):
+        self.calls.append((x.shape[0], cond.detach().clone(), None if attrs is None else attrs.clone()))
+        a = torch.zeros(x.shape[0]) if attrs is None else attrs[:, 0].float()
+        return x * self.w + (cond.flatten(1).sum(1) > 0).float()[:, None, None, None] + 10 * a[:, None, None, None]
+
+
+def test_attributes_move_the_output_and_unknown_is_the_model_without_them():
+    net = tiny_unet(attributes=True).eval()
+    for table in net.attr_emb:
+        torch.nn.init.normal_(table.weight)  # as if trained
+    x, t, cond = torch.randn(2, 3, 16, 16), torch.tensor([10, 500]), one_hot(random_masks(2), C)
+    with torch.no_grad():
+        none, zeros = net(x, t, cond), net(x, t, cond, torch.zeros(2, 3, dtype=torch.long))
+        night = net(x, t, cond, torch.tensor([[3, 0, 0], [3, 0, 0]]))
+    assert torch.equal(none, zeros) and not torch.allclose(none, night)
+    assert len(net.attr_emb) == 3 and [e.num_embeddings for e in net.attr_emb] == [4, 6, 5]  # values + unknown
+
+
+def test_each_attribute_is_dropped_on_its_own_at_the_requested_rate():
+    model, scheduler = AttrRecorder(), make_scheduler("ddpm")
+    attrs = torch.tensor([[1, 2, 3]]).repeat(4000, 1)
+    diffusion_loss(model, torch.zeros(4000, 3, 2, 2), torch.zeros(4000, 2, 2, dtype=torch.uint8), scheduler,
+                   attrs=attrs, p_uncond_attr=0.2, generator=torch.Generator().manual_seed(0))
+    dropped = model.calls[0][2] == 0  # (N, 3)
+    assert ((0.18 < dropped.float().mean(0)) & (dropped.float().mean(0) < 0.22)).all()
+    both = (dropped[:, 0] & dropped[:, 1]).float().mean()
+    assert 0.025 < both < 0.055  # independent: about 0.2 * 0.2
+
+
+def test_attribute_guidance_is_joint_in_two_branches_and_compositional_in_three():
+    from semsegdiff.models.diffusion import Guided
+
+    masks, attrs = random_masks(2), torch.tensor([[2, 0, 0], [2, 0, 0]])
+    x, t = torch.zeros(2, 3, 4, 4), torch.tensor(10)
+    joint = Guided(AttrRecorder(), masks[:, :4, :4], 3.0, attrs)
+    out = joint(x, t)  # e(0,0) + g (e(m,a) - e(0,0)) = 0 + 3 * (1 + 20)
+    assert joint.cond.shape[0] == 4 and torch.allclose(out, torch.full_like(out, 63.0))
+    split = Guided(AttrRecorder(), masks[:, :4, :4], 3.0, attrs, attribute_guidance=1.5)
+    out = split(x, t)  # e(0,0) + g (e(m,0) - e(0,0)) + g_a (e(m,a) - e(m,0)) = 0 + 3 * 1 + 1.5 * 20
+    assert split.cond.shape[0] == 6 and torch.allclose(out, torch.full_like(out, 33.0))
+    plain = Guided(AttrRecorder(), masks[:, :4, :4], 3.0, torch.zeros(2, 3, dtype=torch.long))
+    assert plain.cond.shape[0] == 4 and plain.attrs is None  # nothing asked: the mask-only model's guidance
+
+
+def test_asking_for_attributes_needs_a_model_trained_with_them(tiny_checkpoint):
+    from semsegdiff.errors import SettingError
+    from semsegdiff.models import load_checkpoint
+
+    model = load_checkpoint(tiny_checkpoint)
+    masks = torch.zeros(1, 16, 16, dtype=torch.uint8)
+    if model.cfg["attributes"]:
+        assert model.generate(masks, steps=2, time="night").shape == (1, 3, 16, 16)
+    with pytest.raises(SettingError, match="'dusk' is not a time|not a time"):
+        model.generate(masks, steps=2, time="noon")
+    with pytest.raises(SettingError, match="--weather: expected one name, or one per mask"):
+        model.generate(masks, steps=2, weather=["rain", "fog"])
+
+
+def test_a_checkpoint_saved_before_attributes_existed_loads_as_mask_only(tiny_checkpoint, tmp_path):
+    from semsegdiff.errors import SettingError
+    from semsegdiff.models import load_checkpoint
+
+    ckpt = torch.load(tiny_checkpoint, weights_only=True)
+    hp = ckpt["hyper_parameters"]
+    for key in ("attributes", "p_uncond_attr", "attribute_guidance"):
+        hp.pop(key, None)
+    ckpt["state_dict"] = {k: v for k, v in ckpt["state_dict"].items() if "attr_emb" not in k}
+    torch.save(ckpt, tmp_path / "old.ckpt")
+    model = load_checkpoint(tmp_path / "old.ckpt")
+    assert model.cfg["attributes"] is False and model.model.attr_emb is None
+    assert model.generate(torch.zeros(1, 16, 16, dtype=torch.uint8), steps=2).shape == (1, 3, 16, 16)
+    with pytest.raises(SettingError, match="time: this checkpoint was trained without attributes"):
+        model.generate(torch.zeros(1, 16, 16, dtype=torch.uint8), steps=2, time="night")

@@ -340,6 +340,25 @@ def test_generate_runs_in_the_background_and_shows_the_image():
     assert rec.images[-1].shape == (32, 32, 4) and not p.generate_button.disabled and "generated" in p.status.value
 
 
+def test_a_model_with_attributes_gets_condition_dropdowns_passed_to_generate():
+    class Conditioned(FakeModel):
+        cfg = {"attributes": True}
+
+        def generate(self, masks_nhw, seed=0, **asked):
+            self.asked = asked
+            return super().generate(masks_nhw, seed)
+
+    model = Conditioned()
+    p = Painter(size=8, model=model)
+    assert set(p.conditions) == {"time", "weather", "scene"} and p.conditions["time"].value is None
+    p.conditions["time"].value = "night"
+    p.conditions["weather"].value = "rain"
+    p.generate()
+    p.wait(timeout=10)
+    assert model.asked == {"time": "night", "weather": "rain"} and "time night, weather rain" in p.status.value
+    assert Painter(size=8, model=FakeModel()).conditions == {}  # a model without attributes: no dropdowns
+
+
 def test_generate_failure_is_shown_not_raised():
     class Broken:
         def generate(self, masks_nhw, seed=0):

@@ -15,8 +15,13 @@ for the filter and the re-sampling):
                        (``masks.insert(..., "auto")``; the rarest classes chosen most often)
 ``real+rare local``    the same edited masks, the object regenerated inside the real photo
 ``real+copypaste``     the same rare objects cut from real training images and pasted into others
+``real+cond``          + N images from the masks of real images of common conditions, generated
+                       as the RARE conditions in turn (night, rain, fog: a model with attributes)
 ``gen only``           the N generated images alone, tested on real val
 =====================  ===================================================================
+
+Every run is scored on the whole real val split and on its subsets of the rare conditions
+(``miou_night``, ``miou_rain``, ``miou_fog``: val images whose attributes say so).
 
 Generated sets are made once (:func:`make_set`, a Lightning ``predict`` loop that runs under
 DDP, each rank writing shards that are merged; an interrupted set continues where it stopped)
@@ -44,11 +49,13 @@ from pytorch_lightning.callbacks import BasePredictionWriter
 from .. import masks as mask_edits
 from ..errors import DataError, OutputError, SettingError
 from ..files import MARKER, atomic_dir, atomic_path, check_output, hold, mark, marker, write_text
+from ..attributes import NAMES, code
 from ..labels import CLASS_NAMES, IGNORE, NUM_CLASSES, class_id
 from .judge import Segmenter, key_hash, load_segmenter, train_segmenter
 from .metrics import consistency
 
 RARE = ("rider", "motorcycle", "bicycle", "train", "bus")  # the classes real+rare and real+copypaste add
+RARE_CONDITIONS = {"night": ("time", "night"), "rain": ("weather", "rain"), "fog": ("weather", "fog")}  # real+cond
 INSERT_AS = {"rider": "cyclist", "motorcycle": "motorcyclist", "bicycle": "cyclist", "train": "train", "bus": "bus"}
 
 
@@ -56,8 +63,8 @@ INSERT_AS = {"rider": "cyclist", "motorcycle": "motorcyclist", "bicycle": "cycli
 class _Items(torch.utils.data.Dataset):
     """The items of a set still to generate: index, mask, seed (and photo + keep for local regeneration)."""
 
-    def __init__(self, todo: np.ndarray, masks: np.ndarray, seeds: np.ndarray, init, keep):
-        self.todo, self.masks, self.seeds, self.init, self.keep = todo, masks, seeds, init, keep
+    def __init__(self, todo: np.ndarray, masks: np.ndarray, seeds: np.ndarray, init, keep, attrs=None):
+        self.todo, self.masks, self.seeds, self.init, self.keep, self.attrs = todo, masks, seeds, init, keep, attrs
 
     def __len__(self) -> int:
         return len(self.todo)
@@ -68,6 +75,8 @@ class _Items(torch.utils.data.Dataset):
         if self.init is not None:
             item["init"] = torch.from_numpy(np.asarray(self.init[j]))
             item["keep"] = torch.from_numpy(np.asarray(self.keep[j]))
+        if self.attrs is not None:
+            item["attrs"] = torch.from_numpy(np.asarray(self.attrs[j], dtype=np.int64))
         return item
 
 
@@ -80,6 +89,8 @@ class _Generate(pl.LightningModule):
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
         local = {"init": batch["init"], "keep": batch["keep"]} if "init" in batch else {}
+        if "attrs" in batch:
+            local["attrs"] = batch["attrs"]
         images = self.model.generate(batch["mask"], seed=batch["seed"].tolist(), **self.sampling, **local)
         return {"index": batch["index"].cpu(), "images": images.cpu()}
 
@@ -107,11 +118,15 @@ def _done(shards: Path) -> dict[int, np.ndarray]:
 
 
 def set_key(masks: np.ndarray, seeds: np.ndarray, sampling: dict[str, Any], *, init: np.ndarray | None = None,
-            keep: np.ndarray | None = None, info: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What a generated set depends on: the masks, seeds (and photos, kept pixels), sampling settings and ``info``."""
+            keep: np.ndarray | None = None, info: dict[str, Any] | None = None,
+            attrs: np.ndarray | None = None) -> dict[str, Any]:
+    """What a generated set depends on: the masks, seeds (photos, kept pixels, attribute codes), sampling settings
+    and ``info``."""
     content = hashlib.sha256(np.ascontiguousarray(masks).tobytes() + np.asarray(seeds, dtype=np.int64).tobytes())
     if init is not None:
         content.update(np.ascontiguousarray(init).tobytes() + np.ascontiguousarray(keep).tobytes())
+    if attrs is not None:
+        content.update(np.ascontiguousarray(attrs, dtype=np.uint8).tobytes())
     return {"content": content.hexdigest(), "n": len(masks), **sampling, **(info or {})}
 
 
@@ -122,7 +137,7 @@ def shard_folder(out: Path, key: dict[str, Any]) -> Path:
 
 def make_set(model, masks: np.ndarray, seeds: np.ndarray, out: str | Path, *, sampling: dict[str, Any],
              init: np.ndarray | None = None, keep: np.ndarray | None = None, info: dict[str, Any] | None = None,
-             devices: int | str = 1, strategy: str = "auto", accelerator: str | None = None, batch_size: int = 64,
+             attrs: np.ndarray | None = None, devices: int | str = 1, strategy: str = "auto", accelerator: str | None = None, batch_size: int = 64,
              progress: bool = False) -> np.ndarray:
     """Generate one image per mask (its own seed) into ``out`` (images.npy, masks.npy, manifest.json); reuse it if done.
 
@@ -133,7 +148,7 @@ def make_set(model, masks: np.ndarray, seeds: np.ndarray, out: str | Path, *, sa
     """
     out = Path(out)
     masks, seeds = np.ascontiguousarray(masks), np.asarray(seeds, dtype=np.int64)
-    key = set_key(masks, seeds, sampling, init=init, keep=keep, info=info)
+    key = set_key(masks, seeds, sampling, init=init, keep=keep, info=info, attrs=attrs)
     if (out / "manifest.json").is_file() and json.loads((out / "manifest.json").read_text()).get("key") == key:
         return np.load(out / "images.npy")
     shards = shard_folder(out, key)
@@ -151,7 +166,7 @@ def make_set(model, masks: np.ndarray, seeds: np.ndarray, out: str | Path, *, sa
                              logger=False, enable_checkpointing=False, enable_progress_bar=progress,
                              enable_model_summary=False, callbacks=[_ShardWriter(shards)])
         banner.setLevel(level)
-        loader = torch.utils.data.DataLoader(_Items(todo, masks, seeds, init, keep), batch_size=batch_size)
+        loader = torch.utils.data.DataLoader(_Items(todo, masks, seeds, init, keep, attrs), batch_size=batch_size)
         trainer.predict(_Generate(model, sampling), loader, return_predictions=False)
         trainer.strategy.barrier()
         if not trainer.is_global_zero:
@@ -294,9 +309,12 @@ class ArmData:
     counts: dict[str, int]
 
 
-def train_and_score(cfg: dict[str, Any], data: ArmData, val: tuple[np.ndarray, np.ndarray], out: Path, seed: int,
+def train_and_score(cfg: dict[str, Any], data: ArmData, val: tuple[np.ndarray, ...], out: Path, seed: int,
                     key: dict[str, Any] | None = None, progress: bool = False, device: str = "cpu") -> dict[str, Any]:
     """Train a segmenter (the ablation's architecture, ``ablate_steps`` steps) on ``data``; score it on real val.
+
+    ``val`` is (images, masks) or (images, masks, attribute codes): with codes, the run is also
+    scored on the val images of each rare condition (``miou_night``, ``miou_rain``, ``miou_fog``).
 
     The run folder ``out`` appears only when the run has finished (written atomically at its end,
     with ``result.json``); a finished run with the same ``key`` is read back instead of trained.
@@ -310,12 +328,25 @@ def train_and_score(cfg: dict[str, Any], data: ArmData, val: tuple[np.ndarray, n
         ckpt = train_segmenter(cfg, (data.images, data.masks), None, tmp, name="segmenter", seed=seed,
                                progress=progress, arch=cfg["ablate_arch"], steps=cfg["ablate_steps"], accelerator=device)
         segmenter = load_segmenter(ckpt, device)
-        c = consistency(segmenter.predict_ids(val[0]), torch.from_numpy(np.asarray(val[1])))
+        pred, masks = segmenter.predict_ids(val[0]), torch.from_numpy(np.asarray(val[1]))
+        c = consistency(pred, masks)
         result = {"miou": c["miou"], "pixel_accuracy": c["pixel_accuracy"], "seconds": time.perf_counter() - start,
-                  **data.counts, **{f"iou_{n}": float(v) for n, v in zip(CLASS_NAMES, c["per_class_iou"])}}
+                  **data.counts, **{f"iou_{n}": float(v) for n, v in zip(CLASS_NAMES, c["per_class_iou"])},
+                  **condition_scores(pred, masks, val[2] if len(val) > 2 else None)}
         (tmp / "result.json").write_text(json.dumps({**result, "key": key}, indent=1))
         ckpt.unlink()  # the numbers are what the study keeps; a checkpoint per run would fill the disk
     return result
+
+
+def condition_scores(pred: torch.Tensor, masks: torch.Tensor, codes: np.ndarray | None) -> dict[str, float]:
+    """mIoU on the val images of each rare condition (NaN where none is known to hold it)."""
+    out = {}
+    for name, (attribute, v) in RARE_CONDITIONS.items():
+        held = np.zeros(len(masks), bool) if codes is None else \
+            np.asarray(codes)[:, NAMES.index(attribute)] == code(attribute, v)
+        out[f"miou_{name}"] = consistency(pred[held], masks[held])["miou"] if held.any() else float("nan")
+        out[f"images_{name}"] = int(held.sum())
+    return out
 
 
 def finished_run(out: Path, key: dict[str, Any]) -> dict[str, Any] | None:
@@ -448,13 +479,14 @@ def _setup(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path, out
     out = Path(out) if out else Path(checkpoint).parent / "ablation"
     sampling = {k: cfg[k] for k in ("sampler", "steps", "guidance")}
     all_images, all_masks = np.asarray(prepared.images("train")), np.asarray(prepared.masks("train"))
-    val = (np.asarray(prepared.images("val")), np.asarray(prepared.masks("val")))
+    all_codes = np.asarray(prepared.attributes("train"))
+    val = (np.asarray(prepared.images("val")), np.asarray(prepared.masks("val")), np.asarray(prepared.attributes("val")))
     fingerprint = file_fingerprint(checkpoint)
     regimes = {}
     for regime in cfg["ablate_regimes"]:
         idx = _real_subset(len(all_images), 1.0 if regime == "full" else cfg["ablate_low_fraction"], cfg["seed"])
         regimes[regime] = _Sets(model, all_images[idx], all_masks[idx], out / regime / "sets",
-                                {**sampling}, cfg, progress, fingerprint)
+                                {**sampling}, cfg, progress, fingerprint, codes=all_codes[idx])
     return regimes, val, out
 
 
@@ -513,8 +545,10 @@ def _plan(cfg: dict[str, Any]) -> list[tuple[str, float, float]]:
 class _Sets:
     """The generated sets of one regime, made once and cached, and the data of every arm built from them."""
 
-    def __init__(self, model, images, masks, folder: Path, sampling, cfg, progress, checkpoint: str = ""):
+    def __init__(self, model, images, masks, folder: Path, sampling, cfg, progress, checkpoint: str = "",
+                 codes: np.ndarray | None = None):
         self.model, self.images, self.masks, self.folder, self.checkpoint = model, images, masks, folder, checkpoint
+        self.codes = np.zeros((len(masks), len(NAMES)), np.uint8) if codes is None else codes  # attributes
         self.device = str(next(model.parameters()).device)  # the generator's device: the segmenters' too
         self.sampling, self.cfg, self.progress = sampling, cfg, progress
         self._reference: Segmenter | None = None
@@ -531,6 +565,22 @@ class _Sets:
         idx = np.tile(np.arange(len(self.masks)), reps)[:n]
         seeds = 10_000_000 * (g + 1) + np.arange(n)
         return self._make(f"gen-g{g}-n{n}", self.masks[idx], seeds), self.masks[idx]
+
+    def _conditions(self, n: int, g: int) -> tuple[np.ndarray, np.ndarray]:
+        """n images from the masks of real images of common conditions (not night, rain or fog; any if none is known),
+        generated as the rare conditions in turn (night, rain, fog), the other attributes unconditional."""
+        if not self.model.cfg.get("attributes"):
+            raise SettingError("ablate_arms: 'real+cond' needs a checkpoint trained with attributes (--attributes true)")
+        rare = np.zeros(len(self.masks), bool)
+        for attribute, v in RARE_CONDITIONS.values():
+            rare |= self.codes[:, NAMES.index(attribute)] == code(attribute, v)
+        common = np.flatnonzero(~rare) if (~rare).any() else np.arange(len(self.masks))
+        idx = np.tile(common, math.ceil(n / len(common)))[:n]
+        attrs = np.zeros((n, len(NAMES)), np.uint8)
+        for k, (attribute, v) in enumerate(RARE_CONDITIONS.values()):
+            attrs[k::len(RARE_CONDITIONS), NAMES.index(attribute)] = code(attribute, v)
+        seeds = 40_000_000 * (g + 1) + np.arange(n)
+        return self._make(f"cond-g{g}-n{n}", self.masks[idx], seeds, attrs=attrs), self.masks[idx]
 
     def reference(self) -> Segmenter:
         """A segmenter trained on the regime's real images alone (seed 0): FreeMask's filter and hardness."""
@@ -568,6 +618,8 @@ class _Sets:
             idx = np.repeat(np.arange(len(self.masks)), shares)
             seeds = 20_000_000 * (g + 1) + np.arange(n)
             gen_i, gen_m = self._make(f"hard-g{g}-n{n}", self.masks[idx], seeds), self.masks[idx]
+        elif arm == "real+cond":
+            gen_i, gen_m = self._conditions(n, g)
         elif arm in ("real+rare", "real+rare local", "real+copypaste"):
             sources, edited, names = rare_edits(self.masks, n, seed=g)
             if arm == "real+copypaste":

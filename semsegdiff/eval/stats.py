@@ -101,3 +101,19 @@ def rare_class_gain(results: pd.DataFrame, classes: tuple[str, ...], baseline: s
         rows.append({**dict(zip(ARM_KEYS, key)), "rare_iou_delta": t["delta"].mean(), "ci_low": lo, "ci_high": hi,
                      "verdict": verdict(t["delta"].mean(), lo, hi, what="IoU points (rare classes)")})
     return pd.DataFrame(rows)
+
+
+def subset_gaps(results: pd.DataFrame, subsets: dict[str, str], baseline: str = "real") -> pd.DataFrame:
+    """Per val subset (``{label: results column}``, e.g. ``{"all val": "miou", "night": "miou_night"}``) and arm:
+    the baseline's mean, the paired change against it with its interval and verdict (long table)."""
+    rows = []
+    for label, column in subsets.items():
+        if column not in results or results[column].isna().all():
+            continue
+        table = arm_table(results, metric=column, baseline=baseline)
+        base = float(table.loc[table["arm"] == baseline, "mean"].iloc[0]) if (table["arm"] == baseline).any() \
+            else float("nan")
+        for r in table[table["arm"] != baseline].itertuples(index=False):
+            rows.append({"subset": label, "arm": r.arm, "n_mult": r.n_mult, "baseline_mean": base, "mean": r.mean,
+                         "delta": r.delta, "ci_low": r.ci_low, "ci_high": r.ci_high, "verdict": r.verdict})
+    return pd.DataFrame(rows)

@@ -50,46 +50,84 @@ def make_scheduler(sampler: str = "ddpm", *, noise_schedule: str = "squaredcos_c
 
 
 def diffusion_loss(model: torch.nn.Module, images: torch.Tensor, masks: torch.Tensor, scheduler: DDPMScheduler, *,
-                   p_uncond: float = 0.1, generator: torch.Generator | None = None) -> torch.Tensor:
+                   p_uncond: float = 0.1, generator: torch.Generator | None = None, attrs: torch.Tensor | None = None,
+                   p_uncond_attr: float = 0.1) -> torch.Tensor:
     """MSE between the model's prediction and the target (noise or velocity) at random timesteps.
 
     ``images`` are floats in [-1, 1] (B, 3, H, W); ``masks`` uint8 ids (B, H, W). The mask is
-    dropped (all-zero one-hot) for each sample independently with probability ``p_uncond``.
+    dropped (all-zero one-hot) for each sample independently with probability ``p_uncond``;
+    ``attrs`` (B, 3) attribute codes, for a model with attributes, are each dropped to 0
+    (unknown) independently with probability ``p_uncond_attr``, so every condition can be
+    guided on its own.
     """
     b, dev = images.shape[0], images.device
     cond = one_hot(masks, model.num_classes)  # (B, C, H, W)
     keep = torch.rand(b, device=dev, generator=generator) >= p_uncond
     cond = cond * keep[:, None, None, None]
+    kw = {}
+    if getattr(model, "attr_emb", None) is not None and attrs is not None:
+        kept = torch.rand(attrs.shape, device=dev, generator=generator) >= p_uncond_attr  # (B, 3), independently
+        kw["attrs"] = attrs.to(dev).long() * kept
     t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), device=dev, generator=generator)
     noise = torch.randn(images.shape, device=dev, generator=generator)
     noisy = scheduler.add_noise(images, noise, t)
     target = scheduler.get_velocity(images, noise, t) if scheduler.config.prediction_type == "v_prediction" else noise
-    return F.mse_loss(model(noisy, t, cond).float(), target)
+    return F.mse_loss(model(noisy, t, cond, **kw).float(), target)
 
 
 class Guided:
-    """The model's guided prediction: conditional and unconditional in ONE batched forward per step.
+    """The model's guided prediction, every branch in ONE batched forward per step.
 
-    ``guidance == 1`` needs only the conditional half. ``cond`` is the one-hot mask (B, C, H, W);
-    the unconditional branch is the all-zero one-hot.
+    Mask only (no attributes asked for): classifier-free guidance,
+    ``e = e(0) + g (e(m) - e(0))`` (2B images; ``g == 1``: only e(m)). With attribute codes
+    ``attrs`` (B, 3) the two conditions get their own scales, in the compositional form of
+    InstructPix2Pix (https://arxiv.org/abs/2211.09800, eq. 3):
+
+        e = e(0, 0) + g (e(m, 0) - e(0, 0)) + g_a (e(m, a) - e(m, 0))
+
+    (3B images); with ``g_a == g`` it is ``e(0, 0) + g (e(m, a) - e(0, 0))``, joint guidance
+    on both (2B). ``cond`` is the one-hot mask; the unconditional branch is the all-zero
+    one-hot and attribute code 0 (unknown).
     """
 
-    def __init__(self, model: torch.nn.Module, masks: torch.Tensor, guidance: float):
+    def __init__(self, model: torch.nn.Module, masks: torch.Tensor, guidance: float, attrs: torch.Tensor | None = None,
+                 attribute_guidance: float | None = None):
         self.model, self.guidance = model, guidance
         cond = one_hot(masks, model.num_classes)
-        self.guided = guidance != 1.0
-        self.cond = torch.cat([cond, torch.zeros_like(cond)]) if self.guided else cond  # (2B or B, C, H, W)
+        zero = torch.zeros_like(cond)
         dev = masks.device
+        use_attrs = attrs is not None and getattr(model, "attr_emb", None) is not None and bool(attrs.any())
+        g_a = guidance if attribute_guidance is None else attribute_guidance
+        if not use_attrs:  # e(m) [, e(0)]
+            self.branches = [(cond, None)] if guidance == 1.0 else [(cond, None), (zero, None)]
+        else:
+            attrs, none = attrs.to(dev).long(), torch.zeros_like(attrs, device=dev).long()
+            if g_a == guidance:  # joint: e(m, a) [, e(0, 0)]
+                self.branches = [(cond, attrs)] if guidance == 1.0 else [(cond, attrs), (zero, none)]
+            else:  # e(m, a), e(m, 0), e(0, 0)
+                self.branches = [(cond, attrs), (cond, none), (zero, none)]
+        self.attribute_guidance = g_a
+        self.cond = torch.cat([c for c, _ in self.branches])  # (kB, C, H, W)
+        self.attrs = None if self.branches[0][1] is None else torch.cat([a for _, a in self.branches])
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda")
 
+    @property
+    def guided(self) -> bool:
+        return len(self.branches) > 1
+
     def __call__(self, inp: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        k = len(self.branches)
+        kw = {} if self.attrs is None else {"attrs": self.attrs}
         with self.autocast:
-            out = self.model(torch.cat([inp, inp]) if self.guided else inp, t.expand(self.cond.shape[0]),
-                             self.cond).float()
-        if not self.guided:
+            out = self.model(torch.cat([inp] * k) if k > 1 else inp, t.expand(self.cond.shape[0]), self.cond,
+                             **kw).float()
+        if k == 1:
             return out
-        c, u = out.chunk(2)  # conditional, unconditional
-        return u + self.guidance * (c - u)
+        if k == 2:
+            c, u = out.chunk(2)  # conditional, unconditional
+            return u + self.guidance * (c - u)
+        ma, m0, u = out.chunk(3)
+        return u + self.guidance * (m0 - u) + self.attribute_guidance * (ma - m0)
 
 
 def step_kwargs(scheduler, gens: list[torch.Generator]) -> dict:
@@ -99,8 +137,9 @@ def step_kwargs(scheduler, gens: list[torch.Generator]) -> dict:
 
 @torch.no_grad()
 def sample(model: torch.nn.Module, masks: torch.Tensor, scheduler, *, steps: int = 20, guidance: float = 3.0,
-           seeds: Sequence[int], intermediates: int = 0) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Generate one image per mask with classifier-free guidance (see :class:`Guided`).
+           seeds: Sequence[int], intermediates: int = 0, attrs: torch.Tensor | None = None,
+           attribute_guidance: float | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Generate one image per mask with classifier-free guidance (see :class:`Guided`; ``attrs``: codes (B, 3)).
 
     Each image draws all its noise from its own CPU generator seeded with ``seeds[i]``, so
     it is the same whatever batch it is generated in. Returns uint8 images (B, 3, H, W)
@@ -110,7 +149,7 @@ def sample(model: torch.nn.Module, masks: torch.Tensor, scheduler, *, steps: int
     masks = masks.to(dev)
     b, (h, w) = masks.shape[0], masks.shape[-2:]
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    predict = Guided(model, masks, guidance)
+    predict = Guided(model, masks, guidance, attrs, attribute_guidance)
     scheduler.set_timesteps(steps, device=dev)
     step_kw = step_kwargs(scheduler, gens)
     x = randn_tensor((b, 3, h, w), generator=gens, device=dev) * scheduler.init_noise_sigma

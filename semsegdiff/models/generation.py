@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from torchvision.io import write_png
 
+from ..attributes import requested
 from ..config import check_device, check_setting
 from ..data.formats import read_mask_folder
 from ..errors import DataError
@@ -20,14 +21,18 @@ from .module import load_checkpoint
 def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, *, sampler: str | None = None,
                     steps: int | None = None, guidance: float | None = None, per_mask: int = 1, seed: int = 0,
                     batch_size: int = 64, resize: bool = False, device: str | None = None, overwrite: bool = False,
-                    progress: bool = True) -> pd.DataFrame:
+                    progress: bool = True, attribute_guidance: float | None = None,
+                    **conditions: str | None) -> pd.DataFrame:
     """Generate ``per_mask`` images for every mask PNG in ``masks``; write PNGs and ``manifest.csv`` to ``out``.
 
-    Sampler, steps and guidance default to the checkpoint's. Image ``k`` of mask ``i``
+    ``conditions``: ``time``, ``weather``, ``scene`` for every image (a model trained with
+    attributes; None: unconditional), recorded in the manifest. Sampler, steps and guidance
+    default to the checkpoint's. Image ``k`` of mask ``i``
     (sorted by file name) uses seed ``seed + i * per_mask + k``. Everything is checked
     before any work; ``out`` appears only once everything is written. Returns the manifest.
     """
     per_mask, seed = check_setting("per_mask", per_mask), check_setting("seed", seed)
+    requested(1, **conditions)  # unknown attributes or values: an error before any work
     check_output(out, overwrite=overwrite, inputs=[checkpoint, masks])
     device = check_device(device, "--device")
     model = load_checkpoint(checkpoint, device=device)
@@ -42,13 +47,15 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
     rows = []
     with atomic_dir(out, overwrite=overwrite, inputs=[checkpoint, masks]) as tmp:
         images = model.generate(reps, sampler=sampler, steps=steps, guidance=guidance, seed=seeds,
-                                batch_size=batch_size, progress=progress)
+                                batch_size=batch_size, progress=progress, attribute_guidance=attribute_guidance,
+                                **conditions)
         for j, image in enumerate(images):
             f = files[j // per_mask]
             name = f"{f.stem}_{j % per_mask:02d}.png"
             write_png(image, str(tmp / name))
             rows.append({"image": name, "mask": str(f), "seed": seeds[j], "sampler": sampler, "steps": steps,
-                         "guidance": guidance, "checkpoint": str(checkpoint)})
+                         "guidance": guidance, **{k: v or "" for k, v in conditions.items()},
+                         "checkpoint": str(checkpoint)})
         manifest = pd.DataFrame(rows)
         manifest.to_csv(tmp / "manifest.csv", index=False)
     return manifest
@@ -57,19 +64,21 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
 def edit_photo(checkpoint: str | Path, image: str | Path, mask: str | Path, edited: str | Path, out: str | Path, *,
                dilate: int = 2, sampler: str | None = None, steps: int | None = None, guidance: float | None = None,
                seed: int = 0, resample: int = 0, resize: bool = False, device: str | None = None,
-               overwrite: bool = False) -> Path:
+               overwrite: bool = False, attribute_guidance: float | None = None, **conditions: str | None) -> Path:
     """Regenerate only what changed between ``mask`` and ``edited`` in the photo ``image`` (``semsegdiff edit``).
 
     The changed pixels, dilated by ``dilate``, are generated (RePaint-style); every other pixel
     is the photo's. ``out`` gets ``image.png`` (the result), ``mask.png`` (the edited mask as
     train ids: the result's label, a new training pair), ``region.png`` (255 = regenerated) and
-    ``manifest.json``.
+    ``manifest.json``. ``conditions`` (``time``, ``weather``, ``scene``) condition the regenerated
+    region, e.g. a wet road under ``weather="rain"``.
     """
     from ..data.formats import center_crop_resize, read_image, read_mask
     from ..files import write_text
     from ..masks import changed_region
 
     dilate, seed, resample = (check_setting(k, v) for k, v in (("dilate", dilate), ("seed", seed), ("resample", resample)))
+    requested(1, **conditions)
     check_output(out, overwrite=overwrite, inputs=[checkpoint, image, mask, edited])
     device = check_device(device, "--device")
     model = load_checkpoint(checkpoint, device=device)
@@ -88,7 +97,8 @@ def edit_photo(checkpoint: str | Path, image: str | Path, mask: str | Path, edit
     if not region.any():
         raise DataError(f"{edited}: is the same as {mask}: there is nothing to regenerate")
     result = model.generate(target[None], sampler=sampler, steps=steps, guidance=guidance, seed=seed,
-                            init=photo[None], keep=~region[None], resample=resample)[0]
+                            init=photo[None], keep=~region[None], resample=resample,
+                            attribute_guidance=attribute_guidance, **conditions)[0]
     with atomic_dir(out, overwrite=overwrite, inputs=[checkpoint, image, mask, edited]) as tmp:
         write_png(result, str(tmp / "image.png"))
         write_png(torch.from_numpy(target)[None], str(tmp / "mask.png"))
@@ -97,5 +107,5 @@ def edit_photo(checkpoint: str | Path, image: str | Path, mask: str | Path, edit
             "image": str(image), "mask": str(mask), "edited_mask": str(edited), "checkpoint": str(checkpoint),
             "dilate": dilate, "regenerated_pixels": int(region.sum()), "seed": seed, "resample": resample,
             "sampler": sampler or model.cfg["sampler"], "steps": steps or model.cfg["steps"],
-            "guidance": model.cfg["guidance"] if guidance is None else guidance}, indent=1))
+            "guidance": model.cfg["guidance"] if guidance is None else guidance, **conditions}, indent=1))
     return Path(out)

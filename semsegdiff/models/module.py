@@ -17,7 +17,8 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import WeightAveraging
 
-from ..config import MODEL_KEYS, PROFILES, QUICK, SCHEDULE_KEYS, SHAPE_KEYS, check_setting, validate
+from ..attributes import ATTRIBUTES, requested
+from ..config import LEGACY, MODEL_KEYS, PROFILES, QUICK, SCHEDULE_KEYS, SHAPE_KEYS, check_setting, validate
 from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DivergenceError, SettingError
 from ..labels import NUM_CLASSES
@@ -58,7 +59,8 @@ class DiffusionModule(pl.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = diffusion_loss(self.model, to_model_range(batch["image"]), batch["mask"], self.noise,
-                              p_uncond=self.cfg["p_uncond"])
+                              p_uncond=self.cfg["p_uncond"], attrs=batch.get("attributes"),
+                              p_uncond_attr=self.cfg["p_uncond_attr"])
         if self.trainer.world_size > 1:  # every rank must stop at the same step: one collective per step
             if not self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)), all=True):
                 self._diverged(self.global_step, float(loss))
@@ -85,7 +87,7 @@ class DiffusionModule(pl.LightningModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         gen = torch.Generator(self.device).manual_seed(batch_idx)  # the same noise and t every validation
         loss = diffusion_loss(self.model, to_model_range(batch["image"]), batch["mask"], self.noise,
-                              p_uncond=0.0, generator=gen)
+                              p_uncond=0.0, generator=gen, attrs=batch.get("attributes"), p_uncond_attr=0.0)
         self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["image"].shape[0])
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -97,9 +99,17 @@ class DiffusionModule(pl.LightningModule):
     def generate(self, masks: np.ndarray | torch.Tensor, *, sampler: str | None = None, steps: int | None = None,
                  guidance: float | None = None, seed: int | Sequence[int] = 0, batch_size: int = 64,
                  intermediates: int = 0, init: np.ndarray | torch.Tensor | None = None,
-                 keep: np.ndarray | torch.Tensor | None = None, resample: int = 0,
-                 progress: bool = False) -> torch.Tensor:
+                 keep: np.ndarray | torch.Tensor | None = None, resample: int = 0, progress: bool = False,
+                 time: str | Sequence[str] | None = None, weather: str | Sequence[str] | None = None,
+                 scene: str | Sequence[str] | None = None, attribute_guidance: float | None = None,
+                 attrs: np.ndarray | torch.Tensor | None = None) -> torch.Tensor:
         """Generate one uint8 image (N, 3, H, W) per mask (N, H, W) of train ids (255 = ignore).
+
+        ``time``, ``weather``, ``scene`` (models trained with attributes): a value for every mask
+        or one per mask (:data:`semsegdiff.attributes.ATTRIBUTES`); absent (None) leaves the image
+        unconditional for that attribute. ``attrs`` gives the codes (N, 3) directly instead.
+        ``attribute_guidance`` is their guidance scale (default: the run configuration's; see
+        :class:`semsegdiff.models.diffusion.Guided` for the formula).
 
         Sampler, steps and guidance default to the run configuration. ``seed`` is one int
         (image ``i`` gets ``seed + i``) or one seed per mask: an image depends only on its
@@ -115,8 +125,19 @@ class DiffusionModule(pl.LightningModule):
         seeds = [seed + i for i in range(len(masks))] if isinstance(seed, int) else list(seed)
         if len(seeds) != len(masks):
             raise SettingError(f"got {len(seeds)} seeds for {len(masks)} masks")
-        sampler, steps, guidance = (self.cfg[k] if v is None else check_setting(k, v)
-                                    for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance)))
+        sampler, steps, guidance, attribute_guidance = (
+            self.cfg[k] if v is None else check_setting(k, v)
+            for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance),
+                         ("attribute_guidance", attribute_guidance)))
+        asked = {"time": time, "weather": weather, "scene": scene}
+        if attrs is None:
+            attrs = torch.from_numpy(requested(len(masks), **asked).astype(np.int64))
+        else:
+            attrs = as_tensor(attrs).long().reshape(len(masks), len(ATTRIBUTES))
+        if bool(attrs.any()) and not self.cfg["attributes"]:
+            given = ", ".join(k for k, v in asked.items() if v is not None) or "attrs"
+            raise SettingError(f"{given}: this checkpoint was trained without attributes (attributes: false); "
+                               "train with --attributes true to condition on time of day, weather and scene")
         validate({"steps": steps, "num_train_timesteps": self.cfg["num_train_timesteps"]})
         batch_size, resample = check_setting("batch_size", batch_size), check_setting("resample", resample)
         scheduler = make_scheduler(sampler, **{k: self.cfg[k] for k in SCHEDULE_KEYS})
@@ -136,10 +157,12 @@ class DiffusionModule(pl.LightningModule):
                 images, snap = inpaint(self.model, masks[s:s + batch_size], init[s:s + batch_size],
                                        keep[s:s + batch_size], scheduler, steps=steps, guidance=guidance,
                                        seeds=seeds[s:s + batch_size], resample=resample,
-                                       schedule={k: self.cfg[k] for k in SCHEDULE_KEYS}), []
+                                       schedule={k: self.cfg[k] for k in SCHEDULE_KEYS}, attrs=attrs[s:s + batch_size],
+                                       attribute_guidance=attribute_guidance), []
             else:
                 images, snap = sample(self.model, masks[s:s + batch_size], scheduler, steps=steps, guidance=guidance,
-                                      seeds=seeds[s:s + batch_size], intermediates=intermediates)
+                                      seeds=seeds[s:s + batch_size], intermediates=intermediates,
+                                      attrs=attrs[s:s + batch_size], attribute_guidance=attribute_guidance)
             out.append(images)
             if intermediates:
                 snaps.append(torch.stack(snap, dim=1))
@@ -238,10 +261,11 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", num
     for key, want in (("num_classes", num_classes), ("size", size)):
         if want is not None and hp[key] != want:
             raise CheckpointError(f"{path}: trained for {key} = {hp[key]}, but {want} was asked for")
-    missing = [k for k in ("size", *MODEL_KEYS, *SCHEDULE_KEYS) if k not in hp]
+    missing = [k for k in ("size", *MODEL_KEYS, *SCHEDULE_KEYS) if k not in hp and k not in LEGACY]
     if missing:
         raise CheckpointError(f"{path}: the checkpoint's stored settings lack {', '.join(missing)}")
-    hp = {**PROFILES.get(hp.get("profile"), QUICK), **hp}  # settings added since it was trained: the defaults
+    # settings added since it was trained: what training did then (LEGACY), else the profile's defaults
+    hp = {**PROFILES.get(hp.get("profile"), QUICK), **LEGACY, **hp}
     try:
         module = DiffusionModule(**hp)
     except SettingError as e:

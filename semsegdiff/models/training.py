@@ -43,7 +43,8 @@ def run_paths(out: str | Path) -> dict[str, Path]:
 class Previews(Callback):
     """At every validation, on rank zero: mask | generated | real grid of the first val batch (PNG + arrays).
 
-    The same masks and the same noise every time, with the EMA weights (swapped in for validation).
+    The same masks and the same noise every time, with the EMA weights (swapped in for validation);
+    a model with attributes is asked for the real scenes' attributes.
     """
 
     def __init__(self, folder: Path, n: int):
@@ -57,7 +58,8 @@ class Previews(Callback):
 
         n = min(self.n, batch["mask"].shape[0])
         masks, real = batch["mask"][:n].cpu(), batch["image"][:n].cpu()
-        images = module.generate(masks, seed=0)
+        attrs = batch["attributes"][:n].cpu() if module.cfg["attributes"] and "attributes" in batch else None
+        images = module.generate(masks, seed=0, attrs=attrs)  # the real scenes' time and weather, when known
         name = self.folder / f"epoch{trainer.current_epoch + 1:04d}-step{trainer.global_step:06d}"
         preview_grid(masks, images, name.with_suffix(".png"), real=real)
         with atomic_path(name.with_suffix(".npz")) as tmp, open(tmp, "wb") as f:  # the arrays, for figures

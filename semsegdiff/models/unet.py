@@ -10,6 +10,11 @@ Two ways to inject the mask (``injection=``):
 
 The unconditional branch of classifier-free guidance is an all-zero one-hot mask. The
 mask encoders have no biases, so an all-zero mask contributes exactly nothing.
+
+With ``attributes=True`` the scene attributes (time of day, weather, scene type:
+:mod:`semsegdiff.attributes`) are embedded and added to the time embedding, one table per
+attribute whose row 0 is "unknown or dropped" (learned), so that each condition can be left
+out on its own.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import torch.nn.functional as F
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 from torch import nn
 
+from ..attributes import ATTRIBUTES
 from ..config import CHOICES
 from ..errors import DataError, SettingError
 from ..labels import IGNORE
@@ -148,12 +154,13 @@ class CondUNet(nn.Module):
         injection: ``"input_add"`` (reference) or ``"spade"`` (SDM).
         mask_hidden: width of the mask encoders (the input conv block, or SPADE's shared features).
         dropout: dropout inside residual blocks.
+        attributes: embed the scene attributes (codes (B, 3), 0 = unknown) into the time embedding.
     """
 
     def __init__(self, *, num_classes: int = 19, in_channels: int = 3, channels: int = 64,
                  channel_mult: tuple[int, ...] = (1, 2, 2), num_res_blocks: int = 1, attn_levels: int = 1,
                  emb_dim: int | None = None, injection: str = "input_add", mask_hidden: int = 64,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, attributes: bool = False):
         super().__init__()
         if injection not in INJECTIONS:
             raise SettingError(f"injection (--injection): unknown injection {injection!r}; choose one of "
@@ -163,6 +170,10 @@ class CondUNet(nn.Module):
         emb_dim = emb_dim or 4 * channels
         self.time_proj = Timesteps(channels, flip_sin_to_cos=True, downscale_freq_shift=0)  # sinusoidal t
         self.time_emb = TimestepEmbedding(channels, emb_dim)
+        self.attr_emb = nn.ModuleList(nn.Embedding(len(v) + 1, emb_dim) for v in ATTRIBUTES.values()) \
+            if attributes else None
+        for table in self.attr_emb or []:
+            nn.init.zeros_(table.weight)  # starts as the model without attributes
         self.stem = nn.Conv2d(in_channels, channels, 3, padding=1)
         self.mask_in = MaskEncoder(num_classes, channels, mask_hidden) if injection == "input_add" else None
         spade = mask_hidden if injection == "spade" else None
@@ -198,11 +209,17 @@ class CondUNet(nn.Module):
         self.out = nn.Sequential(_norm(ch), nn.SiLU(), nn.Conv2d(ch, in_channels, 3, padding=1))
         nn.init.zeros_(self.out[-1].weight)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """x (B, 3, H, W), t (B,) timesteps, cond (B, C, H, W) one-hot (all-zero = unconditional)."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor,
+                attrs: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, 3, H, W), t (B,) timesteps, cond (B, C, H, W) one-hot (all-zero = unconditional),
+        attrs (B, 3) attribute codes (0 = unknown/dropped; None: all unknown)."""
         if x.shape[-1] % 2 ** self.downsamplings or x.shape[-2] % 2 ** self.downsamplings:
             raise ValueError(f"image side must be a multiple of {2 ** self.downsamplings}, got {tuple(x.shape[-2:])}")
         emb = self.time_emb(self.time_proj(t.reshape(-1).expand(x.shape[0])).to(x.dtype))  # (B, E)
+        if self.attr_emb is not None:
+            attrs = torch.zeros(x.shape[0], len(self.attr_emb), dtype=torch.long, device=x.device) if attrs is None \
+                else attrs.long()
+            emb = emb + sum(table(attrs[:, i]) for i, table in enumerate(self.attr_emb)).to(emb.dtype)  # (B, E)
         h = self.stem(x)  # (B, ch, H, W)
         if self.mask_in is not None:
             h = h + self.mask_in(cond.to(h.dtype))

@@ -1,0 +1,219 @@
+"""Are the conditions beyond the mask obeyed? An attribute classifier trained on real images scores generated ones.
+
+The classifier is the judge's encoder (segmentation-models-pytorch ResNet-18, as deep as the
+image allows) with one linear head per attribute (:mod:`semsegdiff.attributes`), trained with
+Lightning on the REAL train images whose attributes are known (unknown labels are ignored).
+Its recall on real val images of a value is the **ceiling** a generated image asked for that
+value is held to: ``accuracy(generated asked for v) / recall(real images of v)``. Beside it,
+per condition: the judge's consistency mIoU (does the mask still hold?) and FID on the judge's
+features against the real val images of that condition, where there are at least two.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from torchmetrics.classification import MulticlassAccuracy
+
+from ..attributes import ATTRIBUTES, NAMES, UNKNOWN, code, value
+from ..errors import CheckpointError, DataError
+from ..trainer import make_trainer, save_final
+from .judge import MEAN, STD, build_network, judge_key
+from .metrics import consistency, fid
+
+
+class AttributeClassifier(pl.LightningModule):
+    """The judge's encoder with one head per attribute; logits of value ``i`` = code ``i + 1`` (unknown: no class)."""
+
+    def __init__(self, *, size: int = 32, lr: float = 3e-3, weight_decay: float = 1e-4, total_steps: int = 100,
+                 weights: str = "", data: dict[str, Any] | None = None):
+        super().__init__()
+        self.save_hyperparameters()
+        self.encoder = build_network("unet_resnet18", weights=weights, size=size).encoder
+        width = self.encoder.out_channels[-1]
+        self.heads = nn.ModuleList(nn.Linear(width, len(v)) for v in ATTRIBUTES.values())
+        self.accuracy = nn.ModuleList(MulticlassAccuracy(len(v), ignore_index=-1, average="micro")
+                                      for v in ATTRIBUTES.values())
+
+    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """uint8 images (B, 3, H, W) -> one logits tensor (B, values) per attribute."""
+        x = (images.float() / 255 - MEAN.to(images.device)) / STD.to(images.device)
+        f = self.encoder(x)[-1].mean(dim=(2, 3))  # (B, D)
+        return [head(f) for head in self.heads]
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        images, codes = batch
+        loss = sum(F.cross_entropy(logits, codes[:, i].long() - 1, ignore_index=-1)
+                   for i, logits in enumerate(self(images)) if (codes[:, i] > 0).any())
+        loss = loss if isinstance(loss, torch.Tensor) else torch.zeros((), device=images.device, requires_grad=True)
+        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(images))
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        images, codes = batch
+        for i, logits in enumerate(self(images)):
+            self.accuracy[i].update(logits.argmax(1), codes[:, i].long() - 1)
+
+    def on_validation_epoch_end(self) -> None:
+        for name, acc in zip(NAMES, self.accuracy):
+            self.log(f"val_acc_{name}", acc.compute(), sync_dist=True)
+            acc.reset()
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.hparams.lr, total_steps=int(self.hparams.total_steps))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    @torch.no_grad()
+    def predict_codes(self, images: torch.Tensor | np.ndarray, batch_size: int = 128) -> np.ndarray:
+        """uint8 images (N, 3, H, W) or (N, H, W, 3) -> predicted codes (N, 3) uint8 (never 0: a guess always)."""
+        images = torch.from_numpy(np.array(images)) if not isinstance(images, torch.Tensor) else images
+        if images.shape[-1] == 3 and images.shape[1] != 3:
+            images = images.permute(0, 3, 1, 2)
+        was, out = self.training, []
+        self.eval()
+        for s in range(0, len(images), batch_size):
+            logits = self(images[s:s + batch_size].to(self.device))
+            out.append(torch.stack([lg.argmax(1) + 1 for lg in logits], dim=1).to(torch.uint8).cpu())
+        self.train(was)
+        return torch.cat(out).cpu().numpy()
+
+
+def _loader(images: np.ndarray, codes: np.ndarray, batch_size: int, train: bool) -> DataLoader:
+    data = TensorDataset(torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2),
+                         torch.from_numpy(np.asarray(codes, dtype=np.int64)))
+    return DataLoader(data, batch_size=batch_size, shuffle=train, drop_last=train and len(data) > batch_size)
+
+
+def ensure_classifier(cfg: dict[str, Any], *, root: str | Path = ".", out: str | Path | None = None,
+                      progress: bool = True, device: str | None = None) -> tuple[AttributeClassifier, Path]:
+    """The attribute classifier of a run configuration: ``runs/<profile>/attributes.ckpt``, trained if needed.
+
+    Trained with the judge's settings (epochs, batch size, learning rate) on the real train
+    images with known attributes; reused while those settings and the prepared data match.
+    """
+    from ..config import check_device
+    from ..data import dataset_for
+
+    device = check_device(device, "--device")
+    out = Path(root) / (out or Path("runs") / cfg["profile"])
+    path = out / "attributes.ckpt"
+    prepared = dataset_for(cfg, root=root, progress=progress)
+    key = {**judge_key(cfg, prepared.meta.get("fingerprint", str(prepared.root))), "model": "attributes"}
+    if path.is_file():
+        try:
+            found = load_classifier(path, device)
+            if found.hparams.data == key:
+                return found, path
+        except CheckpointError:
+            pass
+    codes = prepared.attributes("train")
+    if not codes.any():
+        raise DataError(f"{prepared.root}: no train image has known attributes (time, weather, scene); the attribute "
+                        "classifier has nothing to learn from")
+    images, batch = prepared.images("train"), cfg["judge_batch_size"]
+    epochs = cfg["judge_epochs"]
+    total = epochs * max(1, len(images) // batch)
+    pl.seed_everything(cfg["seed"], workers=True, verbose=False)
+    module = AttributeClassifier(size=prepared.size, lr=cfg["judge_lr"], total_steps=total, weights=cfg["judge_weights"],
+                                 data=key)
+    run = {**cfg, "epochs": epochs, "ckpt_every": epochs, "logger": "csv"}
+    trainer = make_trainer(run, out, name="attributes", val_every=max(1, epochs // 4), progress=progress,
+                           checkpoints=False, accelerator=device)
+    val = (prepared.images("val"), prepared.attributes("val")) if "val" in prepared.splits else None
+    trainer.fit(module, _loader(images, codes, batch, True), _loader(*val, 2 * batch, False) if val else None)
+    save_final(trainer, path)
+    return load_classifier(path, device), path
+
+
+def load_classifier(path: str | Path, device: str = "cpu") -> AttributeClassifier:
+    """An attribute classifier from its checkpoint (``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: attribute classifier checkpoint not found or empty")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        module = AttributeClassifier(**{**ckpt["hyper_parameters"], "weights": ""})
+        module.load_state_dict(ckpt["state_dict"])
+    except Exception as e:  # noqa: BLE001 - any unreadable or foreign file
+        raise CheckpointError(f"{path}: not an attribute classifier checkpoint ({type(e).__name__})") from None
+    return module.to(device).eval()
+
+
+def recall(classifier: AttributeClassifier, images: np.ndarray, codes: np.ndarray) -> pd.DataFrame:
+    """Per attribute value: how many real images hold it and the share the classifier recovers (the ceiling)."""
+    pred = classifier.predict_codes(images)
+    rows = []
+    for j, a in enumerate(NAMES):
+        for c in range(1, len(ATTRIBUTES[a]) + 1):
+            held = codes[:, j] == c
+            rows.append({"attribute": a, "value": value(a, c), "real_images": int(held.sum()),
+                         "real_recall": float((pred[held, j] == c).mean()) if held.any() else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def check_conditions(model, classifier: AttributeClassifier, judge, masks: np.ndarray, real: np.ndarray,
+                     real_codes: np.ndarray, *, attributes: tuple[str, ...] = ("time", "weather"), seed: int = 0,
+                     progress: bool = False) -> tuple[pd.DataFrame, dict[str, torch.Tensor]]:
+    """Generate every mask once per value of each attribute (the others left unconditional) and once with no
+    attribute; score each set: the attribute recovered (vs the real ceiling), consistency, FID per condition.
+
+    Returns one row per (attribute, value) plus one ``(none)`` row, and the generated images by condition.
+    """
+    masks = np.ascontiguousarray(masks)
+    ceiling = recall(classifier, real, real_codes).set_index(["attribute", "value"])
+    real_f = judge.features(real).double()
+    mu, sd = real_f.mean(0), real_f.std(0).clamp(min=1e-6)
+    seeds = [seed + i for i in range(len(masks))]  # the same noise for every condition: only the condition differs
+    conditions = [("(none)", UNKNOWN)] + [(a, v) for a in attributes for v in ATTRIBUTES[a]]
+    rows, images = [], {}
+    for a, v in conditions:
+        asked = {} if a == "(none)" else {a: v}
+        generated = model.generate(masks, seed=seeds, **asked)
+        images[f"{a}={v}"] = generated
+        c = consistency(judge.predict_ids(generated), torch.from_numpy(masks))["miou"]
+        row = {"attribute": a, "value": v, "images": len(masks), "consistency_miou": c}
+        if a != "(none)":
+            j, want = NAMES.index(a), code(a, v)
+            pred = classifier.predict_codes(generated)
+            row["recovered"] = float((pred[:, j] == want).mean())
+            row["real_recall"] = float(ceiling.loc[(a, v), "real_recall"])
+            row["real_images"] = int(ceiling.loc[(a, v), "real_images"])
+            held = real_codes[:, j] == want
+            if held.sum() >= 2:
+                gen_f = (judge.features(generated).double() - mu) / sd
+                row["fid_vs_real_of_condition"] = fid((real_f[held] - mu) / sd, gen_f)
+        rows.append(row)
+        if progress:
+            print(f"{a} = {v}: consistency {c:.3f}" + (f", recovered {row['recovered']:.2f} (real "
+                                                        f"{row['real_recall']:.2f})" if "recovered" in row else ""),
+                  flush=True)
+    table = pd.DataFrame(rows)
+    table["ratio"] = table["recovered"] / table["real_recall"]
+    base = float(table.loc[table["attribute"] == "(none)", "consistency_miou"].iloc[0])
+    table["consistency_vs_none"] = table["consistency_miou"] / base
+    return table, images
+
+
+def condition_targets(table: pd.DataFrame, baseline_consistency: float | None = None) -> pd.DataFrame:
+    """The targets of conditioning, measured: per attribute the mean recovered share over its values against the
+    mean real recall (>= 0.9x), and mask consistency with conditions within 2% of the model without them."""
+    rows = []
+    for a, t in table[table["attribute"] != "(none)"].groupby("attribute", sort=False):
+        t = t[np.isfinite(t["real_recall"])]
+        ratio = float(t["recovered"].mean() / t["real_recall"].mean()) if len(t) else float("nan")
+        rows.append((f"{a}: asked-for value recovered >= 0.9x the real ceiling", ratio, ratio >= 0.9))
+    none = float(table.loc[table["attribute"] == "(none)", "consistency_miou"].iloc[0])
+    conditioned = float(table.loc[table["attribute"] != "(none)", "consistency_miou"].mean())
+    base, what = (baseline_consistency, "a model trained without attributes") if baseline_consistency else \
+        (none, "the same model without attributes asked")
+    rel = conditioned / base - 1
+    rows.append((f"consistency with conditions within 2% of {what}", rel, abs(rel) <= 0.02 or rel > 0))
+    return pd.DataFrame(rows, columns=["target", "value", "met"]).set_index("target")
