@@ -136,3 +136,10 @@ def test_bad_label_json(tmp_path, content, problem):
     assert str(e.value).startswith(str(path)) and problem in str(e.value) and "\n" not in str(e.value)
 
 
+def test_bad_file_in_the_label_tree_stops_prepare(tmp_path, bdd_with_labels):
+    from semsegdiff.data import prepare
+
+    (bdd_with_labels / "labels/det_20/det_train.json").write_text(json.dumps(frames({"weather": "sunny"})))
+    with pytest.raises(DataError, match=r"det_20/det_train.json frame 1 \('img0.jpg'\): 'sunny' is not a weather"):
+        prepare(bdd_with_labels, tmp_path / "cache", size=16, progress=False)
+    assert not (tmp_path / "cache").exists()
