@@ -272,3 +272,32 @@ def test_batches_carry_attributes_aligned_with_images(tmp_path, reference_dir):
     assert batch["attributes"].tolist() == [expected[i] for i in batch["index"].tolist()]
 
 
+def test_attribute_statistics():
+    from semsegdiff.data import attribute_class_table, attribute_joint, attribute_table, rarest_cells
+
+    masks = np.zeros((4, 4, 4), np.uint8)  # road everywhere
+    masks[1, 0, :2] = class_id("person")  # a person in one of the two night images
+    masks[3, 0, 0] = IGNORE
+    night, day = code("time", "night"), code("time", "day")
+    codes = np.array([[night, code("weather", "rain"), 0], [night, code("weather", "clear"), 0],
+                      [day, code("weather", "clear"), 0], [0, code("weather", "clear"), 0]], np.uint8)
+    table = attribute_table({"train": {"images": 4, "attributes": counts(codes)}, "old": {"images": 2}})
+    t = table.set_index(["split", "attribute", "value"])
+    assert t.loc[("train", "time", "night"), "images"] == 2 and t.loc[("train", "time", "unknown"), "share"] == 0.25
+    assert t.loc[("train", "scene", "unknown"), "images"] == 4 and not t.loc[("train", "scene", "unknown"), "known"]
+    assert t.loc[("old", "weather", "unknown"), "images"] == 2  # a cache without counts: all unknown
+    assert list(table[table["split"] == "train"]["value"][:4]) == ["day", "dusk/dawn", "night", "unknown"]
+    by = attribute_class_table(masks, codes).set_index(["attribute", "value", "class"])
+    person_at_night = by.loc[("time", "night", "person")]
+    assert person_at_night["image_share"] == 0.5 and person_at_night["pixel_share"] == pytest.approx(2 / 32)
+    assert person_at_night["value_images"] == 2 and by.loc[("time", "day", "person"), "image_share"] == 0
+    assert by.loc[("time", "unknown", "road"), "pixel_share"] == 1.0  # ignore left out
+    assert np.isnan(by.loc[("time", "dusk/dawn", "road"), "image_share"])  # no such images
+    joint = attribute_joint(codes)
+    assert joint.loc["night", "rain"] == 1 and joint.loc["night", "clear"] == 1 and joint.loc["unknown", "clear"] == 1
+    assert joint.to_numpy().sum() == 4 and list(joint.columns)[-1] == "unknown"
+    rare = rarest_cells(joint, 3)
+    assert list(rare.columns) == ["time", "weather", "images", "share"] and (rare["images"] == 0).all()
+    rare = rarest_cells(joint.loc[["day", "night"], ["clear", "rain"]], None)  # all; ties keep the table's order
+    assert rare.values.tolist() == [["day", "rain", 0, 0.0], ["day", "clear", 1, 1 / 3], ["night", "clear", 1, 1 / 3],
+                                    ["night", "rain", 1, 1 / 3]]
