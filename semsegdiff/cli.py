@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
@@ -44,10 +45,33 @@ def _prepare(a: argparse.Namespace) -> None:
     meta = open_prepared(out).meta
     counts = ", ".join(f"{k} {v['images']}" for k, v in meta["splits"].items())
     print(f"prepared {meta['source_format']} dataset {a.src} at {meta['size']}x{meta['size']} -> {out} ({counts})")
+    _print_sources(meta["attribute_sources"], meta["splits"].values())
+
+
+def _print_sources(sources: list[dict], splits: Iterable[dict]) -> None:
+    """Which attribute file gave how many images their attributes, and how many have none."""
+    from .data.attribute_files import describe_sources
+
+    splits = list(splits)
+    n, missing = sum(s["images"] for s in splits), sum(s["attributes_missing"] for s in splits)
+    print("attributes (time, weather, scene):")
+    for line in describe_sources(sources, n, missing):
+        print(f"  {line}")
+
+
+def _print_attributes(stats_by_split: dict[str, dict]) -> None:
+    """Images per value of each attribute and split, unknown included."""
+    from .data import attribute_table
+
+    table = attribute_table(stats_by_split)
+    counts = table.pivot(index=["attribute", "value"], columns="split", values="images")
+    print("images per value (unknown: no file names the image, or its file says undefined):")
+    print(counts.loc[list(dict.fromkeys(zip(table["attribute"], table["value"])))][list(stats_by_split)].to_string())
 
 
 def _info(a: argparse.Namespace) -> None:
-    from .data import distribution_table, is_prepared, open_dataset, open_prepared
+    from .attributes import counts
+    from .data import distribution_table, is_prepared, open_dataset, open_prepared, read_attributes
 
     if is_prepared(a.path):
         meta = open_prepared(a.path).meta
@@ -56,11 +80,21 @@ def _info(a: argparse.Namespace) -> None:
         cols = ["pixel_share", "image_share"]
         print(table.pivot(index="class", columns="split", values=cols).loc[list(dict.fromkeys(table["class"]))]
               .to_string(float_format=lambda v: f"{v:.4f}"))
+        if "attribute_sources" in meta:
+            _print_sources(meta["attribute_sources"], meta["splits"].values())
+            _print_attributes(meta["splits"])
+        else:
+            print("attributes: none, the cache was prepared before they existed; prepare it again to read them")
     else:
         dataset = open_dataset(a.path)
         print(f"{dataset.format} dataset at {dataset.root}")
         for split, samples in dataset.splits.items():
             print(f"  {split}: {len(samples)} pairs")
+        attributes = read_attributes(dataset)
+        splits = {k: {"images": len(v), "attributes": counts(attributes.codes(v)),
+                      "attributes_missing": attributes.missing(v)} for k, v in dataset.splits.items()}
+        _print_sources(attributes.sources, splits.values())
+        _print_attributes(splits)
 
 
 def _train(a: argparse.Namespace) -> None:

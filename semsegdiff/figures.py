@@ -7,12 +7,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
+from .attributes import ATTRIBUTES, UNKNOWN
 from .files import atomic_path
 from .labels import CLASS_NAMES, IGNORE, LABELS, PALETTE, ids_to_colors
 
 TEXT_WIDTH = 7.0  # inches: a two-column paper's full width
+SPLIT_STYLES = [dict(alpha=1.0, hatch=None), dict(alpha=0.45, hatch="////"), dict(alpha=0.25, hatch="...")]
+UNKNOWN_COLOR = "0.8"
+ATTRIBUTE_COLORS = {  # a colour per value that reads as the condition; unknown is grey
+    "time": {"day": "#E8B33A", "dusk/dawn": "#C8553D", "night": "#22306B"},
+    "weather": {"clear": "#5DA9E9", "cloudy": "#8D99AE", "rain": "#1F5F8B", "snow": "#A7D8DE", "fog": "#B5A886"},
+    "scene": {"city": "#8C4A2F", "residential": "#E39B52", "highway": "#4C72B0", "rural/other": "#5B9A52"},
+}
 
 
 def set_style() -> None:
@@ -88,14 +97,13 @@ def plot_class_distribution(table: pd.DataFrame, rare: set[str] = frozenset(), t
     colors = class_colors()
     fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 4.0), sharey=True, gridspec_kw={"wspace": 0.06})
     height = 0.8 / len(splits)
-    styles = [dict(alpha=1.0, hatch=None), dict(alpha=0.45, hatch="////"), dict(alpha=0.25, hatch="...")]
     for ax, col, label in zip(axes, ("pixel_share", "image_share"), ("share of labelled pixels", "share of images containing the class")):
         for k, split in enumerate(splits):
             t = table[table["split"] == split].set_index("class").loc[order]
             y = np.arange(len(order)) - 0.4 + height * (k + 0.5)
             values = t[col].to_numpy() * (1 if col == "pixel_share" else 100)
             ax.barh(y, values, height=height, color=[colors[c] for c in order], edgecolor="0.25",
-                    linewidth=0.4, **styles[k % len(styles)])
+                    linewidth=0.4, **SPLIT_STYLES[k % len(SPLIT_STYLES)])
         ax.set_xlabel(label + (" (%)" if col == "image_share" else " (log)"))
         if col == "pixel_share":  # a log axis cannot show zero: say so
             absent = table[table["split"] == splits[0]].set_index("class").loc[order, col].to_numpy() == 0
@@ -108,16 +116,130 @@ def plot_class_distribution(table: pd.DataFrame, rare: set[str] = frozenset(), t
     axes[1].set_xlim(0, 100)
     _class_ticks(axes[0], order, rare)
     axes[0].invert_yaxis()
-    n_images = {s: int(table.loc[table["split"] == s, "split_images"].iloc[0]) for s in splits}
-    handles = [Patch(facecolor="0.55", edgecolor="0.25", linewidth=0.4, **styles[k % len(styles)],
-                     label=f"{s} ({n_images[s]:,} image{'s' if n_images[s] != 1 else ''})")
-               for k, s in enumerate(splits)]
     legend_title = "italic: things; † rare" if rare else "italic: things"
-    axes[1].legend(handles=handles, loc="lower right", title=legend_title, title_fontsize=7)
+    axes[1].legend(handles=_split_handles(table), loc="lower right", title=legend_title, title_fontsize=7)
     axes[0].set_title("(a) pixel frequency", loc="left")
     axes[1].set_title("(b) image frequency", loc="left")
     if title:
         fig.suptitle(title, fontsize=9, y=1.0)
+    return fig
+
+
+def _split_handles(table: pd.DataFrame) -> list[Patch]:
+    """Legend patches of the splits of a long table (split, split_images): the bar style of each, with its size."""
+    splits = list(dict.fromkeys(table["split"]))
+    n_images = {s: int(table.loc[table["split"] == s, "split_images"].iloc[0]) for s in splits}
+    return [Patch(facecolor="0.55", edgecolor="0.25", linewidth=0.4, **SPLIT_STYLES[k % len(SPLIT_STYLES)],
+                  label=f"{s} ({n_images[s]:,} image{'s' if n_images[s] != 1 else ''})") for k, s in enumerate(splits)]
+
+
+def _value_color(attribute: str, value: str) -> str:
+    return ATTRIBUTE_COLORS[attribute].get(value, UNKNOWN_COLOR)
+
+
+def _attribute_label(attribute: str) -> str:
+    return {"time": "time of day", "scene": "scene type"}.get(attribute, attribute)
+
+
+def _grey_unknown(ticks) -> None:
+    """Tick labels reading "unknown" in grey italics."""
+    for tick in ticks:
+        if tick.get_text() == UNKNOWN:
+            tick.set_color("0.45")
+            tick.set_fontstyle("italic")
+
+
+def plot_attributes(table: pd.DataFrame) -> plt.Figure:
+    """Share of images per value of time of day, weather and scene type, one panel each; splits as bar styles.
+
+    ``table`` is :func:`semsegdiff.data.attribute_table`; unknown (no file, or undefined) is grey,
+    each bar is labelled with its image count.
+    """
+    splits = list(dict.fromkeys(table["split"]))
+    names = list(dict.fromkeys(table["attribute"]))
+    widths = [len(ATTRIBUTES[a]) + 1 for a in names]
+    fig, axes = plt.subplots(1, len(names), figsize=(TEXT_WIDTH, 2.3), sharey=True,
+                             gridspec_kw={"width_ratios": widths, "wspace": 0.06})
+    width = 0.8 / len(splits)
+    top = 100 * table["share"].max()
+    for ax, attribute, letter in zip(np.atleast_1d(axes), names, "abcdefgh"):
+        t = table[table["attribute"] == attribute]
+        values = list(dict.fromkeys(t["value"]))
+        for k, split in enumerate(splits):
+            rows = t[t["split"] == split].set_index("value").loc[values]
+            x = np.arange(len(values)) - 0.4 + width * (k + 0.5)
+            bars = ax.bar(x, rows["share"] * 100, width=width, color=[_value_color(attribute, v) for v in values],
+                          edgecolor="0.25", linewidth=0.4, **SPLIT_STYLES[k % len(SPLIT_STYLES)])
+            ax.bar_label(bars, labels=[f"{n:,}" for n in rows["images"]], fontsize=5, padding=1, color="0.25",
+                         rotation=90 if len(splits) > 1 else 0)
+        ax.set_xticks(range(len(values)))
+        ax.set_xticklabels(values, rotation=30, ha="right", rotation_mode="anchor")
+        _grey_unknown(ax.get_xticklabels())
+        ax.grid(axis="x", visible=False)
+        ax.set_xlim(-0.6, len(values) - 0.4)
+        ax.set_title(f"({letter}) {_attribute_label(attribute)}", loc="left")
+    axes[0].set_ylabel("share of images (%)")
+    axes[0].set_ylim(0, top * 1.15 + 3)  # room for the bar labels
+    fig.legend(handles=[*_split_handles(table), Patch(facecolor=UNKNOWN_COLOR, edgecolor="0.25", linewidth=0.4,
+                                                      label="unknown (no attribute, or undefined)")],
+               loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=len(splits) + 1,
+               title="bar labels: number of images", title_fontsize=6)
+    return fig
+
+
+def plot_attribute_joint(joint: pd.DataFrame, by_value: pd.DataFrame, attribute: str = "time",
+                         classes: list[str] | None = None) -> plt.Figure:
+    """(a) Images per pair of values of two attributes (``joint``: :func:`semsegdiff.data.attribute_joint`),
+    with their share of all images, unknown in grey; (b) share of images containing each class per
+    value of ``attribute``.
+
+    ``by_value`` is :func:`semsegdiff.data.attribute_class_table`; ``classes`` default to all,
+    sorted by their overall image share. Values without images are left out of (b).
+    """
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 3.0),
+                                 gridspec_kw={"width_ratios": [1.15, 1], "wspace": 0.55})
+    total = max(1, int(joint.to_numpy().sum()))
+    known = np.ones(joint.shape, bool)
+    known[[i for i, v in enumerate(joint.index) if v == UNKNOWN], :] = False
+    known[:, [j for j, v in enumerate(joint.columns) if v == UNKNOWN]] = False
+    labels = np.vectorize(lambda n: f"{n:,}\n{100 * n / total:.1f}%" if n else "0")(joint.to_numpy())
+    style = dict(annot=labels, fmt="", annot_kws={"fontsize": 5.5}, linewidths=0.5, linecolor="white", ax=ax)
+    sns.heatmap(joint, mask=~known, cmap="mako_r", vmin=0, vmax=max(1, int(joint.to_numpy()[known].max())),
+                cbar_kws={"label": "images", "shrink": 0.8, "pad": 0.03}, **style)
+    sns.heatmap(joint, mask=known, cmap=ListedColormap(["0.92"]), cbar=False, **style)
+    ax.set_xlabel(joint.columns.name)
+    ax.set_ylabel(_attribute_label(joint.index.name))
+    ax.tick_params(axis="x", rotation=30)
+    ax.tick_params(axis="y", rotation=0)
+    _grey_unknown([*ax.get_xticklabels(), *ax.get_yticklabels()])
+    ax.set_title(f"(a) {_attribute_label(joint.index.name)} × {joint.columns.name}", loc="left")
+
+    t = by_value[(by_value["attribute"] == attribute) & (by_value["value"] != UNKNOWN) & (by_value["value_images"] > 0)]
+    overall = by_value[by_value["attribute"] == attribute].groupby("class", sort=False)["images"].sum()
+    order = classes or overall.sort_values(ascending=False).index.tolist()
+    y = {c: i for i, c in enumerate(order)}
+    values = list(dict.fromkeys(t["value"]))
+    for c in order:  # the spread between values, then a dot per value
+        share = t.loc[t["class"] == c, "image_share"] * 100
+        if len(share):
+            bx.plot([share.min(), share.max()], [y[c]] * 2, color="0.75", lw=1.2, zorder=1)
+    for k, v in enumerate(values):
+        rows = t[(t["value"] == v) & t["class"].isin(order)]
+        n = int(rows["value_images"].iloc[0])
+        bx.scatter(rows["image_share"] * 100, rows["class"].map(y), s=14, color=_value_color(attribute, v),
+                   edgecolor="0.2", linewidth=0.4, zorder=2, marker="osD^v"[k % 5], label=f"{v} ({n:,})")
+    _class_ticks(bx, order, set())
+    bx.invert_yaxis()
+    bx.set_xlim(-2, 102)
+    bx.set_xlabel("share of images containing the class (%)")
+    bx.grid(axis="y", lw=0.3)
+    if values:
+        bx.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=min(len(values), 3), handletextpad=0.2,
+                  columnspacing=1.0, title=f"{_attribute_label(attribute)} (images)", title_fontsize=6)
+    else:
+        bx.text(0.5, 0.5, f"no {_attribute_label(attribute)} known", transform=bx.transAxes, ha="center",
+                color="0.4", style="italic")
+    bx.set_title(f"(b) classes by {_attribute_label(attribute)}", loc="left")
     return fig
 
 

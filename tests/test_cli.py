@@ -1,8 +1,13 @@
 """The command line: synth -> prepare -> info, and errors that name the file."""
 from __future__ import annotations
 
+import re
+import shutil
+from pathlib import Path
+
 import numpy as np
 
+from semsegdiff.attributes import ATTRIBUTES, UNKNOWN
 from semsegdiff.cli import main
 from semsegdiff.data import open_dataset, open_prepared
 
@@ -18,6 +23,35 @@ def test_synth_prepare_info(tmp_path, capsys):
     assert main(["info", str(cache)]) == 0 and main(["info", str(raw)]) == 0
     out = capsys.readouterr().out
     assert "prepared cache of a bdd100k dataset" in out and "road" in out and "train: 12 pairs" in out
+    assert out.count("attributes.csv: 16 of 16 images") == 3  # prepare, info of both: every scene has attributes
+    shown = printed_attribute_counts(out)  # the prepared cache's, printed first
+    for j, attribute in enumerate(ATTRIBUTES):  # per split: images per value, unknown included
+        for c, value in enumerate([UNKNOWN, *ATTRIBUTES[attribute]]):
+            assert shown[attribute, value] == [int((p.attributes(s)[:, j] == c).sum()) for s in ("train", "val")]
+
+
+def printed_attribute_counts(out: str) -> dict[tuple[str, str], list[int]]:
+    """{(attribute, value): [train, val]} from the first attribute table ``info`` printed."""
+    table, attribute = {}, None
+    for line in out.split("images per value")[1].splitlines()[3:]:
+        m = re.match(r"^(\S+)? +(\S+) +(\d+) +(\d+)$", line)
+        if not m:
+            break
+        attribute = m[1] or attribute
+        table[attribute, m[2]] = [int(m[3]), int(m[4])]
+    return table
+
+
+def test_info_reports_attribute_files(tmp_path, bdd_dir, capsys):
+    shutil.copytree(Path(__file__).parent / "fixtures/bdd_attributes/labels", bdd_dir / "labels", dirs_exist_ok=True)
+    assert main(["info", str(bdd_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "labels/bdd100k_labels_images_train.json: 2 of 4 images (1 of its 3 rows name no image)" in out
+    assert "labels/det_20/det_val.json: 1 of 4 images" in out
+    assert "1 of 4 images named by no attribute file: unknown" in out
+    shown = printed_attribute_counts(out)
+    assert shown["scene", "city"] == [1, 0] and shown["scene", "residential"] == [0, 1]
+    assert shown["scene", "unknown"] == [2, 0] and shown["weather", "cloudy"] == [1, 1]
 
 
 def test_prepare_reference_fixture(tmp_path, reference_dir):

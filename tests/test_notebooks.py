@@ -40,7 +40,8 @@ def test_01_class_distribution(tmp_path, monkeypatch):
     assert executed == tmp_path / "runs/quick/01_class_distribution.ipynb"
     figs = tmp_path / "figures"
     for name in ("01_class_distribution", "01_class_distribution_examples", "01_class_distribution_object_areas",
-                 "01_class_distribution_cooccurrence"):
+                 "01_class_distribution_cooccurrence", "01_class_distribution_attributes",
+                 "01_class_distribution_attribute_joint"):
         for ext in ("png", "pdf"):
             assert (figs / f"{name}.{ext}").stat().st_size > 5000, f"{name}.{ext}"
     # the CSV holds the numbers of the dataset the notebook generated
@@ -55,9 +56,18 @@ def test_01_class_distribution(tmp_path, monkeypatch):
     assert cooc.shape == (19, 19) and cooc.loc["road", "road"] == 1.0
     sizes = pd.read_csv(figs / "01_class_distribution_object_areas.csv", index_col=0)
     assert (sizes["mean"] > 0).all() and (sizes["mean"] <= 1).all()
+    # the conditions: every synthetic scene has them, the CSVs hold the cache's counts
+    conditions = pd.read_csv(figs / "01_class_distribution_attributes.csv").set_index(["split", "attribute", "value"])
+    for split in ("train", "val"):
+        for attribute, by_value in ds.meta["splits"][split]["attributes"].items():
+            assert [conditions.loc[(split, attribute, v), "images"] for v in by_value] == list(by_value.values())
+    assert conditions.xs("unknown", level="value")["images"].sum() == 0
+    joint = pd.read_csv(figs / "01_class_distribution_time_weather.csv", index_col=0)
+    assert joint.to_numpy().sum() == ds.meta["splits"]["train"]["images"] and joint.loc["night"].sum() > 0
     # the executed copy shows the run header and the rare classes
     text = json.dumps(nbformat.read(executed, as_version=4).cells)
-    assert "device: cpu" in text and "rare classes:" in text
+    assert "device: cpu" in text and "rare classes:" in text and "rarest time x weather cells (train):" in text
+    assert "time x weather never seen in train: day x snow" in text  # the renderer draws no snow
     assert not any(home.iterdir()), list(home.rglob("*"))
 
 

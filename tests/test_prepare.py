@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from semsegdiff.data import (DataError, SegDataModule, center_crop_resize, class_stats, cooccurrence, distribution_table,
-                             object_areas, open_prepared, prepare, rare_classes, to_model_range)
+from semsegdiff.attributes import code, counts
+from semsegdiff.data import (CachedPairs, DataError, SegDataModule, center_crop_resize, class_stats, cooccurrence,
+                             distribution_table, object_areas, open_prepared, prepare, rare_classes, to_model_range)
 from semsegdiff.data.prepare import split_indices
 from semsegdiff.labels import IGNORE, NUM_CLASSES, class_id
 
@@ -177,3 +180,124 @@ def test_ensure_dataset_resolves_relative_paths_under_root(tmp_path, monkeypatch
     assert synth.root.resolve().parent == (tmp_path / "data/prepared").resolve()
     real = ensure_dataset("reference", size=16, cache="data", root="..", progress=False)
     assert real.meta["source"] == str(reference_dir.resolve()) and real.size == 16
+
+
+# --- attributes ------------------------------------------------------------------------------------
+
+ATTR_LABELS = Path(__file__).parent / "fixtures/bdd_attributes/labels"
+
+
+def test_prepare_writes_and_reopens_attributes(tmp_path, bdd_dir):
+    shutil.copytree(ATTR_LABELS, bdd_dir / "labels", dirs_exist_ok=True)
+    p = open_prepared(prepare(bdd_dir, tmp_path / "cache", size=16, progress=False))
+    assert p.meta["attributes"] == ["time", "weather", "scene"]
+    assert [s["file"] for s in p.meta["attribute_sources"]] == ["labels/bdd100k_labels_images_train.json",
+                                                                 "labels/det_20/det_val.json"]
+    train = p.attributes("train")  # 7d06fefd (day, clear, city), 7d2f7975 (day, overcast, undefined), 7d4a9094: none
+    assert train.dtype == np.uint8 and train.shape == (3, 3)
+    assert train.tolist() == [[code("time", "day"), code("weather", "clear"), code("scene", "city")],
+                              [code("time", "day"), code("weather", "cloudy"), 0], [0, 0, 0]]
+    assert np.array_equal(np.load(p.root / "train_attributes.npy"), train)
+    assert p.meta["splits"]["train"]["attributes"] == counts(train)
+    assert p.meta["splits"]["train"]["attributes"]["scene"] == {"unknown": 2, "city": 1, "residential": 0,
+                                                                "highway": 0, "rural/other": 0}
+    assert p.meta["splits"]["train"]["attributes_missing"] == 1 and p.meta["splits"]["val"]["attributes_missing"] == 0
+    (p.root / "val_attributes.npy").unlink()
+    with pytest.raises(DataError, match="val_attributes.npy: missing"):
+        open_prepared(p.root)
+
+
+def test_cache_without_attributes_reads_as_unknown(tmp_path, reference_dir):
+    out = prepare(reference_dir, tmp_path / "cache", size=16, val_fraction=0.25, progress=False)
+    assert not open_prepared(out).attributes("train").any()  # no attribute file: unknown
+    meta = json.loads((out / "meta.json").read_text())  # as a cache of format 2 was written
+    for split in meta["splits"].values():
+        del split["attributes"]
+    (out / "meta.json").write_text(json.dumps(meta))
+    (out / "train_attributes.npy").unlink()
+    p = open_prepared(out)
+    assert p.attributes("train").shape == (3, 3) and not p.attributes("train").any()
+    batch = CachedPairs(out, "train").__getitems__([0, 2])
+    assert batch["attributes"].tolist() == [[0, 0, 0], [0, 0, 0]]
+
+
+def test_fingerprint_follows_the_attribute_file(tmp_path, reference_dir):
+    from semsegdiff.data import ensure_dataset, fingerprint, open_dataset
+
+    fp = fingerprint(open_dataset(reference_dir), size=16, val_fraction=0.25, seed=0)
+    (reference_dir / "attributes.csv").write_text("name,time,weather,scene\n7d06fefd-f7be05a6,night,,\n")
+    with_csv = fingerprint(open_dataset(reference_dir), size=16, val_fraction=0.25, seed=0)
+    assert with_csv != fp
+    first = ensure_dataset(reference_dir, size=16, cache=tmp_path / "data", val_fraction=0.25, progress=False)
+    (reference_dir / "attributes.csv").write_text("name,time,weather,scene\n7d06fefd-f7be05a6,day,fog,\n")
+    assert fingerprint(open_dataset(reference_dir), size=16, val_fraction=0.25, seed=0) != with_csv
+    again = ensure_dataset(reference_dir, size=16, cache=tmp_path / "data", val_fraction=0.25, progress=False)
+    assert again.root != first.root  # re-prepared, with the new values
+    names = {s: again.meta["splits"][s]["names"] for s in again.splits}
+    split = next(s for s in names if "7d06fefd-f7be05a6" in names[s])
+    row = again.attributes(split)[names[split].index("7d06fefd-f7be05a6")]
+    assert row.tolist() == [code("time", "day"), code("weather", "fog"), 0]
+
+
+def test_synthetic_data_from_before_attributes_is_rendered_again(tmp_path):
+    from semsegdiff.data import ensure_dataset
+
+    first = ensure_dataset("synthetic", size=16, cache="data", n_synthetic=4, root=tmp_path, progress=False)
+    raw = tmp_path / "data/synthetic-n4-seed0-val0.125-16px"
+    (raw / "attributes.csv").unlink()  # as written before scenes had attributes
+    again = ensure_dataset("synthetic", size=16, cache="data", n_synthetic=4, root=tmp_path, progress=False)
+    assert (raw / "attributes.csv").is_file() and again.root != first.root
+    assert again.meta["splits"]["train"]["attributes_missing"] == 0 and again.attributes("train").all()
+
+
+def test_batches_carry_attributes_aligned_with_images(tmp_path, reference_dir):
+    names = sorted(f.stem for f in (reference_dir / "images").iterdir())
+    given = dict(zip(names, [("day", "clear"), ("night", "rain"), ("dusk", "fog"), ("", "")]))
+    (reference_dir / "attributes.csv").write_text(
+        "name,time,weather,scene\n" + "".join(f"{n},{t},{w},\n" for n, (t, w) in given.items()))
+    out = prepare(reference_dir, tmp_path / "cache", size=16, val_fraction=0.25, progress=False)
+    p = open_prepared(out)
+    train = p.meta["splits"]["train"]["names"]
+    expected = [[code("time", given[n][0]), code("weather", given[n][1]), 0] for n in train]
+    assert p.attributes("train").tolist() == expected and {tuple(e) for e in expected} != {(0, 0, 0)}
+    data = CachedPairs(out, "train", flip=True)
+    torch.manual_seed(0)
+    for _ in range(4):  # flipped or not, each image keeps its own codes
+        batch = data.__getitems__([2, 0, 1])
+        assert batch["attributes"].dtype == torch.int64 and batch["attributes"].shape == (3, 3)
+        assert batch["attributes"].tolist() == [expected[i] for i in (2, 0, 1)]
+    i = train.index(names[1]) if names[1] in train else train.index(names[0])
+    assert data[i]["attributes"].tolist() == expected[i] != [0, 0, 0]
+    batch = next(iter(SegDataModule(out, batch_size=3).train_dataloader()))
+    assert batch["attributes"].tolist() == [expected[i] for i in batch["index"].tolist()]
+
+
+def test_attribute_statistics():
+    from semsegdiff.data import attribute_class_table, attribute_joint, attribute_table, rarest_cells
+
+    masks = np.zeros((4, 4, 4), np.uint8)  # road everywhere
+    masks[1, 0, :2] = class_id("person")  # a person in one of the two night images
+    masks[3, 0, 0] = IGNORE
+    night, day = code("time", "night"), code("time", "day")
+    codes = np.array([[night, code("weather", "rain"), 0], [night, code("weather", "clear"), 0],
+                      [day, code("weather", "clear"), 0], [0, code("weather", "clear"), 0]], np.uint8)
+    table = attribute_table({"train": {"images": 4, "attributes": counts(codes)}, "old": {"images": 2}})
+    t = table.set_index(["split", "attribute", "value"])
+    assert t.loc[("train", "time", "night"), "images"] == 2 and t.loc[("train", "time", "unknown"), "share"] == 0.25
+    assert t.loc[("train", "scene", "unknown"), "images"] == 4 and not t.loc[("train", "scene", "unknown"), "known"]
+    assert t.loc[("old", "weather", "unknown"), "images"] == 2  # a cache without counts: all unknown
+    assert list(table[table["split"] == "train"]["value"][:4]) == ["day", "dusk/dawn", "night", "unknown"]
+    by = attribute_class_table(masks, codes).set_index(["attribute", "value", "class"])
+    person_at_night = by.loc[("time", "night", "person")]
+    assert person_at_night["image_share"] == 0.5 and person_at_night["pixel_share"] == pytest.approx(2 / 32)
+    assert person_at_night["value_images"] == 2 and by.loc[("time", "day", "person"), "image_share"] == 0
+    assert by.loc[("time", "unknown", "road"), "pixel_share"] == 1.0  # ignore left out
+    assert np.isnan(by.loc[("time", "dusk/dawn", "road"), "image_share"])  # no such images
+    joint = attribute_joint(codes)
+    assert joint.loc["night", "rain"] == 1 and joint.loc["night", "clear"] == 1 and joint.loc["unknown", "clear"] == 1
+    assert joint.to_numpy().sum() == 4 and list(joint.columns)[-1] == "unknown"
+    rare = rarest_cells(joint, 3)
+    assert list(rare.columns) == ["time", "weather", "images", "share"] and (rare["images"] == 0).all()
+    rare = rarest_cells(joint.loc[["day", "night"], ["clear", "rain"]], None)  # all; ties keep the table's order
+    assert rare.values.tolist() == [["day", "rain", 0, 0.0], ["day", "clear", 1, 1 / 3], ["night", "clear", 1, 1 / 3],
+                                    ["night", "rain", 1, 1 / 3]]

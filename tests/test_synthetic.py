@@ -6,8 +6,9 @@ import hashlib
 import numpy as np
 import pytest
 
-from semsegdiff.data import class_stats, open_dataset
-from semsegdiff.data.synthetic import render_scene, render_scenes, write_dataset
+from semsegdiff.attributes import NAMES, code
+from semsegdiff.data import class_stats, open_dataset, read_attribute_csv
+from semsegdiff.data.synthetic import plan_scene, render_scene, render_scenes, write_dataset
 from semsegdiff.labels import CLASS_NAMES, IGNORE, NUM_CLASSES, class_id
 
 
@@ -80,3 +81,17 @@ def test_write_dataset_writes_bdd100k_layout(tmp_path, scenes):
     assert np.abs(image.astype(int) - scenes[0][12]).mean() < 8  # JPEG is close
     with pytest.raises(FileExistsError):
         write_dataset(root, n=4, size=32, progress=False)
+
+
+def test_attributes_csv_agrees_with_the_scenes(tmp_path):
+    root = write_dataset(tmp_path / "s", n=12, size=16, seed=2, val_fraction=0.25, progress=False)
+    rows = read_attribute_csv(root / "attributes.csv")
+    assert sorted(rows) == [f"synth-s2-{i:06d}" for i in range(12)]
+    renderer = {"dusk": "dusk/dawn", "overcast": "cloudy", "urban": "city", "suburban": "residential",
+                "rural": "rural/other"}  # the renderer's words -> ours; the others are the same
+    for i in (0, 5, 11):  # train and val scenes
+        env = plan_scene(np.random.default_rng([2, i]), 16).env
+        expected = [code(a, renderer.get(v, v)) for a, v in zip(NAMES, (env.time, env.weather, env.kind))]
+        assert rows[f"synth-s2-{i:06d}"].tolist() == expected and 0 not in expected
+    all_codes = np.stack(list(rows.values()))
+    assert len(np.unique(all_codes[:, 0])) > 1  # the times vary

@@ -1,9 +1,11 @@
 """LightningDataModule over a prepared cache.
 
-Batches are dicts ``{"image": uint8 (B, 3, S, S), "mask": uint8 (B, S, S), "index": int64 (B,)}``.
-Images stay uint8 until they reach the device (4x less to copy); masks stay train ids:
-one-hot encoding is the model's job, on the device. Whole batches are gathered from the
-memory-mapped arrays at once (``__getitems__``), not item by item.
+Batches are dicts ``{"image": uint8 (B, 3, S, S), "mask": uint8 (B, S, S), "index": int64 (B,),
+"attributes": int64 (B, 3)}``; the attributes are the time, weather and scene codes of
+:mod:`semsegdiff.attributes` (0 = unknown), which a flip leaves as they are. Images stay
+uint8 until they reach the device (4x less to copy); masks stay train ids: one-hot encoding
+is the model's job, on the device. Whole batches are gathered from the memory-mapped arrays
+at once (``__getitems__``), not item by item.
 """
 from __future__ import annotations
 
@@ -24,18 +26,19 @@ class CachedPairs(torch.utils.data.Dataset):
     def __init__(self, root: str | Path, split: str, *, flip: bool = False):
         self.prepared, self.split, self.flip = open_prepared(root), split, flip
         self._n = len(self.prepared.meta["splits"][split]["names"])
-        self._arrays: tuple[np.ndarray, np.ndarray] | None = None  # memory maps, opened once per worker
+        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # opened once per worker
 
     def __len__(self) -> int:
         return self._n
 
-    def _open(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._arrays is None:
-            self._arrays = (self.prepared.images(self.split), self.prepared.masks(self.split))
+    def _open(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._arrays is None:  # images and masks memory-mapped, the small attribute table in memory
+            self._arrays = (self.prepared.images(self.split), self.prepared.masks(self.split),
+                            self.prepared.attributes(self.split).astype(np.int64))
         return self._arrays
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
-        images, masks = self._open()
+        images, masks, attributes = self._open()
         idx = np.asarray(indices, dtype=np.int64)
         order = np.argsort(idx)  # sorted reads are sequential on disk
         inverse = np.argsort(order)
@@ -43,7 +46,8 @@ class CachedPairs(torch.utils.data.Dataset):
         mask = torch.from_numpy(masks[idx[order]][inverse])  # (B, S, S)
         if self.flip:
             image, mask = paired_flip(image, mask)
-        return {"image": image.contiguous(), "mask": mask.contiguous(), "index": torch.from_numpy(idx)}
+        return {"image": image.contiguous(), "mask": mask.contiguous(), "index": torch.from_numpy(idx),
+                "attributes": torch.from_numpy(attributes[idx])}
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return {k: v[0] for k, v in self.__getitems__([i]).items()}

@@ -11,6 +11,10 @@ Three layouts are recognised from the folder structure (:func:`open_dataset`):
   ``gtFine/{split}/{city}/*_gtFine_labelTrainIds.png`` or, failing that,
   ``*_gtFine_labelIds.png`` mapped with the official table.
 
+Any layout may carry attribute files (time of day, weather, scene per image: an
+``attributes.csv`` at its root, BDD100K's label JSON under ``labels/``), read by
+:mod:`.attribute_files`.
+
 Every problem raises :class:`DataError` naming the file and what is wrong with it.
 """
 from __future__ import annotations
@@ -29,6 +33,7 @@ from torchvision.transforms.v2 import functional as TF
 from ..errors import DataError
 from ..files import atomic_dir
 from ..labels import IGNORE, LABELS, NUM_CLASSES, class_id, cityscapes_lut, colors_to_ids
+from .attribute_files import CSV_NAME, find_attribute_files, write_attribute_csv
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 SPLITS = ("train", "val", "test")
@@ -52,6 +57,7 @@ class Dataset:
     splits: dict[str, list[Sample]]
     colors: dict[int, tuple[int, int, int]] | None = None  # reference layout: {train id: RGB}
     colormaps: dict[str, Path] = field(default_factory=dict)  # split -> colormap.json used
+    attribute_files: list[Path] = field(default_factory=list)  # attributes.csv, label JSON: in precedence order
 
     def read(self, sample: Sample) -> tuple[np.ndarray, np.ndarray]:
         """Read one pair as (image uint8 HxWx3, mask uint8 HxW train ids), checking both."""
@@ -362,6 +368,7 @@ def open_dataset(root: str | Path) -> Dataset:
     dataset = LAYOUTS[detect_format(root)][1](root)
     if not dataset.splits or not len(dataset):
         raise DataError(f"{root}: no image/mask pairs found in this {dataset.format} layout")
+    dataset.attribute_files = find_attribute_files(root, dataset.format)
     return dataset
 
 
@@ -385,11 +392,13 @@ def center_crop_resize(image: np.ndarray | None, mask: np.ndarray, size: int) ->
 
 
 def write_bdd100k(out: str | Path, splits: dict[str, tuple[np.ndarray, np.ndarray, list[str]]], *,
-                  overwrite: bool = False, quality: int = 95) -> Path:
+                  attributes: dict[str, np.ndarray] | None = None, overwrite: bool = False, quality: int = 95) -> Path:
     """Write ``{split: (images (N,H,W,3), masks (N,H,W), names)}`` in the official BDD100K layout.
 
     Images become JPEGs under ``images/10k/{split}``, masks id PNGs under
-    ``labels/sem_seg/masks/{split}``; the folder appears only once everything is written.
+    ``labels/sem_seg/masks/{split}``; ``attributes`` (``{split: (N, 3) codes}`` of
+    :mod:`semsegdiff.attributes`, a split left out: unknown) become ``attributes.csv``. The
+    folder appears only once everything is written.
     """
     from torchvision.io import encode_jpeg, encode_png
 
@@ -404,4 +413,8 @@ def write_bdd100k(out: str | Path, splits: dict[str, tuple[np.ndarray, np.ndarra
                 (image_dir / f"{name}.jpg").write_bytes(jpg.cpu().numpy().tobytes())
                 png = encode_png(torch.from_numpy(np.ascontiguousarray(mask))[None])
                 (mask_dir / f"{name}.png").write_bytes(png.cpu().numpy().tobytes())
+        if attributes is not None:  # a split without codes: unknown
+            names = [n for _, _, split_names in splits.values() for n in split_names]
+            codes = [attributes.get(s, np.zeros((len(split[2]), 3), np.uint8)) for s, split in splits.items()]
+            write_attribute_csv(tmp / CSV_NAME, names, np.concatenate(codes))
     return Path(out)

@@ -2,9 +2,10 @@
 
 A prepared cache is a folder::
 
-    meta.json                 provenance, sizes, names and per-class statistics per split
+    meta.json                 provenance, sizes, names, per-class statistics and attribute counts per split
     {split}_images.npy        (N, S, S, 3) uint8 RGB
     {split}_masks.npy         (N, S, S) uint8 train ids, 255 = ignore
+    {split}_attributes.npy    (N, 3) uint8 time, weather, scene codes (semsegdiff.attributes; 0 = unknown)
 
 Training reads it through memory maps: no JPEG decoding, no colour conversion per item.
 """
@@ -22,13 +23,15 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import __version__
+from ..attributes import NAMES, counts
 from ..errors import DataError, SettingError
 from ..files import atomic_dir, write_text
 from ..labels import CLASS_NAMES
+from .attribute_files import read_attributes
 from .formats import Dataset, center_crop_resize, open_dataset
 from .stats import class_stats
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: attribute arrays and counts
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> dict[str, np.ndarray]:
@@ -45,10 +48,12 @@ def prepare(src: str | Path, out: str | Path, *, size: int = 128, val_fraction: 
     """Read any supported layout in ``src`` and write a prepared cache to ``out``.
 
     Layouts with their own splits keep them; a single-split layout (the reference one) is
-    split into train/val with ``val_fraction`` and ``seed``. Nothing is left in ``out`` if
-    any pair is bad: the error names the file.
+    split into train/val with ``val_fraction`` and ``seed``. The attribute files of the dataset
+    give each image its codes (unknown where none names it). Nothing is left in ``out`` if any
+    pair or attribute file is bad: the error names the file.
     """
     dataset = open_dataset(src)
+    attributes = read_attributes(dataset)  # before any decoding: a bad file fails fast
     splits = dict(dataset.splits)
     if list(splits) == ["all"]:
         items = splits.pop("all")
@@ -67,6 +72,8 @@ def prepare(src: str | Path, out: str | Path, *, size: int = 128, val_fraction: 
         "val_fraction": val_fraction if "all" in dataset.splits else None,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "classes": list(CLASS_NAMES),
+        "attributes": list(NAMES),
+        "attribute_sources": attributes.sources,
         "splits": {},
     }
     with atomic_dir(out, overwrite=overwrite, inputs=[src]) as tmp:
@@ -84,7 +91,10 @@ def prepare(src: str | Path, out: str | Path, *, size: int = 128, val_fraction: 
                           desc=f"prepare {split}", disable=not progress, mininterval=1.0))
             np.save(tmp / f"{split}_images.npy", images)
             np.save(tmp / f"{split}_masks.npy", masks)
-            meta["splits"][split] = {"names": [s.name for s in samples], **class_stats(masks)}
+            codes = attributes.codes(samples)
+            np.save(tmp / f"{split}_attributes.npy", codes)
+            meta["splits"][split] = {"names": [s.name for s in samples], **class_stats(masks),
+                                     "attributes": counts(codes), "attributes_missing": attributes.missing(samples)}
         if not meta["splits"]:
             raise DataError(f"{src}: no image/mask pairs to prepare")
         write_text(tmp / "meta.json", json.dumps(meta, indent=1))
@@ -94,12 +104,13 @@ def prepare(src: str | Path, out: str | Path, *, size: int = 128, val_fraction: 
 def fingerprint(dataset: Dataset, *, size: int, val_fraction: float, seed: int) -> str:
     """A hash of what a prepared cache is made from: every file's path, size and mtime, and the settings.
 
-    The split settings count only for layouts without their own splits.
+    The files are the pairs, colormaps and attribute files; the split settings count only for
+    layouts without their own splits.
     """
     h = hashlib.sha256(json.dumps({"format_version": FORMAT_VERSION, "size": size, **(
         {"val_fraction": val_fraction, "seed": seed} if "all" in dataset.splits else {})}).encode())
     files = sorted({p for samples in dataset.splits.values() for s in samples for p in (s.image, s.mask)}
-                   | set(dataset.colormaps.values()))
+                   | set(dataset.colormaps.values()) | set(dataset.attribute_files))
     for f in files:
         st = f.stat()
         h.update(f"{f.relative_to(dataset.root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
@@ -129,6 +140,16 @@ class Prepared:
         """(N, S, S) uint8 memory map of train ids."""
         return np.load(self.root / f"{self._check(split)}_masks.npy", mmap_mode="r")
 
+    def attributes(self, split: str) -> np.ndarray:
+        """(N, 3) uint8 codes of time, weather and scene (columns :data:`semsegdiff.attributes.NAMES`, 0 = unknown).
+
+        All zeros for a cache prepared before attributes existed.
+        """
+        f = self.root / f"{self._check(split)}_attributes.npy"
+        if not f.is_file():
+            return np.zeros((self.meta["splits"][split]["images"], len(NAMES)), np.uint8)
+        return np.load(f)
+
     def _check(self, split: str) -> str:
         if split not in self.meta["splits"]:
             raise KeyError(f"{self.root}: no split {split!r} (has {', '.join(self.splits)})")
@@ -155,8 +176,11 @@ def open_prepared(path: str | Path) -> Prepared:
                         "counts); prepare the dataset again")
     prepared = Prepared(path, meta)
     for split, info in meta["splits"].items():
-        for kind, shape in (("images", (info["images"], meta["size"], meta["size"], 3)),
-                            ("masks", (info["images"], meta["size"], meta["size"]))):
+        arrays = [("images", (info["images"], meta["size"], meta["size"], 3)),
+                  ("masks", (info["images"], meta["size"], meta["size"]))]
+        if "attributes" in info:  # caches of format 3 on
+            arrays.append(("attributes", (info["images"], len(NAMES))))
+        for kind, shape in arrays:
             f = path / f"{split}_{kind}.npy"
             if not f.is_file():
                 raise DataError(f"{f}: missing from the prepared cache")
@@ -186,8 +210,9 @@ def ensure_dataset(data: str | Path = "synthetic", *, size: int = 64, cache: str
         from .synthetic import write_dataset
 
         raw = cache / f"synthetic-n{n_synthetic}-seed{seed}-val{val_fraction:g}-{size}px"
-        if not (raw / "images").is_dir():
-            write_dataset(raw, n=n_synthetic, size=size, seed=seed, val_fraction=val_fraction, progress=progress)
+        if not (raw / "attributes.csv").is_file():  # none yet, or written before scenes had attributes
+            write_dataset(raw, n=n_synthetic, size=size, seed=seed, val_fraction=val_fraction, overwrite=True,
+                          progress=progress)
         data = raw  # already under root
     else:
         data = Path(root) / data

@@ -12,6 +12,8 @@ lights and signs, vehicles, people - each a vertical planar patch with metric te
 inverse-depth test, so near things occlude far ones and the mask is exactly what was painted.
 The scene type (urban / suburban / highway / rural) sets the mix; time of day, weather, haze,
 exposure, optics blur and sensor noise touch the image only. Sizes are in camera-height units.
+Time of day, weather and scene type are each scene's attributes (:func:`scene_attributes`),
+written with the dataset as ``attributes.csv``.
 
 Rendering is two steps: ``plan_scene`` makes every random draw into a ``Scene``, ``draw_scene``
 paints it deterministically. Modules, in dependency order:
@@ -35,18 +37,24 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ...attributes import encode
 from ...config import check_setting
 from ...files import check_output
 from ..formats import write_bdd100k
 from .layers import draw_scene
 from .plan import Scene, plan_scene
 
-__all__ = ["Scene", "draw_scene", "plan_scene", "render_scene", "render_scenes", "write_dataset"]
+__all__ = ["Scene", "draw_scene", "plan_scene", "render_scene", "render_scenes", "scene_attributes", "write_dataset"]
 
 
 def render_scene(rng: np.random.Generator, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """One scene: image uint8 (size, size, 3) RGB and mask uint8 (size, size) of train ids."""
     return draw_scene(plan_scene(rng, size))
+
+
+def scene_attributes(scene: Scene) -> dict[str, str]:
+    """The attributes of a scene in the renderer's words (time, weather, scene type): ``encode`` maps them."""
+    return {"time": scene.env.time, "weather": scene.env.weather, "scene": scene.env.kind}
 
 
 def render_scenes(n: int, size: int = 64, seed: int = 0, progress: bool = False,
@@ -57,8 +65,15 @@ def render_scenes(n: int, size: int = 64, seed: int = 0, progress: bool = False,
     prefix of a larger run equals a smaller run, whatever the number of ``workers`` (processes;
     default: one per core, up to 16, for runs large enough to pay for starting them).
     """
+    return _render(n, size, seed, progress, workers)[:2]
+
+
+def _render(n: int, size: int, seed: int, progress: bool, workers: int | None = None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`render_scenes` and the scenes' attribute codes (n, 3) uint8."""
     images = np.empty((n, size, size, 3), np.uint8)
     masks = np.empty((n, size, size), np.uint8)
+    codes = np.empty((n, 3), np.uint8)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     workers = min(16, cores) if workers is None else max(1, workers)
     if n * size * size < 2_000_000:  # ~3 s of rendering: not worth the processes (quick profile: 2000 at 32 px)
@@ -71,37 +86,42 @@ def render_scenes(n: int, size: int = 64, seed: int = 0, progress: bool = False,
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         done = pool.map(_render_chunk, [(seed, c, size) for c in chunks])
     try:
-        for c, (chunk_images, chunk_masks) in zip(chunks, done):
-            images[c.start:c.stop], masks[c.start:c.stop] = chunk_images, chunk_masks
+        for c, (chunk_images, chunk_masks, chunk_codes) in zip(chunks, done):
+            images[c.start:c.stop], masks[c.start:c.stop], codes[c.start:c.stop] = chunk_images, chunk_masks, chunk_codes
             bar.update(len(c))
     finally:
         bar.close()
         if workers > 1:
             pool.shutdown(cancel_futures=True)
-    return images, masks
+    return images, masks, codes
 
 
-def _render_chunk(job: tuple[int, range, int]) -> tuple[np.ndarray, np.ndarray]:
+def _render_chunk(job: tuple[int, range, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     seed, chunk, size = job
-    pairs = [render_scene(np.random.default_rng([seed, i]), size) for i in chunk]
-    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+    scenes = [plan_scene(np.random.default_rng([seed, i]), size) for i in chunk]
+    pairs = [draw_scene(scene) for scene in scenes]
+    return (np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]),
+            encode([scene_attributes(scene) for scene in scenes], "synthetic scene"))
 
 
 def write_dataset(out: str | Path, *, n: int = 2000, size: int = 64, seed: int = 0, val_fraction: float = 0.125,
                   overwrite: bool = False, progress: bool = True) -> Path:
     """Render ``n`` scenes and write them to ``out`` in the official BDD100K layout.
 
-    The last ``round(n * val_fraction)`` scenes form the val split. The folder appears only
-    when complete, so an interrupted run leaves nothing behind; an existing one is replaced
-    only with ``overwrite`` and only if semsegdiff wrote it.
+    The last ``round(n * val_fraction)`` scenes form the val split; ``attributes.csv`` holds
+    each scene's time of day, weather and scene type. The folder appears only when complete, so
+    an interrupted run leaves nothing behind; an existing one is replaced only with
+    ``overwrite`` and only if semsegdiff wrote it.
     """
     n, size, seed, val_fraction = (check_setting(k, v) for k, v in (
         ("n_synthetic", n), ("size", size), ("seed", seed), ("val_fraction", val_fraction)))
     check_output(out, overwrite=overwrite)  # before the rendering, not after
-    images, masks = render_scenes(n, size, seed, progress=progress)
+    images, masks, codes = _render(n, size, seed, progress)
     names = [f"synth-s{seed}-{i:06d}" for i in range(n)]
     n_train = n - round(n * val_fraction)
     splits = {"train": (images[:n_train], masks[:n_train], names[:n_train])}
+    attributes = {"train": codes[:n_train]}
     if n_train < n:
         splits["val"] = (images[n_train:], masks[n_train:], names[n_train:])
-    return write_bdd100k(out, splits, overwrite=overwrite)
+        attributes["val"] = codes[n_train:]
+    return write_bdd100k(out, splits, attributes=attributes, overwrite=overwrite)
