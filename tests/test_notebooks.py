@@ -185,3 +185,25 @@ def test_05_adas_ablation(tmp_path):
     rare = pd.read_csv(figs / "05_adas_ablation_rare.csv")
     assert set(rare["arm"]) == set(ours["arm"]) - {"real"}
     assert "val mIoU" in outputs(executed)
+
+
+@pytest.mark.notebook
+def test_06_conditions(tmp_path):
+    overrides = tiny_overrides(ablate_low_fraction=0.25, ablate_gen_seeds=1, ablate_steps=2, steps=4)
+    params = {"overrides": overrides, "n_check": 6, "seeds": 3, "sampling_steps": 2}
+    [executed] = run_notebooks("quick", only=["06_conditions"], parameters=params, notebooks_dir=NOTEBOOKS,
+                               out_dir=tmp_path / "runs", root=tmp_path, progress=False)
+    figs = tmp_path / "figures"
+    for name in ("grid", "photo", "check", "enrichment"):
+        for ext in ("png", "pdf"):
+            assert (figs / f"06_conditions_{name}.{ext}").stat().st_size > 3000, name
+    check = pd.read_csv(figs / "06_conditions_check.csv")
+    assert check["attribute"].tolist() == ["(none)"] + ["time"] * 3 + ["weather"] * 5
+    asked = check[check["attribute"] != "(none)"]
+    assert asked["recovered"].between(0, 1).all() and (asked["images"] == 6).all()
+    assert check["consistency_miou"].between(0, 1).all()
+    targets = pd.read_csv(figs / "06_conditions_targets.csv", index_col=0)
+    assert len(targets) == 3 and set(targets["met"]) <= {True, False}
+    gaps = pd.read_csv(figs / "06_conditions_enrichment.csv")
+    assert set(gaps["arm"]) == {"real+gen", "real+cond"} and "all val" in set(gaps["subset"])
+    assert (tmp_path / "runs/quick/attributes.ckpt").is_file() and "val images per rare condition" in outputs(executed)

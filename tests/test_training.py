@@ -84,11 +84,20 @@ def test_cli_generate_writes_images_and_manifest(tiny_checkpoint, tmp_path, refe
     assert main(args + ["--resize"]) == 0
     manifest = pd.read_csv(out / "manifest.csv")
     assert len(manifest) == 8 and manifest["seed"].tolist() == list(range(10, 18))
-    assert set(manifest.columns) == {"image", "mask", "seed", "sampler", "steps", "guidance", "checkpoint"}
+    assert set(manifest.columns) == {"image", "mask", "seed", "sampler", "steps", "guidance", "time", "weather", "scene",
+                                     "checkpoint"}
     assert (manifest["sampler"] == "dpmsolver++").all() and (manifest["steps"] == 2).all()
     from torchvision.io import read_image
     assert all(read_image(str(out / f)).shape == (3, 16, 16) for f in manifest["image"])
     assert main(args + ["--resize"]) == 1 and "already exists" in capsys.readouterr().err
+    night = tmp_path / "night"
+    conditioned = [*args[:6], str(night), *args[7:], "--resize", "--time", "night", "--weather", "rain"]
+    assert main(conditioned) == 0, capsys.readouterr().err
+    manifest = pd.read_csv(night / "manifest.csv")
+    assert (manifest["time"] == "night").all() and (manifest["weather"] == "rain").all()
+    assert manifest["scene"].isna().all()  # not asked: unconditional
+    assert main([*conditioned[:-4], "--time", "noon"]) == 1
+    assert "--time: 'noon' is not a time; one of day, dusk/dawn, night" in capsys.readouterr().err
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
