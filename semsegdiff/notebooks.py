@@ -21,9 +21,15 @@ def headless_env(root: str | Path) -> None:
         "JUPYTER_RUNTIME_DIR": cache / "jupyter/runtime", "XDG_CACHE_HOME": cache / "xdg",
         "TORCH_HOME": cache / "torch", "HF_HOME": cache / "huggingface",
     }
+    ours = os.environ.get("IPYTHONDIR", str(defaults["IPYTHONDIR"])) == str(defaults["IPYTHONDIR"])  # the repo's
     for key, path in defaults.items():
         os.environ.setdefault(key, str(path))
         Path(os.environ[key]).mkdir(parents=True, exist_ok=True)
+    config = Path(os.environ["IPYTHONDIR"]) / "profile_default" / "ipython_kernel_config.py"
+    if ours and not config.exists():  # the kernel's one harmless warning on every run ("running over TCP ...")
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text("# written by semsegdiff.notebooks.headless_env: headless kernels log errors only\n"
+                          "c.IPKernelApp.log_level = 'ERROR'\n")
     os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -22,7 +22,7 @@ WARNINGS = [
 # Lightning's rank-zero info lines: device banners, tips, and "max_epochs reached"
 BANNERS = ("GPU available:", "TPU available:", "HPU available:", "💡 Tip", "`Trainer.fit` stopped:",
            "LOCAL_RANK:", "You are using a CUDA device", "Using bfloat16 Automatic Mixed Precision",
-           "Using 16bit Automatic Mixed Precision")
+           "Using 16bit Automatic Mixed Precision", "Loading `train_dataloader` to estimate number of stepping batches")
 
 
 class _DropBanners(logging.Filter):

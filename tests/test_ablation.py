@@ -16,6 +16,7 @@ from conftest import tiny_cfg
 from semsegdiff.eval.ablation import (RARE, copy_paste, filter_pixels, hard_shares, make_set, rare_edits, rare_targets,
                                       run_study)
 from semsegdiff.eval.stats import arm_table, bootstrap_ci, class_deltas, paired_deltas, verdict
+from semsegdiff.config import CHOICES
 from semsegdiff.errors import DataError
 from semsegdiff.labels import IGNORE, class_id
 
@@ -96,7 +97,8 @@ def test_paired_deltas_intervals_and_verdicts():
 # --- a tiny study end to end: every arm trains on the data it names, and reproduces ---
 
 STUDY = dict(size=32, n_synthetic=96, judge_batch_size=8, ablate_steps=2, ablate_seeds=1, ablate_gen_seeds=1,
-             ablate_low_fraction=0.25, ablate_n=[1.0], filter_thresholds=[1.25], steps=2)
+             ablate_low_fraction=0.25, ablate_n=[1.0], filter_thresholds=[1.25], steps=2,
+             ablate_arms=list(CHOICES["ablate_arms"]))  # every arm
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +123,9 @@ def test_every_arm_trains_on_the_data_it_names(study):
     assert r.loc["real+copypaste", "generated"] == 0 and r.loc["real+copypaste", "pasted_objects"] > 0
     assert r.loc["real+gen filtered", "filtered_pixels"] > 0 and r.loc["real+gen", "filtered_pixels"] == 0
     assert r.loc["real+rare", "rare_objects"] == n_real and r.loc["real+rare local", "rare_objects"] == n_real
+    assert r.loc["real+cond", "generated"] == n_real and r.loc["real+cond", "rare_objects"] == 0
+    assert {"miou_night", "miou_rain", "miou_fog", "images_night"} <= set(results.columns)
+    assert (results["images_night"] > 0).all() and results["miou_night"].between(0, 1).all()
     assert results["miou"].between(0, 1).all()
     assert len(class_deltas(results)) == (len(cfg["ablate_arms"]) - 1) * 19
 

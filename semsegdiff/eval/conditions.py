@@ -25,7 +25,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from ..attributes import ATTRIBUTES, NAMES, UNKNOWN, code, value
 from ..errors import CheckpointError, DataError
 from ..trainer import make_trainer, save_final
-from .judge import MEAN, STD, build_network, judge_key
+from .judge import MEAN, STD, build_network, judge_key, read_module_checkpoint
 from .metrics import consistency, fid
 
 
@@ -96,8 +96,8 @@ def ensure_classifier(cfg: dict[str, Any], *, root: str | Path = ".", out: str |
                       progress: bool = True, device: str | None = None) -> tuple[AttributeClassifier, Path]:
     """The attribute classifier of a run configuration: ``runs/<profile>/attributes.ckpt``, trained if needed.
 
-    Trained with the judge's settings (epochs, batch size, learning rate) on the real train
-    images with known attributes; reused while those settings and the prepared data match.
+    Trained with the judge's settings (half its epochs, its batch size and learning rate) on the
+    real train images with known attributes; reused while those settings and the data match.
     """
     from ..config import check_device
     from ..data import dataset_for
@@ -119,7 +119,7 @@ def ensure_classifier(cfg: dict[str, Any], *, root: str | Path = ".", out: str |
         raise DataError(f"{prepared.root}: no train image has known attributes (time, weather, scene); the attribute "
                         "classifier has nothing to learn from")
     images, batch = prepared.images("train"), cfg["judge_batch_size"]
-    epochs = cfg["judge_epochs"]
+    epochs = max(1, cfg["judge_epochs"] // 2)  # three small heads on images: half the judge's schedule
     total = epochs * max(1, len(images) // batch)
     pl.seed_everything(cfg["seed"], workers=True, verbose=False)
     module = AttributeClassifier(size=prepared.size, lr=cfg["judge_lr"], total_steps=total, weights=cfg["judge_weights"],
@@ -135,11 +135,8 @@ def ensure_classifier(cfg: dict[str, Any], *, root: str | Path = ".", out: str |
 
 def load_classifier(path: str | Path, device: str = "cpu") -> AttributeClassifier:
     """An attribute classifier from its checkpoint (``weights_only=True``)."""
-    path = Path(path)
-    if not path.is_file() or path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: attribute classifier checkpoint not found or empty")
+    ckpt = read_module_checkpoint(path, "attribute classifier")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
         module = AttributeClassifier(**{**ckpt["hyper_parameters"], "weights": ""})
         module.load_state_dict(ckpt["state_dict"])
     except Exception as e:  # noqa: BLE001 - any unreadable or foreign file

@@ -148,8 +148,8 @@ class Segmenter(pl.LightningModule):
 
 def _loader(images: np.ndarray, masks: np.ndarray, batch_size: int, train: bool) -> DataLoader:
     """(N, H, W, 3) uint8 images and (N, H, W) masks -> batches of {"image", "mask"} (paired flips in training)."""
-    data = TensorDataset(torch.as_tensor(np.asarray(images)).permute(0, 3, 1, 2).contiguous(),
-                         torch.as_tensor(np.asarray(masks)))
+    data = TensorDataset(torch.from_numpy(np.array(images)).permute(0, 3, 1, 2).contiguous(),  # a copy: memmaps
+                         torch.from_numpy(np.array(masks)))
 
     def collate(items):
         image, mask = torch.stack([i for i, _ in items]), torch.stack([m for _, m in items])
@@ -187,16 +187,22 @@ def train_segmenter(cfg: dict[str, Any], train: tuple[np.ndarray, np.ndarray], v
     return save_final(trainer, Path(out) / f"{name}.ckpt")
 
 
-def load_segmenter(path: str | Path, device: str = "cpu") -> Segmenter:
-    """A trained segmenter from its checkpoint (``weights_only=True``), ready for :meth:`Segmenter.predict_ids`."""
+def read_module_checkpoint(path: str | Path, what: str) -> dict[str, Any]:
+    """A Lightning checkpoint read with ``weights_only=True``; CheckpointError naming the file and ``what`` it is for."""
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: judge checkpoint not found or empty")
+        raise CheckpointError(f"{path}: {what} checkpoint not found or empty")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:  # noqa: BLE001 - truncated, foreign or unsafe pickle
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
-    hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
+    return ckpt if isinstance(ckpt, dict) else {}
+
+
+def load_segmenter(path: str | Path, device: str = "cpu") -> Segmenter:
+    """A trained segmenter from its checkpoint (``weights_only=True``), ready for :meth:`Segmenter.predict_ids`."""
+    ckpt = read_module_checkpoint(path, "judge")
+    hp = ckpt.get("hyper_parameters", {})
     if "arch" not in hp or "state_dict" not in ckpt:
         raise CheckpointError(f"{path}: not a semsegdiff segmenter checkpoint (no arch and state_dict)")
     module = Segmenter(**{**hp, "weights": ""})
