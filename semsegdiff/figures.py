@@ -534,14 +534,16 @@ def plot_condition_check(table: pd.DataFrame) -> plt.Figure:
         ax.bar(x + 0.2, s["recovered"], width=0.38, color="C0", edgecolor="0.3", lw=0.4,
                label="generated, asked for the value")
         for xi, n in zip(x, s["real_images"]):
-            ax.text(xi - 0.2, 0.02, f"n={n}", rotation=90, ha="center", va="bottom", fontsize=6, color="0.2")
+            label = f"n={int(n)}" if np.isfinite(n) and n > 0 else "no real images"
+            ax.text(xi - 0.2, 0.02, label, rotation=90, ha="center", va="bottom", fontsize=6, color="0.2")
         ax.set_xticks(x)
         ax.set_xticklabels(s["value"], rotation=30, ha="right")
         ax.set_title(a, loc="left")
         ax.set_ylim(0, 1.05)
         ax.grid(axis="x", visible=False)
     axes[0][0].set_ylabel("classified as asked")
-    axes[0][-1].legend(loc="lower right", fontsize=6)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 1.08))
     return fig
 
 

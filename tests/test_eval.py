@@ -71,6 +71,19 @@ def test_a_prediction_outside_the_classes_is_a_miss_for_the_mask_class_and_a_hit
                                                                              if n not in ("road", "car")]
 
 
+def test_per_image_miou_is_each_image_scored_alone():
+    from semsegdiff.eval.metrics import per_image_miou
+
+    g = torch.Generator().manual_seed(0)
+    masks = torch.randint(0, 19, (5, 12, 12), generator=g).to(torch.uint8)
+    masks[:, :2] = IGNORE
+    masks[4] = IGNORE  # nothing scored: NaN
+    pred = masks.clone()
+    pred[:, 4:8] = torch.randint(0, 21, (5, 4, 12), generator=g).to(torch.uint8)  # 19, 20: outside the classes
+    want = [consistency(pred[i:i + 1], masks[i:i + 1])["miou"] for i in range(5)]
+    assert np.allclose(per_image_miou(pred, masks), want, equal_nan=True) and np.isnan(want[4])
+
+
 def test_pixel_accuracy_of_an_all_ignore_mask_is_undefined_not_zero():
     c = consistency(torch.zeros(1, 2, 2, dtype=torch.uint8), torch.full((1, 2, 2), IGNORE, dtype=torch.uint8))
     assert np.isnan(c["pixel_accuracy"]) and np.isnan(c["miou"]) and len(c["absent"]) == 19

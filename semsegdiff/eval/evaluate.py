@@ -36,7 +36,7 @@ from ..errors import DataError
 from ..files import atomic_dir, check_output, write_text
 from ..labels import CLASS_NAMES
 from .judge import Segmenter, key_hash
-from .metrics import consistency, diversity, fid, kid, scores_from_confusion, ssim, confusion
+from .metrics import consistency, diversity, fid, kid, per_image_miou, ssim
 
 # The WINS 2024 paper's Table I (Mask2Former judge on BDD100K val, 1000 masks; FID protocol not stated).
 PAPER_TABLE_I = {"consistency mIoU": 0.357, "pixel accuracy": 0.817, "SSIM": 0.659, "FID": 1.06, "KID": 0.0105}
@@ -177,7 +177,7 @@ def score(generated: GeneratedSet, masks: np.ndarray, real: np.ndarray, judge: S
         rows["miou"].append(c["miou"])
         rows["acc"].append(c["pixel_accuracy"])
         per_class.append(c["per_class_iou"])
-        per_image.append([scores_from_confusion(confusion(pred[i], masks_t[i]))["miou"] for i in range(n)])
+        per_image.append(per_image_miou(pred, masks_t))
         rows["ssim"].append(ssim(images[:, j], real_t))
         if ref_f is None:
             order = np.random.default_rng(j).permutation(n)

@@ -65,6 +65,28 @@ def scores_from_confusion(matrix: torch.Tensor) -> dict:
     }
 
 
+def per_image_miou(pred: torch.Tensor | np.ndarray, masks: torch.Tensor | np.ndarray,
+                   num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """Each image's mIoU (N,), as :func:`consistency` of that image alone gives it, from one batched count.
+
+    The (N, C, C + 1) confusion matrices are one ``bincount`` of (image, mask class, predicted
+    class) triples; a prediction outside the classes is a miss (the last column), ignore pixels
+    are left out, and an image whose mask is all ignore scores NaN.
+    """
+    pred, masks = as_tensor(pred).long(), as_tensor(masks).long()
+    confusion(pred, masks, num_classes)  # the checks of ids and shapes, once for the whole batch
+    n, c = len(masks), num_classes
+    pred = torch.where((pred >= 0) & (pred < c), pred, c)
+    scored = masks != IGNORE
+    image = torch.arange(n, device=masks.device).view(n, *[1] * (masks.ndim - 1)).expand_as(masks)
+    index = (image * c + masks.clamp(max=c - 1)) * (c + 1) + pred
+    m = torch.bincount(index[scored], minlength=n * c * (c + 1)).reshape(n, c, c + 1).double().cpu()
+    tp, support, predicted = m[:, :, :c].diagonal(dim1=1, dim2=2), m.sum(2), m[:, :, :c].sum(1)
+    union = support + predicted - tp
+    iou = torch.where(union > 0, tp / union.clamp(min=1), torch.full_like(tp, float("nan")))
+    return to_numpy(torch.nanmean(iou, dim=1))
+
+
 def consistency(pred: torch.Tensor, masks: torch.Tensor) -> dict:
     """How well predicted ids (N, H, W) recover the masks: see :func:`scores_from_confusion`."""
     return scores_from_confusion(confusion(pred, masks))
