@@ -17,7 +17,7 @@ from hypothesis.extra import numpy as hnp
 from scipy import ndimage
 from torchvision.io import decode_jpeg, encode_jpeg
 
-from semsegdiff import masks
+from semsegdiff import masks, placement
 from semsegdiff.data.synthetic import plan_scene, render_scenes
 from semsegdiff.errors import DataError, SettingError
 from semsegdiff.labels import IGNORE, NUM_CLASSES, class_id, ids_to_colors
@@ -180,9 +180,9 @@ def placements(scene_masks, objects) -> dict[str, dict]:
     for i, mask in enumerate(scene_masks):
         if not (mask == ROAD).any():
             continue
-        hz, least = masks.horizon(mask), max(4, masks.MIN_HEIGHT * mask.shape[0])
+        hz, least = masks.horizon(mask), max(4, placement.MIN_HEIGHT * mask.shape[0])
         above = np.arange(mask.shape[0])[:, None] <= hz
-        things, _, lowest = masks._things(mask)
+        things, _, lowest = placement._things(mask)
         sizes = np.bincount(things.ravel())
         tall = np.array([False] + [s[0].stop - s[0].start >= least for s in ndimage.find_objects(things)])
         for obj in objects:
@@ -200,10 +200,10 @@ def placements(scene_masks, objects) -> dict[str, dict]:
             rows = np.nonzero(drawn.any(axis=1))[0]
             s["placed"] += 1
             for k, v in zip(keys, (foot[0], rows.max() - rows.min() + 1,
-                                   masks.SILHOUETTES[masks._object(obj)].height * (foot[0] - hz),
+                                   masks.SILHOUETTES[placement._object(obj)].height * (foot[0] - hz),
                                    mask[foot] in ((ROAD, SIDEWALK) if obj == "person" else (ROAD,)), foot[0] > hz,
                                    (drawn & ~above & (mask == SKY)).any(), (drawn & above & (mask == SKY)).any(),
-                                   (drawn & (mask == IGNORE)).any(), (drawn & (lowest >= foot[0] - masks.DEPTH_ROWS)).any(),
+                                   (drawn & (mask == IGNORE)).any(), (drawn & (lowest >= foot[0] - placement.DEPTH_ROWS)).any(),
                                    (np.bincount(things[drawn], minlength=len(sizes)) / sizes)[tall].max(initial=0),
                                    abs(masks.horizon(out) - hz))):
                 s[k].append(v)
