@@ -5,7 +5,9 @@ step (conditional, then unconditional). Ours: DPM-Solver++ (diffusers), 20 steps
 from ONE batched forward per step. Both use the same randomly initialised U-Net of the chosen
 profile (speed does not depend on the weights) and the same masks. Each procedure runs in
 its own child process so that peak memory is its own: GPU peak allocated memory on CUDA,
-peak resident set size of the process on the CPU. Target: >= 50x faster.
+peak resident set size of the process on the CPU. Target: >= 50x faster. Then a distilled
+student of the same network (``semsegdiff distill``: the U-Net plus its guidance input; LCM,
+one forward per step) in 1, 2 and 4 steps. Target: >= 250x the reference.
 
     python benchmarks/sampling.py [--profile quick|gpu|paper] [--batch 8] [--ref-steps 1000] [--device cuda]
                                   [--batches 64,128,256]
@@ -27,12 +29,13 @@ import torch
 from mfu import device_name, forward_flops, mfu_line
 
 
-def _model(profile: str, device: str):
+def _model(profile: str, device: str, student: bool = False):
     from semsegdiff.config import get_profile
     from semsegdiff.models import DiffusionModule
 
     torch.manual_seed(0)
-    return DiffusionModule(**get_profile(profile)).to(device).eval()
+    extra = dict(teacher="benchmark", sampler="lcm", steps=4) if student else {}  # a student's network and sampler
+    return DiffusionModule(**{**get_profile(profile), **extra}).to(device).eval()
 
 
 @torch.no_grad()
@@ -57,7 +60,7 @@ def _run(kind: str, profile: str, batch: int, ref_steps: int, device: str, queue
     from semsegdiff.quiet import quiet
 
     quiet()
-    model = _model(profile, device)
+    model = _model(profile, device, student=kind.startswith("student"))
     size = model.size
     masks = torch.randint(0, 19, (batch, size, size), generator=torch.Generator().manual_seed(0)).to(torch.uint8)
     masks = masks.to(device)
@@ -72,6 +75,13 @@ def _run(kind: str, profile: str, batch: int, ref_steps: int, device: str, queue
         reference(model, masks, ref_steps)
         sync()
         seconds = (time.perf_counter() - start) * 1000 / ref_steps
+    elif kind.startswith("student"):
+        model.generate(masks, steps=1, seed=0)
+        sync()
+        start = time.perf_counter()
+        model.generate(masks, steps=int(kind[len("student"):]), seed=0)
+        sync()
+        seconds = time.perf_counter() - start
     else:
         model.generate(masks, sampler="dpmsolver++", steps=2, seed=0)
         sync()
@@ -89,9 +99,14 @@ def measure(kind: str, *args) -> tuple[float, float]:
     queue = ctx.Queue()
     proc = ctx.Process(target=_run, args=(kind, *args, queue))
     proc.start()
-    result = queue.get()
-    proc.join()
-    return result
+    while proc.is_alive() or not queue.empty():
+        try:
+            result = queue.get(timeout=5)
+            proc.join()
+            return result
+        except Exception:  # noqa: BLE001 - queue.Empty: keep waiting while the child lives
+            continue
+    raise SystemExit(f"the {kind} measurement failed (exit code {proc.exitcode}); its traceback is above")
 
 
 def main() -> None:
@@ -119,6 +134,11 @@ def main() -> None:
           f"{mem} {ours_mem / 2**20:8.1f} MiB")
     print(f"speed-up: {ref_s / ours_s:.1f}x (target >= 50x); ours {a.batch / ours_s:.1f} images/s, "
           f"{mfu_line(a.batch / ours_s * 20 * flops, a.device)}")
+    for n in (4, 2, 1):
+        st_s, st_mem = measure(f"student{n}", *args)
+        print(f"student    LCM {n} step{'s' if n > 1 else ' '}, 1 forward/step:     {st_s:8.2f} s/batch  "
+              f"{st_s / a.batch:7.3f} s/image  {mem} {st_mem / 2**20:8.1f} MiB; {ref_s / st_s:.0f}x the reference "
+              f"(target >= 250x), {ours_s / st_s:.1f}x ours", flush=True)
     for batch in [int(b) for b in a.batches.split(",") if b]:
         seconds, mem = measure("ours", a.profile, batch, a.ref_steps, a.device)
         print(f"ours at batch {batch:4d}: {batch / seconds:8.1f} images/s, {mem / 2**20:8.1f} MiB; "

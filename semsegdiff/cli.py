@@ -1,4 +1,4 @@
-"""The ``semsegdiff`` command line: synth, prepare, info, train, generate, edit, evaluate, ablate, notebooks.
+"""The ``semsegdiff`` command line: synth, prepare, info, train, distill, generate, edit, evaluate, ablate, notebooks.
 
 Every value that is a setting (``--size``, ``--steps``, ``--lr`` ...) is converted and
 range-checked by the same rules as the profiles (:func:`semsegdiff.config.check_setting`).
@@ -17,6 +17,7 @@ import yaml
 from .config import CHOICES, GROUPS, PROFILES, QUICK, check_setting
 
 TRAIN_KEYS = [k for g in ("data", "model", "schedule", "training", "run", "sampling") for k in GROUPS[g]]
+DISTILL_KEYS = [k for k in GROUPS["distillation"] if k != "distill_steps"] + ["batch_size", *GROUPS["run"]]
 from .errors import SettingError, UserError
 
 
@@ -107,6 +108,16 @@ def _train(a: argparse.Namespace) -> None:
     path = train(cfg, out=a.out, resume=a.resume, accelerator=a.accelerator, progress=not a.no_progress,
                  max_steps=max_steps)
     print(f"checkpoint: {path}")
+
+
+def _distill(a: argparse.Namespace) -> None:
+    from .models import distill
+
+    s = _settings(a, [*DISTILL_KEYS, "steps"])
+    max_steps = -1 if a.max_steps is None else check_setting("max_steps", a.max_steps)
+    path = distill(a.checkpoint, out=a.out, resume=a.resume, accelerator=a.accelerator, progress=not a.no_progress,
+                   max_steps=max_steps, distill_steps=s.pop("steps"), **s)
+    print(f"student checkpoint: {path} (samples with lcm; any of 1-4 steps: --steps N)")
 
 
 def _generate(a: argparse.Namespace) -> None:
@@ -260,6 +271,18 @@ def parser() -> argparse.ArgumentParser:
     for key in TRAIN_KEYS:
         _setting_flag(s, key, f"(quick: {QUICK[key]!r})")
     s.set_defaults(func=_train)
+
+    s = sub.add_parser("distill", help="distil a few-step consistency student (LCM) from a trained checkpoint")
+    s.add_argument("--checkpoint", type=Path, required=True, help="the teacher: a trained diffusion checkpoint")
+    s.add_argument("--out", type=Path, help="student run folder (default: student/ next to the teacher)")
+    _setting_flag(s, "steps", f"the student's default sampling steps (default {QUICK['distill_steps']})")
+    s.add_argument("--resume", action="store_true", help="continue from the folder's last.ckpt (the same teacher)")
+    s.add_argument("--accelerator", choices=["cpu", "cuda", "gpu"], help="default: cuda when present")
+    _setting_flag(s, "max_steps", "stop after this many optimizer steps (default: distill_iters)")
+    s.add_argument("--no-progress", action="store_true")
+    for key in DISTILL_KEYS:
+        _setting_flag(s, key, f"(default: the teacher's or the profile's; quick: {QUICK[key]!r})")
+    s.set_defaults(func=_distill)
 
     s = sub.add_parser("generate", help="generate images for a folder of masks with a trained checkpoint")
     s.add_argument("--checkpoint", type=Path, required=True)

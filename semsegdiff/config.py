@@ -90,6 +90,13 @@ QUICK: dict[str, Any] = {
     "ablate_arch": "unet_resnet18",  # the segmenter (never the judge's weights)
     "filter_thresholds": [1.25, 2.0],  # FreeMask: a pixel is ignored when its loss > this x its class's mean real loss
     "hard_max": 20,  # FreeMask re-sampling: at most this many generated images for the hardest mask
+    # distillation (semsegdiff.models.distill, `semsegdiff distill`): a latent-consistency (LCM) student for 1-4 steps
+    "distill_iters": 400,  # optimizer steps of the student (it starts from the teacher's weights)
+    "distill_lr": 2e-4,
+    "distill_grid": 50,  # the teacher's ODE grid: one DDIM step spans num_train_timesteps / this (LCM's skipping step)
+    "distill_guidance": [1.0, 3.0],  # range of guidance scales the student learns, drawn uniformly per image
+    "distill_target_ema": 0.95,  # EMA decay of the target network (LCM's mu); the student's saved weights too
+    "distill_steps": 4,  # the student's default sampling steps (any of 1 .. distill_grid works)
 }
 
 PAPER_UNET = {  # the reference's network size: 72.2 M parameters, 217 GFLOP per 128x128 forward
@@ -104,7 +111,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "epochs": 10, "batch_size": 128, "lr": 5e-4, "weight_decay": 0.01, "ema_start": 200,
         "num_workers": 6, "ckpt_every": 10, "preview_every": 5, "log_every": 20, "ckpt_minutes": 5.0,
         "judge_epochs": 10, "judge_batch_size": 64, "eval_masks": 500,
-        "ablate_steps": 400, "ablate_n": [1.0], "ablate_gen_seeds": 2,
+        "ablate_steps": 400, "ablate_n": [1.0], "ablate_gen_seeds": 2, "distill_iters": 2000,
     },
     "paper": {  # GPU, the reference's resolution and hyper-parameters
         **QUICK, **PAPER_UNET,
@@ -117,7 +124,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "ablate_arms": ["real", "real+gen", "real+gen filtered", "real+gen hard", "real+rare", "real+rare local",
                         "real+copypaste", "gen only"],  # every arm but real+cond (the reference has no attributes)
         "ablate_regimes": ["full", "low"], "ablate_n": [0.25, 0.5, 1.0, 2.0], "ablate_seeds": 5,
-        "ablate_steps": 20000, "ablate_arch": "deeplabv3_resnet50",
+        "ablate_steps": 20000, "ablate_arch": "deeplabv3_resnet50", "distill_iters": 10000, "distill_lr": 1e-4,
     },
 }
 
@@ -135,6 +142,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "evaluation": ("eval_masks", "eval_per_mask", "eval_seed", "inception"),
     "ablation": ("ablate_arms", "ablate_regimes", "ablate_low_fraction", "ablate_n", "ablate_seeds", "ablate_gen_seeds",
                  "ablate_steps", "ablate_arch", "filter_thresholds", "hard_max"),
+    "distillation": ("distill_iters", "distill_lr", "distill_grid", "distill_guidance", "distill_target_ema",
+                     "distill_steps"),
 }
 MODEL_KEYS = GROUPS["model"]
 SCHEDULE_KEYS = GROUPS["schedule"]
@@ -144,7 +153,7 @@ SHAPE_KEYS = ("num_classes", "size", *(k for k in MODEL_KEYS if k != "dropout"))
 LEGACY = {"attributes": False}
 # Settings that do not change what training produces: a checkpoint trained with other values is reused.
 RUN_ONLY_KEYS = ("profile", "cache", *GROUPS["run"], *GROUPS["sampling"], *GROUPS["judge"], *GROUPS["evaluation"],
-                 *GROUPS["ablation"])
+                 *GROUPS["ablation"], *GROUPS["distillation"])
 OPTIONAL_PATHS = ("judge_weights", "inception")  # may be "" (not given)
 
 # The rules of each setting: allowed choices, or an inclusive (low, high) range (None: unbounded).
@@ -154,7 +163,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "prediction_type": ("v_prediction", "epsilon"),
     "logger": ("csv", "tensorboard"),
     "strategy": ("auto", "ddp", "ddp_spawn", "ddp_notebook", "fsdp"),
-    "sampler": ("ddpm", "ddim", "dpmsolver++", "unipc"),
+    "sampler": ("ddpm", "ddim", "dpmsolver++", "unipc", "lcm"),  # lcm: a distilled student's (semsegdiff distill)
     "judge_arch": ("unet_resnet18", "deeplabv3_resnet50"),
     "ablate_arch": ("unet_resnet18", "deeplabv3_resnet50"),
     "ablate_arms": ("real", "real+gen", "real+gen filtered", "real+gen hard", "real+rare", "real+rare local",
@@ -172,7 +181,8 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "judge_epochs": (1, 100_000), "judge_batch_size": (1, 65_536), "judge_lr": (1e-9, 1.0), "eval_masks": (2, 10**7),
     "eval_per_mask": (1, 64), "eval_seed": (0, 2**32 - 1), "ablate_low_fraction": (0.001, 1.0), "ablate_n": (0.01, 100.0),
     "ablate_seeds": (1, 100), "ablate_gen_seeds": (1, 16), "ablate_steps": (1, 10**7), "filter_thresholds": (0.01, 100.0),
-    "hard_max": (1, 1000),
+    "hard_max": (1, 1000), "distill_iters": (1, 10**8), "distill_lr": (1e-9, 1.0), "distill_grid": (2, 1000),
+    "distill_guidance": (0.0, 100.0), "distill_target_ema": (0.0, 0.99999), "distill_steps": (1, 1000),
     # flags of other commands, checked by the same rules
     "per_mask": (1, 100_000), "workers": (1, 256), "max_steps": (-1, None), "resample": (0, 100), "dilate": (0, 64),
 }
@@ -277,6 +287,9 @@ def validate(cfg: dict[str, Any]) -> dict[str, Any]:
         if out.get("attn_levels", 0) > len(out["channel_mult"]):
             raise SettingError(f"attn_levels (--attn-levels): {out['attn_levels']} is more than the "
                                f"{len(out['channel_mult'])} levels of channel_mult {out['channel_mult']}")
+    lo_hi = out.get("distill_guidance", [0.0, 0.0])
+    if len(lo_hi) != 2 or lo_hi[0] > lo_hi[1]:
+        raise SettingError(f"distill_guidance (--distill-guidance): expected [low, high] with low <= high, got {lo_hi}")
     if out.get("steps", 0) > out.get("num_train_timesteps", math.inf):
         raise SettingError(f"steps (--steps): {out['steps']} is more than num_train_timesteps "
                            f"({out['num_train_timesteps']})")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -241,3 +242,12 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, inputs: Iter
             os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (checkpoints are read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

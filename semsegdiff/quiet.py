@@ -18,6 +18,7 @@ WARNINGS = [
     (Warning, r"The '(predict|val|train)_dataloader' does not have many workers"),  # the loaders are in-memory arrays
     (Warning, r"Trying to infer the `batch_size` from an ambiguous collection"),
     (Warning, r"You are using `torch.load` with `weights_only=False`"),  # Lightning's own resume path
+    (Warning, r"You defined a `validation_step` but have no `val_dataloader`"),  # runs without validation, on purpose
 ]
 # Lightning's rank-zero info lines: device banners, tips, and "max_epochs reached"
 BANNERS = ("GPU available:", "TPU available:", "HPU available:", "💡 Tip", "`Trainer.fit` stopped:",

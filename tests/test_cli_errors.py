@@ -127,6 +127,15 @@ BAD = [
     (["train", "--guidance", "nan"], 1, "--guidance"),
     (["train", "--injection", "concat"], 1, "--injection"),
     (["train", "--sampler", "euler"], 1, "--sampler"),
+    (["train", "--sampler", "lcm", *TINY_DATA], 1, "lcm samples a distilled student"),
+    # distill
+    (["distill", "--checkpoint", f"{W}/missing.ckpt"], 1, "missing.ckpt: checkpoint file not found"),
+    (["distill", "--checkpoint", f"{W}/empty.ckpt"], 1, "the file is empty"),
+    (["distill", "--checkpoint", f"{W}/model.ckpt", "--distill-grid", "7"], 1, "must divide the teacher's"),
+    (["distill", "--checkpoint", f"{W}/model.ckpt", "--distill-iters", "0"], 1, "--distill-iters"),
+    (["distill", "--checkpoint", f"{W}/model.ckpt", "--distill-guidance", "[2]"], 1, "--distill-guidance"),
+    (["distill", "--checkpoint", f"{W}/model.ckpt", "--out", f"{W}/file.txt"], 1, "file.txt: is a file"),
+    (["distill", "--checkpoint", f"{W}/model.ckpt", "--steps", "0"], 1, "--steps"),
     (["train", "--devices", "0"], 1, "--devices"),
     (["train", "--size", "30"], 1, "must be a multiple of 4"),
     (["train", "--attn-levels", "5"], 1, "--attn-levels"),
@@ -210,7 +219,7 @@ def _snapshot(root: Path) -> dict[str, str]:
 
 def test_the_table_covers_every_command():
     assert len(BAD) >= 40
-    assert {row[0][0] for row in BAD} == {"synth", "prepare", "info", "train", "generate", "edit", "evaluate", "ablate",
+    assert {row[0][0] for row in BAD} == {"synth", "prepare", "info", "train", "distill", "generate", "edit", "evaluate", "ablate",
                                          "notebooks"}
 
 

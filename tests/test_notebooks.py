@@ -12,7 +12,9 @@ import pytest
 from conftest import TINY
 
 from semsegdiff.cli import main
+from semsegdiff.config import get_profile
 from semsegdiff.data import ensure_dataset
+from semsegdiff.models import distill, ensure_trained
 from semsegdiff.notebooks import NotebookError, find_notebooks, run_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,9 +138,13 @@ def test_04_generation_quality(tmp_path):
     overrides = tiny_overrides()
     params = {"overrides": overrides, "n_masks": 8, "per_mask": 2, "sweep_masks": 6, "reference_masks": 4,
               "samplers": [["ddpm", 1000], ["ddim", 4], ["dpmsolver++", 10], ["dpmsolver++", 20], ["unipc", 10]],
-              "guidances": [1.0, 3.0], "n_show": 2}
+              "guidances": [1.0, 3.0], "n_show": 2, "students": ["runs/quick/student/diffusion.ckpt"]}
+    # the model the notebook will reuse, and a student of it (2 distillation steps) for the sampler sweep
+    teacher = ensure_trained(get_profile("quick", **overrides), root=tmp_path, progress=False)
+    distill(teacher, root=tmp_path, progress=False, distill_iters=2)
     [executed] = run_notebooks("quick", only=["04_generation"], parameters=params, notebooks_dir=NOTEBOOKS,
                                out_dir=tmp_path / "runs", root=tmp_path, progress=False)
+    assert "reusing" in outputs(executed)
     figs = tmp_path / "figures"
     for name in ("per_class", "samplers", "guidance", "best", "worst"):
         for ext in ("png", "pdf"):
@@ -149,12 +155,13 @@ def test_04_generation_quality(tmp_path):
     assert table.loc["consistency mIoU", "WINS 2024 (reported)"] == 0.357
     assert "judge features" in (figs / "04_generation_quality_table.md").read_text()
     samplers = pd.read_csv(figs / "04_generation_quality_samplers.csv")
-    assert samplers[["sampler", "steps"]].values.tolist() == params["samplers"]
+    assert samplers[["sampler", "steps"]].values.tolist() == params["samplers"] + [["lcm student", n] for n in (1, 2, 4)]
     assert (samplers["seconds_per_image"] > 0).all() and samplers["mIoU"].between(0, 1).all()
     guidance = pd.read_csv(figs / "04_generation_quality_guidance.csv")
     assert guidance["guidance"].tolist() == [1.0, 3.0] and (guidance["diversity"] >= 0).all()
     targets = pd.read_csv(figs / "04_generation_quality_targets.csv", index_col=0)
-    assert len(targets) == 4 and set(targets["met"]) <= {True, False}
+    assert len(targets) == 4 + 2 * 3 and set(targets["met"]) <= {True, False}  # + each student step count: mIoU, FID
+    assert "lcm student 1 steps within 1 point of ddpm 1000" in targets.index
     assert (tmp_path / "runs/quick/judge.ckpt").is_file() and "judge features" in outputs(executed)
 
 

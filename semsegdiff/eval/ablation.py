@@ -465,7 +465,7 @@ def _setup(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path, out
     """The generated-set makers of every regime (real training subset chosen with the profile's seed), val, out."""
     from ..data import dataset_for
     from ..models import load_checkpoint
-    from .evaluate import file_fingerprint
+    from ..files import file_fingerprint
 
     model = load_checkpoint(checkpoint, device=device)
     if cfg["size"] != model.size:  # before rendering or preparing any data
@@ -478,6 +478,8 @@ def _setup(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path, out
         raise DataError(f"{prepared.root}: the ablation scores segmenters on a val split; the cache has none")
     out = Path(out) if out else Path(checkpoint).parent / "ablation"
     sampling = {k: cfg[k] for k in ("sampler", "steps", "guidance")}
+    if model.is_student:  # a distilled student's sets: its own sampler and steps (semsegdiff distill)
+        sampling.update(sampler="lcm", steps=model.cfg["steps"])
     all_images, all_masks = np.asarray(prepared.images("train")), np.asarray(prepared.masks("train"))
     all_codes = np.asarray(prepared.attributes("train"))
     val = (np.asarray(prepared.images("val")), np.asarray(prepared.masks("val")), np.asarray(prepared.attributes("val")))

@@ -13,14 +13,14 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, LCMScheduler, UniPCMultistepScheduler
 from diffusers.utils.torch_utils import randn_tensor
 
 from ..config import CHOICES
 from ..errors import DivergenceError, SettingError
 from .unet import one_hot
 
-SAMPLERS = CHOICES["sampler"]
+SAMPLERS = tuple(s for s in CHOICES["sampler"] if s != "lcm")  # solvers of a diffusion model; lcm is a student's
 
 
 def reference_betas(steps: int = 1000, start: float = 1e-4, end: float = 0.02) -> list[float]:
@@ -29,11 +29,12 @@ def reference_betas(steps: int = 1000, start: float = 1e-4, end: float = 0.02) -
 
 
 def make_scheduler(sampler: str = "ddpm", *, noise_schedule: str = "squaredcos_cap_v2",
-                   prediction_type: str = "v_prediction", num_train_timesteps: int = 1000):
+                   prediction_type: str = "v_prediction", num_train_timesteps: int = 1000, lcm_grid: int = 50):
     """A diffusers scheduler for ``sampler`` over the given noise schedule.
 
     ``noise_schedule`` is a diffusers ``beta_schedule`` name (``squaredcos_cap_v2``,
-    ``linear``, ``scaled_linear``) or ``"reference"``.
+    ``linear``, ``scaled_linear``) or ``"reference"``. ``"lcm"`` is multistep consistency
+    sampling of a distilled student on its training grid of ``lcm_grid`` timesteps.
     """
     betas = dict(trained_betas=reference_betas(num_train_timesteps)) if noise_schedule == "reference" else \
         dict(beta_schedule=noise_schedule)
@@ -44,9 +45,11 @@ def make_scheduler(sampler: str = "ddpm", *, noise_schedule: str = "squaredcos_c
         return DDIMScheduler(**common, clip_sample=True, set_alpha_to_one=True)
     if sampler == "dpmsolver++":
         return DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2)
+    if sampler == "lcm":  # https://arxiv.org/abs/2310.04378: denoise in one step, re-noise to the next timestep
+        return LCMScheduler(**common, original_inference_steps=lcm_grid)
     if sampler == "unipc":  # UniPC (https://arxiv.org/abs/2302.04867), predictor-corrector, bh2 variant
         return UniPCMultistepScheduler(**common, solver_order=2, solver_type="bh2")
-    raise SettingError(f"sampler (--sampler): unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    raise SettingError(f"sampler (--sampler): unknown sampler {sampler!r}; choose one of {', '.join(CHOICES['sampler'])}")
 
 
 def diffusion_loss(model: torch.nn.Module, images: torch.Tensor, masks: torch.Tensor, scheduler: DDPMScheduler, *,
@@ -87,23 +90,34 @@ class Guided:
 
     (3B images); with ``g_a == g`` it is ``e(0, 0) + g (e(m, a) - e(0, 0))``, joint guidance
     on both (2B). ``cond`` is the one-hot mask; the unconditional branch is the all-zero
-    one-hot and attribute code 0 (unknown).
+    one-hot and attribute code 0 (unknown). ``guidance`` may be one scale per image (B,).
+
+    A distilled student (a U-Net with ``guidance_emb``) has learned the guided prediction: one
+    branch, with the scale as an input; it has one joint scale for mask and attributes.
     """
 
-    def __init__(self, model: torch.nn.Module, masks: torch.Tensor, guidance: float, attrs: torch.Tensor | None = None,
-                 attribute_guidance: float | None = None):
-        self.model, self.guidance = model, guidance
+    def __init__(self, model: torch.nn.Module, masks: torch.Tensor, guidance: float | torch.Tensor,
+                 attrs: torch.Tensor | None = None, attribute_guidance: float | None = None):
+        self.model, dev = model, masks.device
+        per_image = torch.is_tensor(guidance)
+        self.guidance = guidance.to(dev).float()[:, None, None, None] if per_image else guidance
         cond = one_hot(masks, model.num_classes)
         zero = torch.zeros_like(cond)
-        dev = masks.device
         use_attrs = attrs is not None and getattr(model, "attr_emb", None) is not None and bool(attrs.any())
         g_a = guidance if attribute_guidance is None else attribute_guidance
-        if not use_attrs:  # e(m) [, e(0)]
-            self.branches = [(cond, None)] if guidance == 1.0 else [(cond, None), (zero, None)]
+        self.scale = None
+        if getattr(model, "guidance_emb", None) is not None:  # a student: e_w(m, a) in one forward
+            if use_attrs and not per_image and g_a != guidance:
+                raise SettingError(f"attribute_guidance {g_a:g} differs from guidance {guidance:g}: a distilled student "
+                                   "has one joint scale for the mask and the attributes; use the teacher for two")
+            self.scale = torch.as_tensor(guidance, dtype=torch.float32, device=dev).expand(len(masks))
+            self.branches = [(cond, attrs.to(dev).long() if use_attrs else None)]
+        elif not use_attrs:  # e(m) [, e(0)]
+            self.branches = [(cond, None)] if not per_image and guidance == 1.0 else [(cond, None), (zero, None)]
         else:
             attrs, none = attrs.to(dev).long(), torch.zeros_like(attrs, device=dev).long()
-            if g_a == guidance:  # joint: e(m, a) [, e(0, 0)]
-                self.branches = [(cond, attrs)] if guidance == 1.0 else [(cond, attrs), (zero, none)]
+            if per_image or g_a == guidance:  # joint: e(m, a) [, e(0, 0)]
+                self.branches = [(cond, attrs)] if not per_image and guidance == 1.0 else [(cond, attrs), (zero, none)]
             else:  # e(m, a), e(m, 0), e(0, 0)
                 self.branches = [(cond, attrs), (cond, none), (zero, none)]
         self.attribute_guidance = g_a
@@ -116,11 +130,15 @@ class Guided:
         return len(self.branches) > 1
 
     def __call__(self, inp: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The guided prediction at ``x_t = inp``; ``t`` is one timestep or one per image (B,)."""
         k = len(self.branches)
+        t = t.reshape(-1)
+        t = t.expand(self.cond.shape[0]) if t.numel() == 1 else t.repeat(k)
         kw = {} if self.attrs is None else {"attrs": self.attrs}
+        if self.scale is not None:
+            kw["guidance"] = self.scale
         with self.autocast:
-            out = self.model(torch.cat([inp] * k) if k > 1 else inp, t.expand(self.cond.shape[0]), self.cond,
-                             **kw).float()
+            out = self.model(torch.cat([inp] * k) if k > 1 else inp, t, self.cond, **kw).float()
         if k == 1:
             return out
         if k == 2:

@@ -18,7 +18,7 @@ import torch
 from pytorch_lightning.callbacks import WeightAveraging
 
 from ..attributes import ATTRIBUTES, requested
-from ..config import LEGACY, MODEL_KEYS, PROFILES, QUICK, SCHEDULE_KEYS, SHAPE_KEYS, check_setting, validate
+from ..config import CHOICES, LEGACY, MODEL_KEYS, PROFILES, QUICK, SCHEDULE_KEYS, SHAPE_KEYS, check_setting, validate
 from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DivergenceError, SettingError
 from ..labels import NUM_CLASSES
@@ -42,7 +42,7 @@ class DiffusionModule(pl.LightningModule):
         self.cfg = cfg
         kw = {k: cfg[k] for k in MODEL_KEYS}
         kw["channel_mult"] = tuple(kw["channel_mult"])
-        self.model = CondUNet(num_classes=cfg["num_classes"], **kw)
+        self.model = CondUNet(num_classes=cfg["num_classes"], guidance_input=self.is_student, **kw)
         self.noise = make_scheduler("ddpm", **{k: cfg[k] for k in SCHEDULE_KEYS})
         self.losses = FiniteLoss()
 
@@ -57,18 +57,36 @@ class DiffusionModule(pl.LightningModule):
     def size(self) -> int:
         return int(self.cfg["size"])
 
+    @property
+    def is_student(self) -> bool:
+        """A consistency student distilled from a teacher (``semsegdiff distill``): samples with ``lcm`` in 1-4 steps."""
+        return bool(self.cfg.get("teacher"))
+
+    def scheduler(self, sampler: str):
+        """The diffusers scheduler of ``sampler`` on this model's noise schedule (a student: only ``lcm``)."""
+        if (sampler == "lcm") != self.is_student:
+            raise SettingError(f"sampler (--sampler): {sampler!r} " + (
+                "is not a distilled student's sampler: a student samples with lcm" if self.is_student else
+                "samples a distilled student (semsegdiff distill); this model is not one: choose one of "
+                + ", ".join(s for s in CHOICES["sampler"] if s != "lcm")))
+        return make_scheduler(sampler, **{k: self.cfg[k] for k in SCHEDULE_KEYS}, lcm_grid=self.cfg["distill_grid"])
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = diffusion_loss(self.model, to_model_range(batch["image"]), batch["mask"], self.noise,
                               p_uncond=self.cfg["p_uncond"], attrs=batch.get("attributes"),
                               p_uncond_attr=self.cfg["p_uncond_attr"])
+        self.watch(loss, batch_size=batch["image"].shape[0])
+        return loss
+
+    def watch(self, loss: torch.Tensor, batch_size: int) -> None:
+        """Log the training loss; stop at a non-finite one (see :class:`FiniteLoss`)."""
         if self.trainer.world_size > 1:  # every rank must stop at the same step: one collective per step
             if not self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss)), all=True):
                 self._diverged(self.global_step, float(loss))
         else:
             self.losses.push(self.global_step, loss)
             self._check_losses(wait=False)
-        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=batch["image"].shape[0])
-        return loss
+        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=batch_size)
 
     def _check_losses(self, wait: bool) -> None:
         bad = self.losses.check(wait=wait)
@@ -125,10 +143,12 @@ class DiffusionModule(pl.LightningModule):
         seeds = [seed + i for i in range(len(masks))] if isinstance(seed, int) else list(seed)
         if len(seeds) != len(masks):
             raise SettingError(f"got {len(seeds)} seeds for {len(masks)} masks")
+        joint = self.is_student and attribute_guidance is None  # a student's one scale
         sampler, steps, guidance, attribute_guidance = (
             self.cfg[k] if v is None else check_setting(k, v)
             for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance),
                          ("attribute_guidance", attribute_guidance)))
+        attribute_guidance = guidance if joint else attribute_guidance
         asked = {"time": time, "weather": weather, "scene": scene}
         if attrs is None:
             attrs = torch.from_numpy(requested(len(masks), **asked).astype(np.int64))
@@ -140,7 +160,14 @@ class DiffusionModule(pl.LightningModule):
                                "train with --attributes true to condition on time of day, weather and scene")
         validate({"steps": steps, "num_train_timesteps": self.cfg["num_train_timesteps"]})
         batch_size, resample = check_setting("batch_size", batch_size), check_setting("resample", resample)
-        scheduler = make_scheduler(sampler, **{k: self.cfg[k] for k in SCHEDULE_KEYS})
+        scheduler = self.scheduler(sampler)
+        if self.is_student:
+            if steps > self.cfg["distill_grid"]:
+                raise SettingError(f"steps (--steps): {steps} is more than the {self.cfg['distill_grid']} timesteps "
+                                   "the student was distilled on (distill_grid)")
+            if resample:
+                raise SettingError("resample (--resample): RePaint's resampling jumps need a diffusion model's "
+                                   "predictions; use the teacher, or resample 0 (the student blends at every step)")
         was_training = self.training
         self.eval()
         out, snaps = [], []
@@ -231,6 +258,11 @@ class EMA(WeightAveraging):
 
         super().__init__(avg_fn=avg_fn)
         self.decay, self.start = decay, start
+
+    @property
+    def average(self) -> pl.LightningModule | None:
+        """The averaged copy of the module being trained (None before training starts)."""
+        return None if self._average_model is None else self._average_model.module
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
         step = trainer.global_step  # optimizer steps so far; this update is number `step`

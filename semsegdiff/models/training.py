@@ -26,7 +26,7 @@ from pytorch_lightning.callbacks import Callback
 
 from ..config import RUN_ONLY_KEYS, validate
 from ..data import SegDataModule, dataset_for
-from ..errors import CheckpointError, DataError, OutputError
+from ..errors import CheckpointError, DataError, OutputError, SettingError
 from ..files import atomic_path, overlaps
 from ..trainer import is_rank_zero, make_trainer, resolve_accelerator, save_final
 from .module import EMA, DiffusionModule, check_compatible, config_diff, read_checkpoint
@@ -79,6 +79,9 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
     ``callbacks`` are added to the trainer's (timers, say).
     """
     cfg = validate(cfg)
+    if cfg["sampler"] == "lcm":
+        raise SettingError("sampler (--sampler): lcm samples a distilled student (semsegdiff distill), not the "
+                           "diffusion model trained here; train with a solver and distil the checkpoint")
     resolve_accelerator(cfg, accelerator)
     out = Path(root) / (out or Path("runs") / cfg["profile"])
     paths = run_paths(out)

@@ -15,6 +15,11 @@ With ``attributes=True`` the scene attributes (time of day, weather, scene type:
 :mod:`semsegdiff.attributes`) are embedded and added to the time embedding, one table per
 attribute whose row 0 is "unknown or dropped" (learned), so that each condition can be left
 out on its own.
+
+With ``guidance_input=True`` (a distilled student, :mod:`semsegdiff.models.distill`) the
+classifier-free guidance scale is an input too, embedded like the time step (as LCM's ``w``)
+and added to the time embedding through a zero-initialised layer, so a student starts as its
+teacher's conditional branch.
 """
 from __future__ import annotations
 
@@ -155,12 +160,13 @@ class CondUNet(nn.Module):
         mask_hidden: width of the mask encoders (the input conv block, or SPADE's shared features).
         dropout: dropout inside residual blocks.
         attributes: embed the scene attributes (codes (B, 3), 0 = unknown) into the time embedding.
+        guidance_input: also take the guidance scale ``w`` (B,) and embed it into the time embedding.
     """
 
     def __init__(self, *, num_classes: int = 19, in_channels: int = 3, channels: int = 64,
                  channel_mult: tuple[int, ...] = (1, 2, 2), num_res_blocks: int = 1, attn_levels: int = 1,
                  emb_dim: int | None = None, injection: str = "input_add", mask_hidden: int = 64,
-                 dropout: float = 0.0, attributes: bool = False):
+                 dropout: float = 0.0, attributes: bool = False, guidance_input: bool = False):
         super().__init__()
         if injection not in INJECTIONS:
             raise SettingError(f"injection (--injection): unknown injection {injection!r}; choose one of "
@@ -174,6 +180,10 @@ class CondUNet(nn.Module):
             if attributes else None
         for table in self.attr_emb or []:
             nn.init.zeros_(table.weight)  # starts as the model without attributes
+        self.guidance_emb = TimestepEmbedding(channels, emb_dim) if guidance_input else None
+        if self.guidance_emb is not None:  # starts as the model without the guidance input
+            nn.init.zeros_(self.guidance_emb.linear_2.weight)
+            nn.init.zeros_(self.guidance_emb.linear_2.bias)
         self.stem = nn.Conv2d(in_channels, channels, 3, padding=1)
         self.mask_in = MaskEncoder(num_classes, channels, mask_hidden) if injection == "input_add" else None
         spade = mask_hidden if injection == "spade" else None
@@ -210,9 +220,10 @@ class CondUNet(nn.Module):
         nn.init.zeros_(self.out[-1].weight)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor,
-                attrs: torch.Tensor | None = None) -> torch.Tensor:
+                attrs: torch.Tensor | None = None, guidance: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, 3, H, W), t (B,) timesteps, cond (B, C, H, W) one-hot (all-zero = unconditional),
-        attrs (B, 3) attribute codes (0 = unknown/dropped; None: all unknown)."""
+        attrs (B, 3) attribute codes (0 = unknown/dropped; None: all unknown), guidance (B,) scales
+        (a model with ``guidance_input``)."""
         if x.shape[-1] % 2 ** self.downsamplings or x.shape[-2] % 2 ** self.downsamplings:
             raise ValueError(f"image side must be a multiple of {2 ** self.downsamplings}, got {tuple(x.shape[-2:])}")
         emb = self.time_emb(self.time_proj(t.reshape(-1).expand(x.shape[0])).to(x.dtype))  # (B, E)
@@ -220,6 +231,11 @@ class CondUNet(nn.Module):
             attrs = torch.zeros(x.shape[0], len(self.attr_emb), dtype=torch.long, device=x.device) if attrs is None \
                 else attrs.long()
             emb = emb + sum(table(attrs[:, i]) for i, table in enumerate(self.attr_emb)).to(emb.dtype)  # (B, E)
+        if self.guidance_emb is not None:
+            if guidance is None:
+                raise ValueError("this U-Net takes the guidance scale as an input (guidance=, shape (B,))")
+            w = self.time_proj(guidance.reshape(-1).expand(x.shape[0]).float() * 1000)  # w on the scale of t, as LCM
+            emb = emb + self.guidance_emb(w.to(x.dtype))
         h = self.stem(x)  # (B, ch, H, W)
         if self.mask_in is not None:
             h = h + self.mask_in(cond.to(h.dtype))

@@ -1,0 +1,196 @@
+"""Few-step generation: a latent-consistency student distilled from a trained model (``semsegdiff distill``).
+
+Latent Consistency Distillation (LCM, https://arxiv.org/abs/2310.04378, Algorithm 1, in pixel
+space) does both distillations of the issue at once:
+
+- guidance: the student takes the guidance scale ``w`` as an input (embedded like the time step)
+  and learns the teacher's *guided* prediction, so each of its steps is one forward, not two;
+- steps: it learns the consistency function ``f(x_t, t) = c_skip(t) x_t + c_out(t) x0(x_t, t)``
+  that maps any point of the teacher's guided ODE trajectory to its end, so 1, 2 or 4 steps of
+  diffusers' ``LCMScheduler`` (denoise, re-noise to the next timestep) generate an image.
+
+Each step: a timestep ``t`` from a grid of ``distill_grid`` DDIM steps and ``s = t - T/grid``;
+``x_t`` is a training image noised to ``t``; the teacher's guided DDIM step gives ``x_s``; the
+loss is the pseudo-Huber distance (c = 0.001, as LCM-LoRA) between the student's ``f(x_t, t, w)`` and the target
+network's ``f(x_s, s, w)`` (no gradient). The target network is an EMA of the student
+(``distill_target_ema``, LCM's mu = 0.95), kept by the same :class:`~semsegdiff.models.EMA`
+callback that averages every model of the package; it is also the student's saved weights.
+
+Why consistency distillation and not progressive distillation: one training run serves every
+step count (1, 2, 4), where progressive distillation needs one run per halving (1000 -> ... ->
+4 -> 2 -> 1, each from the previous student), and it folds guidance in at the same time.
+
+The student is a checkpoint like any other (``load_checkpoint(path).generate(masks)`` samples
+with ``lcm`` and ``distill_steps`` steps by default). Local regeneration works with it as with
+a diffusion model: at each of its steps the kept pixels are the photo noised to the level of
+the next step (RePaint-style blending, few steps); RePaint's resampling jumps need the teacher.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+
+from ..config import GROUPS, RUN_ONLY_KEYS, validate
+from ..data import SegDataModule, dataset_for
+from ..data.datamodule import to_model_range
+from ..errors import CheckpointError, DataError, OutputError, SettingError
+from ..files import file_fingerprint
+from ..trainer import is_rank_zero, make_trainer, resolve_accelerator, save_final
+from .diffusion import Guided
+from .module import EMA, DiffusionModule, load_checkpoint, read_checkpoint
+from .training import move_aside, run_paths
+from .unet import one_hot
+
+# Settings a student may change from its teacher's: how it is distilled and run (never the network or data).
+STUDENT_KEYS = tuple(k for k in RUN_ONLY_KEYS if k not in ("profile", "cache")) + ("batch_size", "lr", "grad_clip")
+
+
+class _Frozen:
+    """Holds the teacher outside the module tree: not trained, averaged, saved, or copied with the student."""
+
+    def __init__(self, module: torch.nn.Module):
+        self.module = module.requires_grad_(False).eval()
+
+    def __deepcopy__(self, memo: dict) -> _Frozen:
+        return self
+
+
+class Distiller(DiffusionModule):
+    """The student (this module's ``model``: the teacher's U-Net plus a guidance input) and its frozen teacher."""
+
+    def __init__(self, teacher: DiffusionModule | None = None, /, **cfg: Any):
+        super().__init__(**cfg)
+        self._teacher = _Frozen(teacher.model) if teacher is not None else None
+        n, grid = self.cfg["num_train_timesteps"], self.cfg["distill_grid"]
+        self.skip = n // grid  # LCM's k: one teacher DDIM step
+        self.register_buffer("grid", torch.arange(1, grid + 1) * self.skip - 1, persistent=False)  # [k-1, ..., T-1]
+        self.register_buffer("abar", self.noise.alphas_cumprod.clone().float(), persistent=False)
+
+    @property
+    def target_network(self) -> torch.nn.Module:
+        """The EMA of the student (the :class:`EMA` callback's average); the student itself before it exists."""
+        ema = next((cb for cb in self.trainer.callbacks if isinstance(cb, EMA)), None) if self._trainer else None
+        return self.model if ema is None or ema.average is None else ema.average.model
+
+    validation_step = pl.LightningModule.validation_step  # no validation loop (no held-out loss to track)
+
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        if self._teacher is not None:
+            self._teacher.module.to(self.device)
+
+    def boundary(self, t: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """``c_skip(t) x + c_out(t) x0``: the consistency function, as ``LCMScheduler`` computes it when sampling."""
+        scaled = 10.0 * t.float()  # LCMScheduler's timestep_scaling; sigma_data 0.5
+        c_skip = (0.25 / (scaled ** 2 + 0.25))[:, None, None, None]
+        c_out = (scaled / (scaled ** 2 + 0.25).sqrt())[:, None, None, None]
+        return c_skip * x + c_out * self.x0(out, x, t)
+
+    def x0(self, out: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The clean image predicted from a model output (v or epsilon) at ``x_t``."""
+        a = self.abar[t][:, None, None, None]
+        if self.cfg["prediction_type"] == "v_prediction":
+            return a.sqrt() * x - (1 - a).sqrt() * out
+        return (x - (1 - a).sqrt() * out) / a.sqrt()
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        images, masks = to_model_range(batch["image"]), batch["mask"]
+        b, dev = images.shape[0], images.device
+        attrs = None
+        if self.cfg["attributes"] and batch.get("attributes") is not None:  # each condition also learned left out
+            attrs = batch["attributes"].to(dev).long()
+            attrs = attrs * (torch.rand(attrs.shape, device=dev) >= self.cfg["p_uncond_attr"])
+        lo, hi = self.cfg["distill_guidance"]
+        w = lo + (hi - lo) * torch.rand(b, device=dev)
+        t = self.grid[torch.randint(0, len(self.grid), (b,), device=dev)]
+        s = (t - self.skip).clamp(min=0)
+        x_t = self.noise.add_noise(images, torch.randn_like(images), t)
+        cond = one_hot(masks, self.cfg["num_classes"])
+        student = self.boundary(t, x_t, self.model(x_t, t, cond, attrs=attrs, guidance=w).float())
+        with torch.no_grad():
+            teacher = Guided(self._teacher.module, masks, w, attrs)(x_t, t)  # guided v (or epsilon), per-image w
+            x0 = self.x0(teacher, x_t, t)
+            a_t, a_s = self.abar[t][:, None, None, None], self.abar[s][:, None, None, None]
+            eps = (x_t - a_t.sqrt() * x0) / (1 - a_t).sqrt()
+            x_s = a_s.sqrt() * x0 + (1 - a_s).sqrt() * eps  # one DDIM step of the teacher's guided ODE
+            target = self.boundary(s, x_s, self.target_network(x_s, s, cond, attrs=attrs, guidance=w).float())
+        loss = ((student - target).square() + 1e-6).sqrt().mean() - 1e-3  # pseudo-Huber, c = 0.001 (LCM-LoRA's)
+        self.watch(loss, batch_size=b)
+        return loss
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        fused = dict(fused=True) if self.device.type == "cuda" else {}
+        return torch.optim.AdamW(self.model.parameters(), lr=self.cfg["distill_lr"], weight_decay=0.0, **fused)
+
+
+def student_config(teacher_path: Path, teacher_cfg: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The student's run configuration: its teacher's, the distillation and run ``overrides``, and the teacher's hash."""
+    unknown = [k for k in overrides if k not in STUDENT_KEYS]
+    if unknown:
+        raise SettingError(f"{', '.join(unknown)}: a student keeps its teacher's network, data and schedule; "
+                              f"only {', '.join(GROUPS['distillation'])} and run settings can change")
+    cfg = validate({**teacher_cfg, **{k: v for k, v in overrides.items() if v is not None}})
+    if cfg["num_train_timesteps"] % cfg["distill_grid"]:
+        raise SettingError(f"distill_grid (--distill-grid): {cfg['distill_grid']} must divide the teacher's "
+                              f"num_train_timesteps ({cfg['num_train_timesteps']})")
+    cfg.update(sampler="lcm", steps=cfg["distill_steps"], teacher=file_fingerprint(teacher_path),
+               teacher_path=str(teacher_path))
+    return validate(cfg)
+
+
+def distill(teacher: str | Path, *, out: str | Path | None = None, root: str | Path = ".", resume: bool = False,
+            accelerator: str | None = None, progress: bool = True, max_steps: int = -1,
+            **overrides: Any) -> Path:
+    """Distil a consistency student from the checkpoint ``teacher``; return the student's checkpoint path.
+
+    ``out`` (default: ``student/`` next to the teacher) gets ``diffusion.ckpt`` and the logs of
+    any training run (:func:`semsegdiff.models.run_paths`); ``overrides`` are distillation and
+    run settings (``distill_iters``, ``distill_lr``, ...). ``resume`` continues from
+    ``last.ckpt`` if it was distilled from the same teacher (a different teacher is refused).
+    Everything is checked before the run folder changes.
+    """
+    teacher = Path(teacher)
+    model = load_checkpoint(teacher)
+    if model.is_student:
+        raise CheckpointError(f"{teacher}: is a distilled student; distil from the diffusion model it came from "
+                              f"({model.cfg.get('teacher_path', 'its teacher')})")
+    cfg = student_config(teacher, dict(model.cfg), overrides)
+    resolve_accelerator(cfg, accelerator)
+    out = Path(root) / out if out is not None else teacher.parent / "student"
+    paths = run_paths(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: is a file, expected a run folder (--out)")
+    if out.resolve() == teacher.parent.resolve():
+        raise OutputError(f"{out}: holds the teacher {teacher.name}; choose another --out for the student")
+    ckpt_path = paths["last"] if resume and paths["last"].is_file() else None
+    if ckpt_path:
+        earlier = read_checkpoint(ckpt_path)["hyper_parameters"]
+        if earlier.get("teacher") != cfg["teacher"]:
+            raise CheckpointError(f"{ckpt_path}: was distilled from another teacher ({earlier.get('teacher_path')}, "
+                                  f"sha256 {str(earlier.get('teacher'))[:12]}), not {teacher} "
+                                  f"({cfg['teacher'][:12]}); resume with that teacher or start over without --resume")
+    elif resume:
+        print(f"no {paths['last']} to resume from: starting a new distillation", flush=True)
+    prepared = dataset_for(cfg, root=root, progress=progress)
+    if "train" not in prepared.splits or prepared.size != cfg["size"]:
+        raise DataError(f"{prepared.root}: no {cfg['size']}px train split to distil on")
+    if not ckpt_path and is_rank_zero():
+        move_aside(out)
+    pl.seed_everything(cfg["seed"], workers=True, verbose=False)
+    data = SegDataModule(prepared.root, batch_size=cfg["batch_size"], num_workers=cfg["num_workers"])
+    loader = data.train_dataloader()
+    iters = cfg["distill_iters"] if max_steps <= 0 else min(max_steps, cfg["distill_iters"])
+    cfg["epochs"] = math.ceil(iters / max(len(loader), 1))
+    ema = EMA(decay=cfg["distill_target_ema"], start=0)
+    trainer = make_trainer(cfg, out, name="diffusion", val_every=10**9, accelerator=accelerator, progress=progress,
+                           max_steps=iters, resume_step=int(read_checkpoint(ckpt_path)["global_step"]) if ckpt_path
+                           else None, callbacks=[ema])
+    student = Distiller(model, **cfg)
+    missing, _ = student.load_state_dict(model.state_dict(), strict=False)  # the teacher's weights
+    assert all(".guidance_emb." in k for k in missing), missing  # only the guidance input is new
+    trainer.fit(student, train_dataloaders=loader, ckpt_path=ckpt_path, weights_only=True)
+    return save_final(trainer, paths["checkpoint"])

@@ -1,0 +1,103 @@
+"""Distilled students (semsegdiff distill) on tiny real runs: checkpoints, sampling, resume, refusals.
+
+Whether a student matches its teacher is tested on a trained model in test_training.py
+(test_distilled_student_matches_its_teacher_in_few_steps).
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from semsegdiff.cli import main
+from semsegdiff.errors import SettingError
+from semsegdiff.models import CheckpointError, distill, load_checkpoint, read_checkpoint, run_paths
+
+pytestmark = pytest.mark.gpu  # must also pass on a GPU: runs on CUDA where present (pytest -m gpu)
+
+
+@pytest.fixture(scope="module")
+def student(tiny_checkpoint, tmp_path_factory) -> Path:
+    """A student of the tiny model, distilled for 3 steps."""
+    return distill(tiny_checkpoint, out=tmp_path_factory.mktemp("student") / "run", progress=False, distill_iters=3)
+
+
+def test_student_is_a_checkpoint_that_samples_in_few_steps(student, tiny_checkpoint):
+    model, teacher = load_checkpoint(student), load_checkpoint(tiny_checkpoint)
+    assert model.is_student and not teacher.is_student
+    assert (model.cfg["sampler"], model.cfg["steps"]) == ("lcm", 4)  # the student's sampler is its default
+    hp = read_checkpoint(student)["hyper_parameters"]
+    assert hp["teacher_path"] == str(tiny_checkpoint) and len(hp["teacher"]) == 64  # sha256 of the teacher
+    assert read_checkpoint(student)["global_step"] == 3
+    shared = teacher.state_dict()
+    moved = [k for k, v in model.state_dict().items() if k in shared and not torch.equal(v, shared[k])]
+    assert moved  # trained from the teacher's weights
+    log = pd.read_csv(run_paths(student.parent)["metrics"])
+    assert np.isfinite(log["train_loss_step"].dropna()).all() and len(log["train_loss_step"].dropna()) == 3
+
+    masks = torch.from_numpy(np.tile(np.arange(16, dtype=np.uint8) % 19, (2, 16, 1)))
+    for steps in (1, 2, 4):
+        images = model.generate(masks, steps=steps, seed=[5, 6])
+        assert images.shape == (2, 3, 16, 16) and images.dtype == torch.uint8
+        assert torch.equal(images, model.generate(masks, steps=steps, seed=[5, 6]))  # seeded
+        assert not torch.equal(images[0], images[1])
+    x, t, cond = torch.randn(2, 3, 16, 16), torch.tensor([500, 500]), torch.zeros(2, 19, 16, 16)
+    w1, w3 = (model.model(x, t, cond, guidance=torch.full((2,), w)) for w in (1.0, 3.0))
+    assert (w1 - w3).abs().max() > 0  # the guidance scale is an input (3 steps from a zero-initialised layer)
+    with pytest.raises(SettingError, match="lcm"):
+        model.generate(masks, sampler="dpmsolver++")  # a student's outputs are not a diffusion model's
+    with pytest.raises(SettingError, match="distilled student"):
+        teacher.generate(masks, sampler="lcm")
+    with pytest.raises(SettingError, match="distill_grid"):
+        model.generate(masks, steps=51)
+
+
+def test_student_regenerates_a_region_and_keeps_the_rest(student):
+    model = load_checkpoint(student)
+    masks = torch.zeros(1, 16, 16, dtype=torch.uint8)
+    photo = torch.randint(0, 256, (1, 3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    keep = torch.ones(1, 16, 16, dtype=torch.bool)
+    keep[:, 4:12, 4:12] = False
+    out = model.generate(masks, init=photo, keep=keep, steps=2)
+    assert torch.equal(out[:, :, keep[0]], photo[:, :, keep[0]])  # every kept pixel is the photo's byte
+    assert not torch.equal(out[:, :, ~keep[0]], photo[:, :, ~keep[0]])
+    with pytest.raises(SettingError, match="resampling jumps need"):
+        model.generate(masks, init=photo, keep=keep, resample=2)
+
+
+def test_distillation_resumes_and_refuses_another_teacher(tiny_checkpoint, tmp_path):
+    out = tmp_path / "student"
+    distill(tiny_checkpoint, out=out, progress=False, distill_iters=4, max_steps=2)
+    assert read_checkpoint(run_paths(out)["last"])["global_step"] == 2
+    final = distill(tiny_checkpoint, out=out, progress=False, distill_iters=4, resume=True)
+    assert read_checkpoint(final)["global_step"] == 4  # continued, not restarted
+    assert load_checkpoint(final).is_student
+
+    other = tmp_path / "other.ckpt"  # another teacher: the same network, other weights
+    ckpt = torch.load(tiny_checkpoint, weights_only=True)
+    ckpt["state_dict"] = {k: v + 0.01 if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    torch.save(ckpt, other)
+    with pytest.raises(CheckpointError, match="distilled from another teacher"):
+        distill(other, out=out, progress=False, distill_iters=6, resume=True)
+    with pytest.raises(CheckpointError, match="is a distilled student"):
+        distill(final, out=tmp_path / "again", progress=False)
+    with pytest.raises(SettingError, match="keeps its teacher's network"):
+        distill(tiny_checkpoint, out=tmp_path / "wider", progress=False, channels=16)
+
+
+def test_cli_distill(tiny_checkpoint, tmp_path, capsys):
+    teacher = shutil.copy(tiny_checkpoint, tmp_path / "diffusion.ckpt")
+    assert main(["distill", "--checkpoint", str(teacher), "--steps", "2", "--distill-iters", "2", "--no-progress",
+                 "--distill-guidance", "[1.5, 2.5]"]) == 0
+    path = tmp_path / "student" / "diffusion.ckpt"  # next to the teacher by default
+    assert f"student checkpoint: {path}" in capsys.readouterr().out
+    cfg = load_checkpoint(path).cfg
+    assert (cfg["steps"], cfg["distill_guidance"]) == (2, [1.5, 2.5])
+    assert main(["distill", "--checkpoint", str(teacher), "--distill-guidance", "[3, 1]"]) == 1
+    assert "distill_guidance (--distill-guidance): expected [low, high] with low <= high" in capsys.readouterr().err
+    assert main(["distill", "--checkpoint", str(tmp_path / "missing.ckpt")]) == 1
+    assert "missing.ckpt: checkpoint file not found" in capsys.readouterr().err
