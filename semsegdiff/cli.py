@@ -226,6 +226,14 @@ def _conditions(a: argparse.Namespace) -> dict:
     return {k: getattr(a, k) for k in NAMES}
 
 
+def _run_flags(parser: argparse.ArgumentParser, resume: str, max_steps: str) -> None:
+    """--resume, --accelerator, --max-steps, --no-progress: the flags of a training run (train, distill)."""
+    parser.add_argument("--resume", action="store_true", help=resume)
+    parser.add_argument("--accelerator", choices=["cpu", "cuda", "gpu"], help="default: cuda when present")
+    _setting_flag(parser, "max_steps", f"stop after this many optimizer steps ({max_steps})")
+    parser.add_argument("--no-progress", action="store_true")
+
+
 def _device_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when present)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if semsegdiff wrote it")
@@ -264,10 +272,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", default="quick", choices=profiles)
     s.add_argument("--out", type=Path, help="run folder (default runs/<profile>); an earlier run there is moved "
                                             "to <out>/previous/ unless --resume")
-    s.add_argument("--resume", action="store_true", help="continue from the run folder's last.ckpt")
-    s.add_argument("--accelerator", choices=["cpu", "cuda", "gpu"], help="default: cuda when present")
-    _setting_flag(s, "max_steps", "stop after this many optimizer steps (default -1: all epochs)")
-    s.add_argument("--no-progress", action="store_true")
+    _run_flags(s, "continue from the run folder's last.ckpt", "default -1: all epochs")
     for key in TRAIN_KEYS:
         _setting_flag(s, key, f"(quick: {QUICK[key]!r})")
     s.set_defaults(func=_train)
@@ -276,10 +281,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", type=Path, required=True, help="the teacher: a trained diffusion checkpoint")
     s.add_argument("--out", type=Path, help="student run folder (default: student/ next to the teacher)")
     _setting_flag(s, "steps", f"the student's default sampling steps (default {QUICK['distill_steps']})")
-    s.add_argument("--resume", action="store_true", help="continue from the folder's last.ckpt (the same teacher)")
-    s.add_argument("--accelerator", choices=["cpu", "cuda", "gpu"], help="default: cuda when present")
-    _setting_flag(s, "max_steps", "stop after this many optimizer steps (default: distill_iters)")
-    s.add_argument("--no-progress", action="store_true")
+    _run_flags(s, "continue from the folder's last.ckpt (the same teacher)", "default: distill_iters")
     for key in DISTILL_KEYS:
         _setting_flag(s, key, f"(default: the teacher's or the profile's; quick: {QUICK[key]!r})")
     s.set_defaults(func=_distill)

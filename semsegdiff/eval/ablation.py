@@ -328,7 +328,7 @@ def train_and_score(cfg: dict[str, Any], data: ArmData, val: tuple[np.ndarray, .
         ckpt = train_segmenter(cfg, (data.images, data.masks), None, tmp, name="segmenter", seed=seed,
                                progress=progress, arch=cfg["ablate_arch"], steps=cfg["ablate_steps"], accelerator=device)
         segmenter = load_segmenter(ckpt, device)
-        pred, masks = segmenter.predict_ids(val[0]), torch.from_numpy(np.asarray(val[1]))
+        pred, masks = segmenter.predict_ids(val[0]), torch.from_numpy(np.array(val[1]))  # a copy: val may be a read-only memmap
         c = consistency(pred, masks)
         result = {"miou": c["miou"], "pixel_accuracy": c["pixel_accuracy"], "seconds": time.perf_counter() - start,
                   **data.counts, **{f"iou_{n}": float(v) for n, v in zip(CLASS_NAMES, c["per_class_iou"])},

@@ -81,7 +81,7 @@ def generate_set(model, checkpoint: str | Path, masks: np.ndarray, *, sampler: s
         if manifest.get("key") == key:
             return GeneratedSet(torch.from_numpy(np.load(folder / "images.npy")), manifest, folder)
     n = len(masks)
-    reps = torch.from_numpy(masks).repeat_interleave(per_mask, dim=0)
+    reps = torch.from_numpy(np.array(masks)).repeat_interleave(per_mask, dim=0)
     seeds = [seed + j for j in range(len(reps))]
     start = time.perf_counter()
     images = model.generate(reps, sampler=sampler, steps=steps, guidance=guidance, seed=seeds, batch_size=batch_size,
