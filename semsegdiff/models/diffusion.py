@@ -69,13 +69,19 @@ def diffusion_loss(model: torch.nn.Module, images: torch.Tensor, masks: torch.Te
     cond = cond * keep[:, None, None, None]
     kw = {}
     if getattr(model, "attr_emb", None) is not None and attrs is not None:
-        kept = torch.rand(attrs.shape, device=dev, generator=generator) >= p_uncond_attr  # (B, 3), independently
-        kw["attrs"] = attrs.to(dev).long() * kept
+        kw["attrs"] = drop_attributes(attrs, p_uncond_attr, dev, generator)
     t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), device=dev, generator=generator)
     noise = torch.randn(images.shape, device=dev, generator=generator)
     noisy = scheduler.add_noise(images, noise, t)
     target = scheduler.get_velocity(images, noise, t) if scheduler.config.prediction_type == "v_prediction" else noise
     return F.mse_loss(model(noisy, t, cond, **kw).float(), target)
+
+
+def drop_attributes(attrs: torch.Tensor, p: float, device: torch.device,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """Attribute codes (B, 3) on ``device``, each set to 0 (unknown) independently with probability ``p``."""
+    kept = torch.rand(attrs.shape, device=device, generator=generator) >= p
+    return attrs.to(device).long() * kept
 
 
 class Guided:

@@ -40,13 +40,13 @@ from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DataError, OutputError, SettingError
 from ..files import file_fingerprint
 from ..trainer import is_rank_zero, make_trainer, resolve_accelerator, save_final
-from .diffusion import Guided
+from .diffusion import Guided, drop_attributes
 from .module import EMA, DiffusionModule, load_checkpoint, read_checkpoint
 from .training import move_aside, run_paths
 from .unet import one_hot
 
 # Settings a student may change from its teacher's: how it is distilled and run (never the network or data).
-STUDENT_KEYS = tuple(k for k in RUN_ONLY_KEYS if k not in ("profile", "cache")) + ("batch_size", "lr", "grad_clip")
+STUDENT_KEYS = tuple(k for k in RUN_ONLY_KEYS if k not in ("profile", "cache")) + ("batch_size", "grad_clip")
 
 
 class _Frozen:
@@ -69,6 +69,7 @@ class Distiller(DiffusionModule):
         self.skip = n // grid  # LCM's k: one teacher DDIM step
         self.register_buffer("grid", torch.arange(1, grid + 1) * self.skip - 1, persistent=False)  # [k-1, ..., T-1]
         self.register_buffer("abar", self.noise.alphas_cumprod.clone().float(), persistent=False)
+        self.sampler = self.scheduler("lcm")  # the student's sampler: its boundary scalings are the training's
 
     @property
     def target_network(self) -> torch.nn.Module:
@@ -84,10 +85,8 @@ class Distiller(DiffusionModule):
             self._teacher.module.to(self.device)
 
     def boundary(self, t: torch.Tensor, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """``c_skip(t) x + c_out(t) x0``: the consistency function, as ``LCMScheduler`` computes it when sampling."""
-        scaled = 10.0 * t.float()  # LCMScheduler's timestep_scaling; sigma_data 0.5
-        c_skip = (0.25 / (scaled ** 2 + 0.25))[:, None, None, None]
-        c_out = (scaled / (scaled ** 2 + 0.25).sqrt())[:, None, None, None]
+        """``c_skip(t) x + c_out(t) x0``: the consistency function, with the scalings ``LCMScheduler`` samples with."""
+        c_skip, c_out = self.sampler.get_scalings_for_boundary_condition_discrete(t.float()[:, None, None, None])
         return c_skip * x + c_out * self.x0(out, x, t)
 
     def x0(self, out: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -102,8 +101,7 @@ class Distiller(DiffusionModule):
         b, dev = images.shape[0], images.device
         attrs = None
         if self.cfg["attributes"] and batch.get("attributes") is not None:  # each condition also learned left out
-            attrs = batch["attributes"].to(dev).long()
-            attrs = attrs * (torch.rand(attrs.shape, device=dev) >= self.cfg["p_uncond_attr"])
+            attrs = drop_attributes(batch["attributes"], self.cfg["p_uncond_attr"], dev)
         lo, hi = self.cfg["distill_guidance"]
         w = lo + (hi - lo) * torch.rand(b, device=dev)
         t = self.grid[torch.randint(0, len(self.grid), (b,), device=dev)]
