@@ -99,5 +99,8 @@ def test_cli_distill(tiny_checkpoint, tmp_path, capsys):
     assert (cfg["steps"], cfg["distill_guidance"]) == (2, [1.5, 2.5])
     assert main(["distill", "--checkpoint", str(teacher), "--distill-guidance", "[3, 1]"]) == 1
     assert "distill_guidance (--distill-guidance): expected [low, high] with low <= high" in capsys.readouterr().err
+    for out in (tmp_path, tmp_path.parent):  # a folder holding the teacher: an earlier run there is never moved
+        assert main(["distill", "--checkpoint", str(teacher), "--out", str(out), "--no-progress"]) == 1
+        assert f"{out}: holds the teacher" in capsys.readouterr().err
     assert main(["distill", "--checkpoint", str(tmp_path / "missing.ckpt")]) == 1
     assert "missing.ckpt: checkpoint file not found" in capsys.readouterr().err

@@ -38,7 +38,7 @@ from ..config import GROUPS, RUN_ONLY_KEYS, validate
 from ..data import SegDataModule, dataset_for
 from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DataError, OutputError, SettingError
-from ..files import file_fingerprint
+from ..files import file_fingerprint, overlaps
 from ..trainer import is_rank_zero, make_trainer, resolve_accelerator, save_final
 from .diffusion import Guided, drop_attributes
 from .module import EMA, DiffusionModule, load_checkpoint, read_checkpoint
@@ -162,8 +162,8 @@ def distill(teacher: str | Path, *, out: str | Path | None = None, root: str | P
     paths = run_paths(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: is a file, expected a run folder (--out)")
-    if out.resolve() == teacher.parent.resolve():
-        raise OutputError(f"{out}: holds the teacher {teacher.name}; choose another --out for the student")
+    if overlaps(out, teacher):  # moving an earlier run aside must never move the teacher
+        raise OutputError(f"{out}: holds the teacher {teacher}; choose another --out for the student")
     ckpt_path = paths["last"] if resume and paths["last"].is_file() else None
     if ckpt_path:
         earlier = read_checkpoint(ckpt_path)["hyper_parameters"]
