@@ -547,6 +547,31 @@ def plot_condition_check(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def plot_attribute_guidance(sweep: pd.DataFrame, default: float) -> plt.Figure:
+    """The price of a stronger condition: per attribute, against its guidance scale, (a) the asked-for value
+    recovered over the real ceiling and (b) mask consistency relative to no attribute asked; targets dotted."""
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.4), sharex=True, gridspec_kw={"wspace": 0.3})
+    for k, (a, t) in enumerate(sweep.groupby("attribute", sort=False)):
+        axes[0].plot(t["attribute_guidance"], t["recovered_vs_ceiling"], "-" + "os^D"[k % 4], ms=4, color=f"C{k}",
+                     label=_attribute_label(a))
+        axes[1].plot(t["attribute_guidance"], 100 * t["consistency_vs_none"], "-" + "os^D"[k % 4], ms=4,
+                     color=f"C{k}", label=_attribute_label(a))
+    axes[0].axhline(0.9, color="C2", ls=":", lw=1, label="target: 0.9x ceiling")
+    axes[1].axhspan(-2, 2, color="C2", alpha=0.12, lw=0, label="target: within 2%")
+    for ax in axes:
+        ax.axvline(default, color="0.5", ls="--", lw=0.8)
+        ax.set_xlabel("attribute guidance scale $g_a$")
+    axes[0].text(default, 0.02, f" default {default:g}", transform=axes[0].get_xaxis_transform(), fontsize=6,
+                 color="0.4")
+    axes[0].set_ylabel("recovered / real ceiling")
+    axes[1].set_ylabel("consistency vs no attribute (%)")
+    axes[0].set_title("(a) the condition obeyed", loc="left")
+    axes[1].set_title("(b) the mask kept", loc="left")
+    axes[0].legend(loc="lower right")
+    axes[1].legend(loc="lower left")
+    return fig
+
+
 def plot_subset_gaps(gaps: pd.DataFrame) -> plt.Figure:
     """mIoU change against real only on each val subset (all val, night, rain, fog), one marker per arm, with
     95% bootstrap intervals; the real-only mIoU of each subset under its name."""

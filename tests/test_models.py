@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from semsegdiff.models import SAMPLERS, CondUNet, check_masks, diffusion_loss, make_scheduler, one_hot, reference_betas, sample
+from semsegdiff.models.unet import ResBlock
 
 pytestmark = pytest.mark.gpu  # must also pass on a GPU: runs on CUDA where present (pytest -m gpu)
 
@@ -249,6 +250,29 @@ def test_attributes_move_the_output_and_unknown_is_the_model_without_them():
     assert len(net.attr_emb) == 3 and [e.num_embeddings for e in net.attr_emb] == [4, 6, 5]  # values + unknown
 
 
+@pytest.mark.parametrize("injection", ["input_add", "spade"])
+def test_scale_shift_conditions_each_blocks_norm_and_unknown_is_the_model_without_attributes(injection):
+    net = tiny_unet(injection, attributes=True, scale_shift=True).eval()
+    for table in net.attr_emb:
+        torch.nn.init.normal_(table.weight)
+    block = net.mid.blocks[0]
+    assert block.emb.out_features == 2 * block.conv1.out_channels  # a scale and a shift per channel
+    x, cond = torch.randn(2, 3, 16, 16), one_hot(random_masks(2), C)
+    with torch.no_grad():
+        early, late = net(x, torch.tensor([10, 10]), cond), net(x, torch.tensor([900, 900]), cond)
+        none, night = net(x, torch.tensor([10, 500]), cond), net(x, torch.tensor([10, 500]), cond, torch.tensor([[3, 0, 0]] * 2))
+        zeros = net(x, torch.tensor([10, 500]), cond, torch.zeros(2, 3, dtype=torch.long))
+    assert torch.isfinite(early).all() and (early - late).abs().mean() > 1e-4  # the time step still matters
+    assert torch.equal(none, zeros) and (none - night).abs().mean() > 1e-4
+    plain = tiny_unet(injection)  # with zero embedding layers both blocks are norm(h): the same network
+    plain.load_state_dict({k: v for k, v in net.state_dict().items() if "attr_emb" not in k and ".emb." not in k},
+                          strict=False)
+    for b in [m for m in (*net.modules(), *plain.modules()) if isinstance(m, ResBlock)]:
+        torch.nn.init.zeros_(b.emb.weight), torch.nn.init.zeros_(b.emb.bias)
+    with torch.no_grad():
+        assert torch.allclose(net(x, torch.tensor([10, 500]), cond), plain(x, torch.tensor([10, 500]), cond), atol=1e-5)
+
+
 def test_each_attribute_is_dropped_on_its_own_at_the_requested_rate():
     model, scheduler = AttrRecorder(), make_scheduler("ddpm")
     attrs = torch.tensor([[1, 2, 3]]).repeat(4000, 1)
@@ -293,14 +317,17 @@ def test_a_checkpoint_saved_before_attributes_existed_loads_as_mask_only(tiny_ch
     from semsegdiff.errors import SettingError
     from semsegdiff.models import load_checkpoint
 
+    from semsegdiff.models.module import DiffusionModule
+
     ckpt = torch.load(tiny_checkpoint, weights_only=True)
     hp = ckpt["hyper_parameters"]
-    for key in ("attributes", "p_uncond_attr", "attribute_guidance"):
+    old = DiffusionModule(**{**hp, "attributes": False, "scale_shift": False})  # the network of those versions
+    for key in ("attributes", "p_uncond_attr", "attribute_guidance", "scale_shift"):
         hp.pop(key, None)
-    ckpt["state_dict"] = {k: v for k, v in ckpt["state_dict"].items() if "attr_emb" not in k}
+    ckpt["state_dict"] = old.state_dict()
     torch.save(ckpt, tmp_path / "old.ckpt")
     model = load_checkpoint(tmp_path / "old.ckpt")
-    assert model.cfg["attributes"] is False and model.model.attr_emb is None
+    assert model.cfg["attributes"] is False and model.model.attr_emb is None and model.cfg["scale_shift"] is False
     assert model.generate(torch.zeros(1, 16, 16, dtype=torch.uint8), steps=2).shape == (1, 3, 16, 16)
     with pytest.raises(SettingError, match="time: this checkpoint was trained without attributes"):
         model.generate(torch.zeros(1, 16, 16, dtype=torch.uint8), steps=2, time="night")

@@ -203,8 +203,8 @@ def test_05_adas_ablation(tmp_path):
 @pytest.mark.notebook
 def test_06_conditions(tmp_path):
     overrides = tiny_overrides(ablate_low_fraction=0.25, ablate_gen_seeds=1, ablate_steps=2, steps=4)
-    params = {"overrides": overrides, "n_check": 6, "seeds": 3, "sampling_steps": 2}
-    executed = run_one(tmp_path, "06_conditions", params, ("grid", "photo", "check", "enrichment"))
+    params = {"overrides": overrides, "n_check": 6, "seeds": 3, "sampling_steps": 2, "attribute_scales": [4.0]}
+    executed = run_one(tmp_path, "06_conditions", params, ("grid", "photo", "check", "attribute_guidance", "enrichment"))
     figs = tmp_path / "figures"
     check = pd.read_csv(figs / "06_conditions_check.csv")
     assert check["attribute"].tolist() == ["(none)"] + ["time"] * 3 + ["weather"] * 5
@@ -213,6 +213,12 @@ def test_06_conditions(tmp_path):
     assert check["consistency_miou"].between(0, 1).all()
     targets = pd.read_csv(figs / "06_conditions_targets.csv", index_col=0)
     assert len(targets) == 3 and set(targets["met"]) <= {True, False}
+    sweep = pd.read_csv(figs / "06_conditions_attribute_guidance.csv")  # the default scale (2) and the one asked
+    assert sorted(zip(sweep["attribute_guidance"], sweep["attribute"])) == [(2.0, "time"), (2.0, "weather"),
+                                                                            (4.0, "time"), (4.0, "weather")]
+    at_default = sweep[sweep["attribute_guidance"] == 2.0].set_index("attribute")["recovered_vs_ceiling"]
+    assert at_default["time"] == pytest.approx(targets["value"].iloc[0], nan_ok=True)  # the check's own table, not a rerun
+    assert (sweep["consistency_vs_none"] > -1).all() and (sweep["recovered_vs_ceiling"].dropna() >= 0).all()
     gaps = pd.read_csv(figs / "06_conditions_enrichment.csv")
     assert set(gaps["arm"]) == {"real+gen", "real+cond"} and "all val" in set(gaps["subset"])
     assert (tmp_path / "runs/quick/attributes.ckpt").is_file() and "val images per rare condition" in outputs(executed)

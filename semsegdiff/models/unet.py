@@ -16,6 +16,12 @@ With ``attributes=True`` the scene attributes (time of day, weather, scene type:
 attribute whose row 0 is "unknown or dropped" (learned), so that each condition can be left
 out on its own.
 
+How the embedding (time + attributes) enters a residual block (``scale_shift=``): added to
+its features after the first conv (DDPM's way), or, with ``scale_shift=True``, as a per-channel
+scale and shift of the second normalisation, ``norm(h) * (1 + s) + b`` (AdaGN, as
+guided-diffusion's ``use_scale_shift_norm``): global changes of the image such as haze or
+darkness are multiplicative, which an added bias expresses poorly.
+
 With ``guidance_input=True`` (a distilled student, :mod:`semsegdiff.models.distill`) the
 classifier-free guidance scale is an input too, embedded like the time step (as LCM's ``w``)
 and added to the time embedding through a zero-initialised layer, so a student starts as its
@@ -97,12 +103,12 @@ class ResBlock(nn.Module):
     """Pre-norm residual block with the time embedding added between the two convs."""
 
     def __init__(self, in_ch: int, out_ch: int, emb_dim: int, *, dropout: float = 0.0,
-                 spade: int | None = None):
+                 spade: int | None = None, scale_shift: bool = False):
         super().__init__()
-        self.spade = spade is not None
+        self.spade, self.scale_shift = spade is not None, scale_shift
         self.norm1 = SPADE(in_ch, spade) if spade else _norm(in_ch)
         self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
-        self.emb = nn.Linear(emb_dim, out_ch)
+        self.emb = nn.Linear(emb_dim, 2 * out_ch if scale_shift else out_ch)
         self.norm2 = SPADE(out_ch, spade) if spade else _norm(out_ch)
         self.drop = nn.Dropout(dropout)
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
@@ -114,8 +120,13 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor, m: dict[tuple, torch.Tensor] | None = None) -> torch.Tensor:
         h = self.conv1(F.silu(self._n(self.norm1, x, m)))
-        h = h + self.emb(F.silu(emb))[:, :, None, None]
-        h = self.conv2(self.drop(F.silu(self._n(self.norm2, h, m))))
+        e = self.emb(F.silu(emb))[:, :, None, None]  # (B, out_ch or 2 out_ch, 1, 1)
+        if self.scale_shift:
+            scale, shift = e.chunk(2, dim=1)
+            h = self._n(self.norm2, h, m) * (1 + scale) + shift
+        else:
+            h = self._n(self.norm2, h + e, m)
+        h = self.conv2(self.drop(F.silu(h)))
         return self.skip(x) + h
 
 
@@ -140,9 +151,11 @@ class Attention(nn.Module):
 class Level(nn.Module):
     """The residual blocks (and attention) of one resolution."""
 
-    def __init__(self, chs: list[tuple[int, int]], emb_dim: int, attn: bool, dropout: float, spade):
+    def __init__(self, chs: list[tuple[int, int]], emb_dim: int, attn: bool, dropout: float, spade,
+                 scale_shift: bool = False):
         super().__init__()
-        self.blocks = nn.ModuleList(ResBlock(i, o, emb_dim, dropout=dropout, spade=spade) for i, o in chs)
+        self.blocks = nn.ModuleList(ResBlock(i, o, emb_dim, dropout=dropout, spade=spade, scale_shift=scale_shift)
+                                    for i, o in chs)
         self.attn = nn.ModuleList(Attention(o) if attn else nn.Identity() for _, o in chs)
 
 
@@ -161,12 +174,15 @@ class CondUNet(nn.Module):
         dropout: dropout inside residual blocks.
         attributes: embed the scene attributes (codes (B, 3), 0 = unknown) into the time embedding.
         guidance_input: also take the guidance scale ``w`` (B,) and embed it into the time embedding.
+        scale_shift: the embedding scales and shifts each block's second normalisation (AdaGN) instead of
+            being added to its features.
     """
 
     def __init__(self, *, num_classes: int = 19, in_channels: int = 3, channels: int = 64,
                  channel_mult: tuple[int, ...] = (1, 2, 2), num_res_blocks: int = 1, attn_levels: int = 1,
                  emb_dim: int | None = None, injection: str = "input_add", mask_hidden: int = 64,
-                 dropout: float = 0.0, attributes: bool = False, guidance_input: bool = False):
+                 dropout: float = 0.0, attributes: bool = False, guidance_input: bool = False,
+                 scale_shift: bool = False):
         super().__init__()
         if injection not in INJECTIONS:
             raise SettingError(f"injection (--injection): unknown injection {injection!r}; choose one of "
@@ -200,11 +216,11 @@ class CondUNet(nn.Module):
                 chs.append((ch, w))
                 ch = w
                 skips.append(ch)
-            self.down.append(Level(chs, emb_dim, attn[i], dropout, None))
+            self.down.append(Level(chs, emb_dim, attn[i], dropout, None, scale_shift))
             if i < n - 1:
                 self.downsample.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
                 skips.append(ch)
-        self.mid = Level([(ch, ch), (ch, ch)], emb_dim, attn_levels > 0, dropout, spade)
+        self.mid = Level([(ch, ch), (ch, ch)], emb_dim, attn_levels > 0, dropout, spade, scale_shift)
         self.mid.attn[1] = nn.Identity()  # block, attention, block
 
         self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
@@ -213,7 +229,7 @@ class CondUNet(nn.Module):
             for _ in range(num_res_blocks + 1):
                 chs.append((ch + skips.pop(), w))
                 ch = w
-            self.up.append(Level(chs, emb_dim, attn[i], dropout, spade))
+            self.up.append(Level(chs, emb_dim, attn[i], dropout, spade, scale_shift))
             if i > 0:
                 self.upsample.append(nn.Conv2d(ch, ch, 3, padding=1))
         self.out = nn.Sequential(_norm(ch), nn.SiLU(), nn.Conv2d(ch, in_channels, 3, padding=1))
