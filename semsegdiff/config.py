@@ -92,6 +92,7 @@ QUICK: dict[str, Any] = {
     "ablate_arch": "unet_resnet18",  # the segmenter (never the judge's weights)
     "filter_thresholds": [1.25, 2.0],  # FreeMask: a pixel is ignored when its loss > this x its class's mean real loss
     "hard_max": 20,  # FreeMask re-sampling: at most this many generated images for the hardest mask
+    "ablate_student": "",  # a distilled student of the study's checkpoint (semsegdiff distill): arm real+gen student
     # distillation (semsegdiff.models.distill, `semsegdiff distill`): a latent-consistency (LCM) student for 1-4 steps
     "distill_iters": 400,  # optimizer steps of the student (it starts from the teacher's weights)
     "distill_lr": 2e-4,
@@ -144,7 +145,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "judge": ("judge_arch", "judge_epochs", "judge_batch_size", "judge_lr", "judge_weights"),
     "evaluation": ("eval_masks", "eval_per_mask", "eval_seed", "inception"),
     "ablation": ("ablate_arms", "ablate_regimes", "ablate_low_fraction", "ablate_n", "ablate_seeds", "ablate_gen_seeds",
-                 "ablate_steps", "ablate_arch", "filter_thresholds", "hard_max"),
+                 "ablate_steps", "ablate_arch", "filter_thresholds", "hard_max", "ablate_student"),
     "distillation": ("distill_iters", "distill_lr", "distill_grid", "distill_guidance", "distill_target_ema",
                      "distill_steps"),
 }
@@ -157,7 +158,7 @@ LEGACY = {"attributes": False, "scale_shift": False}
 # Settings that do not change what training produces: a checkpoint trained with other values is reused.
 RUN_ONLY_KEYS = ("profile", "cache", *GROUPS["run"], *GROUPS["sampling"], *GROUPS["judge"], *GROUPS["evaluation"],
                  *GROUPS["ablation"], *GROUPS["distillation"])
-OPTIONAL_PATHS = ("judge_weights", "inception")  # may be "" (not given)
+OPTIONAL_PATHS = ("judge_weights", "inception", "ablate_student")  # may be "" (not given)
 
 # The rules of each setting: allowed choices, or an inclusive (low, high) range (None: unbounded).
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -170,7 +171,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "judge_arch": ("unet_resnet18", "deeplabv3_resnet50"),
     "ablate_arch": ("unet_resnet18", "deeplabv3_resnet50"),
     "ablate_arms": ("real", "real+gen", "real+gen filtered", "real+gen hard", "real+rare", "real+rare local",
-                    "real+copypaste", "real+cond", "gen only"),
+                    "real+copypaste", "real+cond", "gen only", "real+gen student"),
     "ablate_regimes": ("full", "low"),
 }
 RANGES: dict[str, tuple[float | None, float | None]] = {
@@ -290,6 +291,9 @@ def validate(cfg: dict[str, Any]) -> dict[str, Any]:
         if out.get("attn_levels", 0) > len(out["channel_mult"]):
             raise SettingError(f"attn_levels (--attn-levels): {out['attn_levels']} is more than the "
                                f"{len(out['channel_mult'])} levels of channel_mult {out['channel_mult']}")
+    if "real+gen student" in out.get("ablate_arms", []) and not out.get("ablate_student"):
+        raise SettingError("ablate_arms (--ablate-arms): the arm 'real+gen student' needs the student's checkpoint "
+                           "(ablate_student, --ablate-student; made by semsegdiff distill)")
     lo_hi = out.get("distill_guidance", [0.0, 0.0])
     if len(lo_hi) != 2 or lo_hi[0] > lo_hi[1]:
         raise SettingError(f"distill_guidance (--distill-guidance): expected [low, high] with low <= high, got {lo_hi}")

@@ -2,6 +2,7 @@
 known answers, reproducibility, and generated sets that are the same on 1 and 2 processes."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -97,17 +98,18 @@ def test_paired_deltas_intervals_and_verdicts():
 # --- a tiny study end to end: every arm trains on the data it names, and reproduces ---
 
 STUDY = dict(size=32, n_synthetic=96, judge_batch_size=8, ablate_steps=2, ablate_seeds=1, ablate_gen_seeds=1,
-             ablate_low_fraction=0.25, ablate_n=[1.0], filter_thresholds=[1.25], steps=2,
-             ablate_arms=list(CHOICES["ablate_arms"]))  # every arm
+             ablate_low_fraction=0.25, ablate_n=[1.0], filter_thresholds=[1.25], steps=2)
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    from semsegdiff.models import train
+    """A tiny study of every arm; real+gen student's student distilled from the checkpoint for 3 steps."""
+    from semsegdiff.models import distill, train
 
     tmp = tmp_path_factory.mktemp("study")
-    cfg = tiny_cfg(tmp, **STUDY)
-    ckpt = train(cfg, out=tmp / "run", progress=False, max_steps=2)
+    ckpt = train(tiny_cfg(tmp, **STUDY), out=tmp / "run", progress=False, max_steps=2)
+    student = distill(ckpt, out=tmp / "student", progress=False, distill_iters=3)
+    cfg = tiny_cfg(tmp, **STUDY, ablate_arms=list(CHOICES["ablate_arms"]), ablate_student=str(student))  # every arm
     return cfg, ckpt, run_study(cfg, ckpt, progress=False)
 
 
@@ -124,6 +126,14 @@ def test_every_arm_trains_on_the_data_it_names(study):
     assert r.loc["real+gen filtered", "filtered_pixels"] > 0 and r.loc["real+gen", "filtered_pixels"] == 0
     assert r.loc["real+rare", "rare_objects"] == n_real and r.loc["real+rare local", "rare_objects"] == n_real
     assert r.loc["real+cond", "generated"] == n_real and r.loc["real+cond", "rare_objects"] == 0
+    assert r.loc["real+gen student", "generated"] == n_real
+    sets = ckpt.parent / "ablation/low/sets"  # the student's set: real+gen's masks and seeds, in its own few steps
+    teacher, student = (json.loads((sets / f"{name}-g0-n{n_real}/manifest.json").read_text())
+                        for name in ("gen", "student-gen"))
+    assert student["sampler"] == "lcm" and student["steps"] == 4 and teacher["sampler"] == "dpmsolver++"
+    assert teacher["key"]["content"] == student["key"]["content"] and teacher["checkpoint"] != student["checkpoint"]
+    assert not np.array_equal(np.load(sets / f"gen-g0-n{n_real}/images.npy"),
+                              np.load(sets / f"student-gen-g0-n{n_real}/images.npy"))
     assert {"miou_night", "miou_rain", "miou_fog", "images_night"} <= set(results.columns)
     assert (results["images_night"] > 0).all() and results["miou_night"].between(0, 1).all()
     assert results["miou"].between(0, 1).all()
@@ -233,6 +243,23 @@ def test_a_study_folder_is_used_by_one_process_at_a_time(tmp_path):
         other.wait()
     with hold(tmp_path, "semsegdiff ablate"):  # a killed holder leaves no lock behind
         pass
+
+
+def test_the_student_arm_needs_a_student_of_the_studys_checkpoint(study, tiny_checkpoint, tmp_path):
+    from semsegdiff.errors import CheckpointError, SettingError
+
+    cfg, ckpt, _ = study
+    with pytest.raises(SettingError, match=r"'real\+gen student' needs the student's checkpoint .*--ablate-student"):
+        tiny_cfg(tmp_path, ablate_arms=["real", "real+gen student"])
+    arms = {"ablate_arms": ["real", "real+gen student"]}
+    with pytest.raises(CheckpointError, match="is not a distilled student"):
+        run_study({**cfg, **arms, "ablate_student": str(ckpt)}, ckpt, out=tmp_path / "a", progress=False)
+    other = torch.load(ckpt, weights_only=True)  # another model of the same size: not the student's teacher
+    other["state_dict"] = {k: v + 0.01 if v.is_floating_point() else v for k, v in other["state_dict"].items()}
+    torch.save(other, tmp_path / "other.ckpt")
+    with pytest.raises(CheckpointError, match=r"was distilled from .*, not from the study's .*other.ckpt"):
+        run_study({**cfg, **arms}, tmp_path / "other.ckpt", out=tmp_path / "b", progress=False)
+    assert not (tmp_path / "a").exists() or not any((tmp_path / "a").glob("low"))  # refused before any set is made
 
 
 def test_a_checkpoint_of_another_size_is_refused_before_any_data_is_made(tiny_checkpoint, tmp_path):

@@ -185,14 +185,16 @@ def test_03_mask_editing(tmp_path):
 def test_05_adas_ablation(tmp_path):
     overrides = tiny_overrides(ablate_low_fraction=0.25, ablate_gen_seeds=1)
     params = {"overrides": overrides, "seeds": 3, "train_steps": 2, "filter_thresholds": [1.25],
-              "sampling_steps": 2, "n_show": 1}
+              "sampling_steps": 2, "n_show": 1, "student": "runs/quick/student/diffusion.ckpt"}
+    teacher = ensure_trained(get_profile("quick", **overrides), root=tmp_path, progress=False)  # what 05 reuses
+    distill(teacher, root=tmp_path, progress=False, distill_iters=2)  # a student of it for real+gen student
     executed = run_one(tmp_path, "05_adas_ablation", params, ("classes", "n", "predictors", "examples"))
     figs = tmp_path / "figures"
     runs = pd.read_csv(figs / "05_adas_ablation_runs.csv")
-    assert len(runs) == 4 * 3 and set(runs["seed"]) == {0, 1, 2}  # the quick study's 4 arms x 3 seeds
+    assert len(runs) == 5 * 3 and set(runs["seed"]) == {0, 1, 2}  # the quick study's 4 arms + the student's x 3 seeds
     table = pd.read_csv(figs / "05_adas_ablation_table.csv")
     ours = table[table["regime"] == "low"]
-    assert len(ours) == 4 and ours["verdict"].notna().all()
+    assert len(ours) == 5 and ours["verdict"].notna().all() and "real+gen student" in set(ours["arm"])
     assert ours[ours["arm"] != "real"]["verdict"].str.contains(r"gain of|loss of|no gain the spread can support").all()
     assert set(table["regime"]) == {"low", "WINS 2024"}
     rare = pd.read_csv(figs / "05_adas_ablation_rare.csv")
