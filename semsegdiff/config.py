@@ -94,7 +94,8 @@ QUICK: dict[str, Any] = {
     "hard_max": 20,  # FreeMask re-sampling: at most this many generated images for the hardest mask
     "ablate_student": "",  # a distilled student of the study's checkpoint (semsegdiff distill): arm real+gen student
     # distillation (semsegdiff.models.distill, `semsegdiff distill`): a latent-consistency (LCM) student for 1-4 steps
-    "distill_iters": 400,  # optimizer steps of the student (it starts from the teacher's weights)
+    "distill_iters": 1200,  # optimizer steps of the student (from the teacher's weights); ~26 min on 2 CPU cores.
+    # 4 steps on 24 masks: 1200 -> 0.04 mIoU points below DDPM 1000, 400 -> 1.4 below
     "distill_lr": 2e-4,
     "distill_grid": 50,  # the teacher's ODE grid: one DDIM step spans num_train_timesteps / this (LCM's skipping step)
     "distill_guidance": [1.0, 3.0],  # range of guidance scales the student learns, drawn uniformly per image

@@ -224,25 +224,26 @@ def table_one(evaluation: Evaluation) -> pd.DataFrame:
 
 def targets(evaluation: Evaluation, samplers: pd.DataFrame, reference: tuple[str, int] = ("ddpm", 1000),
             column: str = "mIoU_on_subset") -> pd.DataFrame:
-    """The evaluation targets, measured: consistency >= 0.95x ceiling, FID <= 2x floor, fast samplers within 1 point."""
+    """The evaluation targets, measured: consistency >= 0.95x ceiling, FID <= 2x floor, fast samplers and students
+    at most 1 mIoU point below the reference procedure (one-sided: a sampler that scores higher has lost nothing)."""
     t = evaluation.table.set_index("metric")
     fid_ratio = float(t.loc[[m for m in t.index if m.startswith("FID")][0], "ratio"])
     consistency_ratio = float(t.loc["consistency mIoU", "ratio"])
     miou = samplers.set_index(["sampler", "steps"])[column]
     ref = float(miou.loc[reference])
     gap20 = float(miou.get(("dpmsolver++", 20), np.nan) - ref)
-    best10 = min(((abs(v - ref), f"{s} {n}") for (s, n), v in miou.items() if n == 10), default=(np.nan, "-"))
+    best10 = max(((v - ref, f"{s} {n}") for (s, n), v in miou.items() if n == 10), default=(np.nan, "-"))
     rows = [
         ("consistency mIoU >= 0.95x the real ceiling", consistency_ratio, consistency_ratio >= 0.95),
         ("FID <= 2x the real-vs-real floor", fid_ratio, fid_ratio <= 2.0),
-        (f"DPM-Solver++ 20 within 1 mIoU point of {reference[0]} {reference[1]}", gap20, abs(gap20) <= 0.01),
-        (f"a 10-step sampler within 1 point ({best10[1]})", best10[0], best10[0] <= 0.01),
+        (f"DPM-Solver++ 20 at most 1 mIoU point below {reference[0]} {reference[1]}", gap20, gap20 >= -0.01),
+        (f"a 10-step sampler at most 1 point below ({best10[1]})", best10[0], best10[0] >= -0.01),
     ]
     by = samplers.set_index(["sampler", "steps"])
     teacher_fid = by["FID"].get(("dpmsolver++", 20), np.nan)
     for (s, n), v in miou.items():  # distilled students (sampler "lcm ..."): the issue's few-step targets
         if str(s).startswith("lcm") and n <= 4:
-            rows.append((f"{s} {n} steps within 1 point of {reference[0]} {reference[1]}", v - ref, abs(v - ref) <= 0.01))
+            rows.append((f"{s} {n} steps at most 1 point below {reference[0]} {reference[1]}", v - ref, v - ref >= -0.01))
             ratio = float(by.loc[(s, n), "FID"] / teacher_fid)
             rows.append((f"{s} {n} steps: FID <= 1.1x DPM-Solver++ 20's", ratio, ratio <= 1.1))
     return pd.DataFrame(rows, columns=["target", "value", "met"]).set_index("target")
