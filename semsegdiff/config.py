@@ -37,7 +37,7 @@ QUICK: dict[str, Any] = {
     "dropout": 0.0,
     "attributes": True,  # also condition on time of day, weather and scene type (semsegdiff.attributes)
     "scale_shift": True,  # the time/attribute embedding scales and shifts each block's GroupNorm (AdaGN) instead of
-    # being added (val loss 0.103 vs 0.110 at 12 epochs; weather recovered 0.59x vs 0.41x the real ceiling)
+    # being added (val loss 0.103 vs 0.110 at 12 epochs; weather recovered 0.60x vs 0.41x the real ceiling)
     # diffusion (diffusers schedulers)
     "noise_schedule": "squaredcos_cap_v2",  # or "reference" (half-cosine betas 1e-4..0.02)
     "prediction_type": "v_prediction",  # or "epsilon" (the reference's)
@@ -72,7 +72,7 @@ QUICK: dict[str, Any] = {
     "attribute_guidance": 2.0,  # scale of the attributes asked for (= guidance: one joint scale, 2 forwards; else 3)
     # judge: the segmenter that scores generated images (semsegdiff.eval.judge), trained on the real train split
     "judge_arch": "unet_resnet18",  # see CHOICES["judge_arch"]
-    "judge_epochs": 8,  # its val mIoU is flat from epoch 8 (0.265 at 8 and at 10)
+    "judge_epochs": 8,  # its val mIoU is flat from epoch 8 on (an earlier run: 0.265 at 8 and at 10)
     "judge_batch_size": 32,
     "judge_lr": 3e-3,  # peak of a one-cycle schedule
     "judge_weights": "",  # local weights file for its encoder/backbone ("": trained from scratch; never downloaded)

@@ -296,8 +296,9 @@ def test_distilled_student_matches_its_teacher_in_few_steps(colour_models):
     trainer.fit(student, train_dataloaders=loader)
     after = {n: colour_error(student.eval().generate(masks, steps=n, guidance=1.0), masks) for n in (1, 2, 4)}
     print(f"teacher dpm++ 20: {reference:.3f}; student before {before}, after {after}")
-    # recorded: teacher 0.079; 1/2/4 steps 0.146/0.093/0.071 before, 0.097/0.089/0.086 after 600 steps
-    # (another run, another teacher from the same fixture: 0.087; 0.149/0.102/0.076 before, 0.106/0.095/0.093 after)
-    assert after[1] < before[1] - 0.02  # distillation is what makes one step work
+    # recorded, scale-shift teacher (the default): 0.077; 1/2/4 steps 0.089/0.064/0.060 before, 0.074/0.072/0.071
+    # after 600 steps. Added-embedding teachers: 0.079; 0.146/0.093/0.071 before, 0.097/0.089/0.086 after (another
+    # run: 0.087; 0.149/0.102/0.076, 0.106/0.095/0.093): the better the teacher's one step, the less there is to gain
+    assert after[1] < before[1]  # distillation improves one step
     for n, err in after.items():
-        assert err < reference + 0.05, n  # within a tolerance of the teacher's 20 steps
+        assert err < reference + 0.03, n  # within a tolerance of the teacher's 20 steps
