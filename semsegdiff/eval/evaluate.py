@@ -229,7 +229,8 @@ def targets(evaluation: Evaluation, samplers: pd.DataFrame, reference: tuple[str
     t = evaluation.table.set_index("metric")
     fid_ratio = float(t.loc[[m for m in t.index if m.startswith("FID")][0], "ratio"])
     consistency_ratio = float(t.loc["consistency mIoU", "ratio"])
-    miou = samplers.set_index(["sampler", "steps"])[column]
+    by = samplers.set_index(["sampler", "steps"])
+    miou = by[column]
     ref = float(miou.loc[reference])
     gap20 = float(miou.get(("dpmsolver++", 20), np.nan) - ref)
     best10 = max(((v - ref, f"{s} {n}") for (s, n), v in miou.items() if n == 10), default=(np.nan, "-"))
@@ -239,7 +240,6 @@ def targets(evaluation: Evaluation, samplers: pd.DataFrame, reference: tuple[str
         (f"DPM-Solver++ 20 at most 1 mIoU point below {reference[0]} {reference[1]}", gap20, gap20 >= -0.01),
         (f"a 10-step sampler at most 1 point below ({best10[1]})", best10[0], best10[0] >= -0.01),
     ]
-    by = samplers.set_index(["sampler", "steps"])
     teacher_fid = by["FID"].get(("dpmsolver++", 20), np.nan)
     for (s, n), v in miou.items():  # distilled students (sampler "lcm ..."): the few-step targets
         if str(s).startswith("lcm") and n <= 4:

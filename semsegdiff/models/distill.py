@@ -130,11 +130,11 @@ def student_config(teacher_path: Path, teacher_cfg: dict[str, Any], overrides: d
     unknown = [k for k in overrides if k not in STUDENT_KEYS]
     if unknown:
         raise SettingError(f"{', '.join(unknown)}: a student keeps its teacher's network, data and schedule; "
-                              f"only {', '.join(GROUPS['distillation'])} and run settings can change")
+                           f"only {', '.join(GROUPS['distillation'])} and run settings can change")
     cfg = validate({**teacher_cfg, **{k: v for k, v in overrides.items() if v is not None}})
     if cfg["num_train_timesteps"] % cfg["distill_grid"]:
         raise SettingError(f"distill_grid (--distill-grid): {cfg['distill_grid']} must divide the teacher's "
-                              f"num_train_timesteps ({cfg['num_train_timesteps']})")
+                           f"num_train_timesteps ({cfg['num_train_timesteps']})")
     cfg.update(sampler="lcm", steps=cfg["distill_steps"], teacher=file_fingerprint(teacher_path),
                teacher_path=str(teacher_path))
     return validate(cfg)

@@ -18,12 +18,12 @@ import torch
 from pytorch_lightning.callbacks import WeightAveraging
 
 from ..attributes import ATTRIBUTES, requested
-from ..config import CHOICES, LEGACY, MODEL_KEYS, PROFILES, QUICK, SCHEDULE_KEYS, SHAPE_KEYS, check_setting, validate
+from ..config import LEGACY, MODEL_KEYS, PROFILES, QUICK, SCHEDULE_KEYS, SHAPE_KEYS, check_setting, validate
 from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DivergenceError, SettingError
 from ..labels import NUM_CLASSES
 from ..tensors import as_tensor
-from .diffusion import diffusion_loss, make_scheduler, sample
+from .diffusion import SAMPLERS, diffusion_loss, make_scheduler, sample
 from .inpaint import inpaint
 from .unet import CondUNet, check_masks
 
@@ -68,7 +68,7 @@ class DiffusionModule(pl.LightningModule):
             raise SettingError(f"sampler (--sampler): {sampler!r} " + (
                 "is not a distilled student's sampler: a student samples with lcm" if self.is_student else
                 "samples a distilled student (semsegdiff distill); this model is not one: choose one of "
-                + ", ".join(s for s in CHOICES["sampler"] if s != "lcm")))
+                + ", ".join(SAMPLERS)))
         return make_scheduler(sampler, **{k: self.cfg[k] for k in SCHEDULE_KEYS}, lcm_grid=self.cfg["distill_grid"])
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

@@ -100,7 +100,8 @@ class SPADE(nn.Module):
 
 
 class ResBlock(nn.Module):
-    """Pre-norm residual block with the time embedding added between the two convs."""
+    """Pre-norm residual block; the time embedding enters between the two convs, added to the features or (with
+    ``scale_shift``) as the scale and shift of the second normalisation."""
 
     def __init__(self, in_ch: int, out_ch: int, emb_dim: int, *, dropout: float = 0.0,
                  spade: int | None = None, scale_shift: bool = False):
