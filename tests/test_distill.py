@@ -15,7 +15,7 @@ import torch
 
 from semsegdiff.cli import main
 from semsegdiff.errors import SettingError
-from semsegdiff.models import CheckpointError, distill, load_checkpoint, read_checkpoint, run_paths
+from semsegdiff.models import CheckpointError, distill, ensure_student, load_checkpoint, read_checkpoint, run_paths
 
 pytestmark = pytest.mark.gpu  # must also pass on a GPU: runs on CUDA where present (pytest -m gpu)
 
@@ -87,6 +87,29 @@ def test_distillation_resumes_and_refuses_another_teacher(tiny_checkpoint, tmp_p
         distill(final, out=tmp_path / "again", progress=False)
     with pytest.raises(SettingError, match="keeps its teacher's network"):
         distill(tiny_checkpoint, out=tmp_path / "wider", progress=False, channels=16)
+
+
+def test_ensure_student_reuses_continues_or_redistils(tiny_checkpoint, tmp_path, capsys):
+    teacher = Path(shutil.copy(tiny_checkpoint, tmp_path / "diffusion.ckpt"))
+    cfg = {**load_checkpoint(teacher).cfg, "distill_iters": 2}
+    path = ensure_student(cfg, teacher, progress=False)  # none yet: distilled, next to the teacher
+    assert path == tmp_path / "student" / "diffusion.ckpt" and read_checkpoint(path)["global_step"] == 2
+    assert "(2 optimizer steps)" in capsys.readouterr().out
+    written = path.stat().st_mtime_ns
+    assert ensure_student(cfg, teacher, progress=False) == path and path.stat().st_mtime_ns == written
+    assert "reusing the student" in capsys.readouterr().out
+    ensure_student({**cfg, "distill_iters": 3}, teacher, progress=False)  # a longer schedule continues this one
+    assert read_checkpoint(path)["global_step"] == 3 and "continuing after 2" in capsys.readouterr().out
+    written = path.stat().st_mtime_ns
+    ensure_student(cfg, teacher, progress=False)  # a student distilled for longer serves a shorter schedule
+    assert path.stat().st_mtime_ns == written and "(3 optimizer steps" in capsys.readouterr().out
+    ensure_student({**cfg, "distill_lr": 1e-3}, teacher, progress=False)  # other settings: distilled anew
+    assert read_checkpoint(path)["global_step"] == 2 and "moved the earlier run" in capsys.readouterr().out
+    ckpt = torch.load(teacher, weights_only=True)  # the teacher retrained in place: its student is made again
+    ckpt["state_dict"] = {k: v + 0.01 if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    torch.save(ckpt, teacher)
+    ensure_student({**cfg, "distill_lr": 1e-3}, teacher, progress=False)
+    assert "distilling a student" in capsys.readouterr().out
 
 
 def test_cli_distill(tiny_checkpoint, tmp_path, capsys):

@@ -14,7 +14,7 @@ from conftest import TINY
 from semsegdiff.cli import main
 from semsegdiff.config import get_profile
 from semsegdiff.data import ensure_dataset
-from semsegdiff.models import distill, ensure_trained
+from semsegdiff.models import distill, ensure_trained, read_checkpoint
 from semsegdiff.notebooks import NotebookError, find_notebooks, run_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,13 +144,12 @@ def test_04_generation_quality(tmp_path):
     overrides = tiny_overrides()
     params = {"overrides": overrides, "n_masks": 8, "per_mask": 2, "sweep_masks": 6, "reference_masks": 4,
               "samplers": [["ddpm", 1000], ["ddim", 4], ["dpmsolver++", 10], ["dpmsolver++", 20], ["unipc", 10]],
-              "guidances": [1.0, 3.0], "n_show": 2, "students": ["runs/quick/student/diffusion.ckpt"]}
-    # the model the notebook will reuse, and a student of it (2 distillation steps) for the sampler sweep
-    teacher = ensure_trained(get_profile("quick", **overrides), root=tmp_path, progress=False)
-    distill(teacher, root=tmp_path, progress=False, distill_iters=2)
+              "guidances": [1.0, 3.0], "n_show": 2, "student_iters": 2}  # the model's student, distilled there
+    ensure_trained(get_profile("quick", **overrides), root=tmp_path, progress=False)  # the model it will reuse
     [executed] = run_notebooks("quick", only=["04_generation"], parameters=params, notebooks_dir=NOTEBOOKS,
                                out_dir=tmp_path / "runs", root=tmp_path, progress=False)
-    assert "reusing" in outputs(executed)
+    assert "reusing" in outputs(executed) and "(2 optimizer steps)" in outputs(executed)
+    assert read_checkpoint(tmp_path / "runs/quick/student/diffusion.ckpt")["global_step"] == 2
     figs = tmp_path / "figures"
     for name in ("per_class", "samplers", "guidance", "best", "worst"):
         for ext in ("png", "pdf"):

@@ -41,7 +41,7 @@ from ..errors import CheckpointError, DataError, OutputError, SettingError
 from ..files import file_fingerprint, overlaps
 from ..trainer import is_rank_zero, make_trainer, resolve_accelerator, save_final
 from .diffusion import Guided, drop_attributes
-from .module import EMA, DiffusionModule, load_checkpoint, read_checkpoint
+from .module import EMA, DiffusionModule, config_diff, load_checkpoint, read_checkpoint
 from .training import move_aside, run_paths
 from .unet import one_hot
 
@@ -192,3 +192,26 @@ def distill(teacher: str | Path, *, out: str | Path | None = None, root: str | P
     assert all(".guidance_emb." in k for k in missing), missing  # only the guidance input is new
     trainer.fit(student, train_dataloaders=loader, ckpt_path=ckpt_path, weights_only=True)
     return save_final(trainer, paths["checkpoint"])
+
+
+def ensure_student(cfg: dict[str, Any], teacher: str | Path, *, root: str | Path = ".", progress: bool = True) -> Path:
+    """``student/diffusion.ckpt`` next to ``teacher``, distilled from it with ``cfg``'s distillation settings for at
+    least ``distill_iters`` steps: reused when it was (for as many steps or more), continued from its ``last.ckpt``
+    when the same distillation stopped earlier, distilled anew otherwise. The notebooks' way to get a student."""
+    teacher = Path(teacher)
+    out = teacher.parent / "student"
+    paths = run_paths(out)
+    settings = {k: cfg[k] for k in GROUPS["distillation"]}
+    try:
+        ckpt = read_checkpoint(paths["checkpoint"])
+        done, hp = int(ckpt["global_step"]), ckpt["hyper_parameters"]
+        same = hp.get("teacher") == file_fingerprint(teacher) and not config_diff(hp, settings, settings.keys() - {"distill_iters"})
+    except CheckpointError:
+        same, done = False, 0
+    if same and done >= cfg["distill_iters"]:
+        print(f"reusing the student {paths['checkpoint']} ({done} optimizer steps from {teacher})", flush=True)
+        return paths["checkpoint"]
+    resume = same and paths["last"].is_file()
+    print(f"distilling a student of {teacher} into {out} ({cfg['distill_iters']} optimizer steps"
+          + (f", continuing after {done})" if resume else ")"), flush=True)
+    return distill(teacher, root=root, progress=progress, resume=resume, **settings)
