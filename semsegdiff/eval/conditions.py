@@ -158,11 +158,13 @@ def recall(classifier: AttributeClassifier, images: np.ndarray, codes: np.ndarra
 
 def check_conditions(model, classifier: AttributeClassifier, judge, masks: np.ndarray, real: np.ndarray,
                      real_codes: np.ndarray, *, attributes: tuple[str, ...] = ("time", "weather"), seed: int = 0,
-                     attribute_guidance: float | None = None,
+                     attribute_guidance: float | None = None, real_masks: np.ndarray | None = None,
                      progress: bool = False) -> tuple[pd.DataFrame, dict[str, torch.Tensor]]:
     """Generate every mask once per value of each attribute (the others left unconditional) and once with no
     attribute; score each set: the attribute recovered (vs the real ceiling), consistency, FID per condition.
-    ``attribute_guidance``: the attributes' guidance scale (None: the model's default).
+    ``attribute_guidance``: the attributes' guidance scale (None: the model's default). With ``real_masks`` (the
+    masks of ``real``), also the judge's consistency on the real images of each condition (``real_consistency``;
+    all of them in the ``(none)`` row): how much of a condition's drop the judge shows on real images too.
 
     Returns one row per (attribute, value) plus one ``(none)`` row, and the generated images by condition.
     """
@@ -172,6 +174,7 @@ def check_conditions(model, classifier: AttributeClassifier, judge, masks: np.nd
     mu, sd = real_f.mean(0), real_f.std(0).clamp(min=1e-6)
     seeds = [seed + i for i in range(len(masks))]  # the same noise for every condition: only the condition differs
     conditions = [("(none)", UNKNOWN)] + [(a, v) for a in attributes for v in ATTRIBUTES[a]]
+    real_pred = judge.predict_ids(real) if real_masks is not None else None
     rows, images = [], {}
     for a, v in conditions:
         asked = {} if a == "(none)" else {a: v, "attribute_guidance": attribute_guidance}
@@ -179,13 +182,15 @@ def check_conditions(model, classifier: AttributeClassifier, judge, masks: np.nd
         images[f"{a}={v}"] = generated
         c = consistency(judge.predict_ids(generated), torch.from_numpy(masks))["miou"]
         row = {"attribute": a, "value": v, "images": len(masks), "consistency_miou": c}
+        held = np.ones(len(real), bool) if a == "(none)" else real_codes[:, NAMES.index(a)] == code(a, v)
+        if real_pred is not None and held.any():
+            pick = torch.from_numpy(held).to(real_pred.device)
+            row["real_consistency"] = consistency(real_pred[pick], torch.from_numpy(real_masks[held]))["miou"]
         if a != "(none)":
-            j, want = NAMES.index(a), code(a, v)
             pred = classifier.predict_codes(generated)
-            row["recovered"] = float((pred[:, j] == want).mean())
+            row["recovered"] = float((pred[:, NAMES.index(a)] == code(a, v)).mean())
             row["real_recall"] = float(ceiling.loc[(a, v), "real_recall"])
             row["real_images"] = int(ceiling.loc[(a, v), "real_images"])
-            held = real_codes[:, j] == want
             if held.sum() >= 2:
                 gen_f = (judge.features(generated).double() - mu) / sd
                 row["fid_vs_real_of_condition"] = fid((real_f[held] - mu) / sd, gen_f)
@@ -198,6 +203,8 @@ def check_conditions(model, classifier: AttributeClassifier, judge, masks: np.nd
     table["ratio"] = table["recovered"] / table["real_recall"]
     base = float(table.loc[table["attribute"] == "(none)", "consistency_miou"].iloc[0])
     table["consistency_vs_none"] = table["consistency_miou"] / base
+    if "real_consistency" in table:
+        table["real_consistency_vs_all"] = table["real_consistency"] / table["real_consistency"].iloc[0]
     return table, images
 
 
