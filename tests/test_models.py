@@ -331,3 +331,15 @@ def test_a_checkpoint_saved_before_attributes_existed_loads_as_mask_only(tiny_ch
     assert model.generate(torch.zeros(1, 16, 16, dtype=torch.uint8), steps=2).shape == (1, 3, 16, 16)
     with pytest.raises(SettingError, match="time: this checkpoint was trained without attributes"):
         model.generate(torch.zeros(1, 16, 16, dtype=torch.uint8), steps=2, time="night")
+
+
+def test_a_setting_added_since_a_checkpoint_does_not_make_notebooks_retrain_it(tiny_checkpoint, tmp_path):
+    from semsegdiff.config import QUICK
+    from semsegdiff.models import matches
+
+    ckpt = torch.load(tiny_checkpoint, weights_only=True)
+    cfg = {k: v for k, v in ckpt["hyper_parameters"].items() if k in QUICK or k == "profile"}
+    del ckpt["hyper_parameters"]["attribute_balance"]  # saved before the setting existed: trained uniformly
+    torch.save(ckpt, tmp_path / "old.ckpt")
+    assert matches(tmp_path / "old.ckpt", {**cfg, "attribute_balance": 0.0})  # reused: what it was trained with
+    assert not matches(tmp_path / "old.ckpt", {**cfg, "attribute_balance": 0.5})  # another training: retrained

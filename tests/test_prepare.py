@@ -11,7 +11,7 @@ import torch
 
 from semsegdiff.attributes import code, counts
 from semsegdiff.data import (CachedPairs, DataError, SegDataModule, center_crop_resize, class_stats, cooccurrence,
-                             distribution_table, object_areas, open_prepared, prepare, rare_classes, to_model_range)
+                             dataset_for, distribution_table, object_areas, open_prepared, prepare, rare_classes, to_model_range)
 from semsegdiff.data.prepare import split_indices
 from semsegdiff.labels import IGNORE, NUM_CLASSES, class_id
 
@@ -270,6 +270,31 @@ def test_batches_carry_attributes_aligned_with_images(tmp_path, reference_dir):
     assert data[i]["attributes"].tolist() == expected[i] != [0, 0, 0]
     batch = next(iter(SegDataModule(out, batch_size=3).train_dataloader()))
     assert batch["attributes"].tolist() == [expected[i] for i in batch["index"].tolist()]
+
+
+def test_attribute_balance_draws_rare_conditions_more_often(tmp_path):
+    from conftest import tiny_cfg
+
+    from semsegdiff.data.datamodule import balance_weights
+
+    codes = np.array([[1, 1, 0]] * 6 + [[1, 3, 0]] * 2)  # weather: 6 clear, 2 rain; time and scene the same
+    assert np.allclose(balance_weights(codes, 0.0), 1 / 8)
+    assert balance_weights(codes, 1.0)[codes[:, 1] == 3].sum() == pytest.approx(0.5)  # each value half the draws
+    assert balance_weights(codes, 0.5)[codes[:, 1] == 3].sum() == pytest.approx(2 / (2 + 6 * 3 ** -0.5))
+
+    prepared = dataset_for(tiny_cfg(tmp_path, n_synthetic=96), progress=False)  # rendered scenes with attributes
+    weather = prepared.attributes("train")[:, 1]
+    values, n = np.unique(weather, return_counts=True)
+    rarest = values[n.argmin()]
+
+    def share(balance: float) -> float:  # how often images of the rarest weather are drawn, over 40 epochs
+        torch.manual_seed(0)
+        dm = SegDataModule(prepared.root, batch_size=8, attribute_balance=balance)
+        drawn = torch.cat([b["index"] for _ in range(40) for b in dm.train_dataloader()]).numpy()
+        return float((weather[drawn] == rarest).mean())
+
+    assert share(0.0) == pytest.approx((weather == rarest).mean(), abs=0.02)  # every image once per epoch
+    assert share(1.0) > 2 * share(0.0)
 
 
 def test_attribute_statistics():

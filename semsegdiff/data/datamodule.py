@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from ..errors import DataError
 from .prepare import open_prepared
@@ -68,10 +68,10 @@ class SegDataModule(pl.LightningDataModule):
     """Serves the train/val/test splits of a prepared cache; asking for a split it lacks is an error."""
 
     def __init__(self, root: str | Path, *, batch_size: int = 32, num_workers: int = 0,
-                 flip: bool = True, drop_last: bool = True):
+                 flip: bool = True, drop_last: bool = True, attribute_balance: float = 0.0):
         super().__init__()
         self.root, self.batch_size, self.num_workers = Path(root), batch_size, num_workers
-        self.flip, self.drop_last = flip, drop_last
+        self.flip, self.drop_last, self.attribute_balance = flip, drop_last, attribute_balance
         self.prepared = open_prepared(self.root)
 
     def has(self, split: str) -> bool:
@@ -83,8 +83,13 @@ class SegDataModule(pl.LightningDataModule):
             raise DataError(f"{self.root}: the prepared cache has no {split} split (it has "
                             f"{', '.join(self.prepared.splits)})")
         data = CachedPairs(self.root, split, flip=self.flip and train)
+        sampler = None
+        if train and self.attribute_balance:  # Lightning shards it across devices (DistributedSamplerWrapper)
+            weights = balance_weights(self.prepared.attributes(split), self.attribute_balance)
+            sampler = WeightedRandomSampler(torch.from_numpy(weights), num_samples=len(data), replacement=True)
         return DataLoader(
-            data, batch_size=self.batch_size, shuffle=train, drop_last=train and self.drop_last and len(data) > self.batch_size,
+            data, batch_size=self.batch_size, shuffle=train and sampler is None, sampler=sampler,
+            drop_last=train and self.drop_last and len(data) > self.batch_size,
             num_workers=self.num_workers, collate_fn=_batch, pin_memory=torch.cuda.is_available(),
             persistent_workers=self.num_workers > 0,
         )
@@ -97,6 +102,17 @@ class SegDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", False)
+
+
+def balance_weights(codes: np.ndarray, power: float) -> np.ndarray:
+    """Drawing weight of each image from its (N, A) attribute codes: the product over attributes of its value's
+    share to the power ``-power`` (0: every image alike; 1: each value of an attribute about equally often, for
+    independent attributes). Unknown (code 0) is a value like the others. Sums to 1."""
+    weights = np.ones(len(codes))
+    for column in np.asarray(codes).T:
+        _, inverse, counts = np.unique(column, return_inverse=True, return_counts=True)
+        weights *= (counts[inverse] / len(column)) ** -power
+    return weights / weights.sum()
 
 
 def to_model_range(image: torch.Tensor) -> torch.Tensor:

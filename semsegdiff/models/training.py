@@ -24,7 +24,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
 
-from ..config import RUN_ONLY_KEYS, validate
+from ..config import LEGACY, RUN_ONLY_KEYS, validate
 from ..data import SegDataModule, dataset_for
 from ..errors import CheckpointError, DataError, OutputError, SettingError
 from ..files import atomic_path, overlaps
@@ -106,7 +106,8 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
     if not ckpt_path and is_rank_zero():
         move_aside(out)
     pl.seed_everything(cfg["seed"], workers=True, verbose=False)
-    data = SegDataModule(prepared.root, batch_size=cfg["batch_size"], num_workers=cfg["num_workers"])
+    data = SegDataModule(prepared.root, batch_size=cfg["batch_size"], num_workers=cfg["num_workers"],
+                         attribute_balance=cfg["attribute_balance"])
     validation = data.has("val")
     if not validation and progress:
         print(f"{prepared.root} has no val split: no validation loss and no preview grids", flush=True)
@@ -163,7 +164,7 @@ def load_previews(out: str | Path) -> list[dict[str, Any]]:
 def matches(checkpoint: str | Path, cfg: dict[str, Any]) -> bool:
     """Whether ``checkpoint`` exists and was trained with ``cfg`` (ignoring settings that do not change the model)."""
     try:
-        hp = read_checkpoint(checkpoint)["hyper_parameters"]
+        hp = {**LEGACY, **read_checkpoint(checkpoint)["hyper_parameters"]}  # settings added since: what training did
     except CheckpointError:
         return False
     return not config_diff(hp, cfg, [k for k in cfg if k not in RUN_ONLY_KEYS])
