@@ -11,7 +11,8 @@ import torch
 
 from semsegdiff.attributes import code, counts
 from semsegdiff.data import (CachedPairs, DataError, SegDataModule, center_crop_resize, class_stats, cooccurrence,
-                             dataset_for, distribution_table, object_areas, open_prepared, prepare, rare_classes, to_model_range)
+                             dataset_for, distribution_table, object_areas, open_prepared, prepare, rare_classes,
+                             to_model_range)
 from semsegdiff.data.prepare import split_indices
 from semsegdiff.labels import IGNORE, NUM_CLASSES, class_id
 

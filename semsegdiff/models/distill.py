@@ -205,7 +205,8 @@ def ensure_student(cfg: dict[str, Any], teacher: str | Path, *, root: str | Path
     try:
         ckpt = read_checkpoint(paths["checkpoint"])
         done, hp = int(ckpt["global_step"]), ckpt["hyper_parameters"]
-        same = hp.get("teacher") == file_fingerprint(teacher) and not config_diff(hp, settings, settings.keys() - {"distill_iters"})
+        same = (hp.get("teacher") == file_fingerprint(teacher)
+                and not config_diff(hp, settings, settings.keys() - {"distill_iters"}))
     except CheckpointError:
         same, done = False, 0
     if same and done >= cfg["distill_iters"]:
