@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import papermill
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,6 +30,9 @@ def test_notebooks_are_stored_without_outputs_and_have_a_parameters_cell():
         assert "parameters" in code[0].metadata.get("tags", []), path
         assert 'profile = "quick"' in code[0].source, path
         assert nb.metadata["kernelspec"]["name"] == "semsegdiff", path
+        # papermill reads every parameter (a second "=" on a line, even in its comment, hides it from --help)
+        assigned = [line.split("=")[0].strip() for line in code[0].source.splitlines() if line[:1].isalpha()]
+        assert list(papermill.inspect_notebook(path)) == assigned, path
 
 
 @pytest.mark.notebook
