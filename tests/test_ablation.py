@@ -203,6 +203,17 @@ def test_an_interrupted_set_continues_where_it_stopped(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+def test_the_reference_segmenter_is_trained_once_and_shared(study):
+    from semsegdiff.eval.ablation import examples
+
+    cfg, ckpt, _ = study
+    [reference] = (ckpt.parent / "ablation/low/reference").glob("*/segmenter.ckpt")  # keyed by real data + settings
+    written = reference.stat().st_mtime_ns
+    shown = examples(cfg, ckpt, n=2)  # the hard and filtered arms need it again: loaded, not trained again
+    assert reference.stat().st_mtime_ns == written and len(shown["real+gen hard"][0]) == 2
+
+
+@pytest.mark.slow
 def test_a_study_writes_its_tables_and_reads_back_only_finished_runs(study, tmp_path, capsys):
     cfg, ckpt, results = study
     out = ckpt.parent / "ablation"

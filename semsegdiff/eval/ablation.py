@@ -618,11 +618,19 @@ class _Sets:
         return self._make(f"cond-g{g}-n{n}", self.masks[idx], seeds, attrs=attrs), self.masks[idx]
 
     def reference(self) -> Segmenter:
-        """A segmenter trained on the regime's real images alone (seed 0): FreeMask's filter and hardness."""
+        """A segmenter trained on the regime's real images alone (seed 999): FreeMask's filter and hardness. Trained
+        once per real subset and settings, then loaded (the study, its set scores and its examples share it)."""
         if self._reference is None:
-            ckpt = train_segmenter(self.cfg, (self.images, self.masks), None, self.folder.parent / "reference",
-                                   name="segmenter", seed=999, progress=False, arch=self.cfg["ablate_arch"],
-                                   steps=self.cfg["ablate_steps"], accelerator=self.device)
+            data = hashlib.sha256(np.ascontiguousarray(self.images).tobytes())
+            data.update(np.ascontiguousarray(self.masks).tobytes())
+            settings = {k: self.cfg[k] for k in ("judge_batch_size", "judge_lr", "judge_weights", "ablate_arch",
+                                                 "ablate_steps")}
+            folder = self.folder.parent / "reference" / key_hash({"data": data.hexdigest(), **settings})
+            ckpt = folder / "segmenter.ckpt"
+            if not ckpt.is_file():
+                ckpt = train_segmenter(self.cfg, (self.images, self.masks), None, folder, name="segmenter", seed=999,
+                                       progress=False, arch=self.cfg["ablate_arch"], steps=self.cfg["ablate_steps"],
+                                       accelerator=self.device)
             self._reference = load_segmenter(ckpt, self.device)
             self._real_losses = pixel_losses(self._reference, self.images, self.masks)
             self._class_mean = class_mean_losses(self._real_losses, self.masks)
