@@ -521,7 +521,7 @@ def plot_predictors(table: pd.DataFrame, metrics: dict[str, str], target: str = 
 def plot_condition_check(table: pd.DataFrame) -> plt.Figure:
     """Per asked-for attribute value: the share of generated images the classifier recovers it in, beside its
     recall on real images of that value (the ceiling); one panel per attribute."""
-    t = table[table["attribute"] != "(none)"]
+    t = table[~table["attribute"].str.startswith("(")]  # the asked-for values, not (none) or (baseline)
     attributes = list(dict.fromkeys(t["attribute"]))
     widths = [max(2, (t["attribute"] == a).sum()) for a in attributes]
     fig, axes = plt.subplots(1, len(attributes), figsize=(TEXT_WIDTH, 2.4), squeeze=False, sharey=True,

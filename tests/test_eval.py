@@ -206,3 +206,20 @@ def test_judge_and_generator_must_agree(tiny_run, tmp_path):
         evaluate_checkpoint(small, judge=path, progress=False)
     with pytest.raises(CheckpointError, match="nojudge.ckpt: judge checkpoint not found"):
         evaluate_checkpoint(ckpt, judge=tmp_path / "nojudge.ckpt", progress=False)
+
+
+@pytest.mark.slow
+def test_the_consistency_baseline_must_be_a_model_without_attributes_of_the_same_size(tiny_run, tmp_path):
+    from semsegdiff.errors import SettingError
+    from semsegdiff.eval import check_conditions
+    from semsegdiff.models import load_checkpoint, train
+
+    ckpt, cfg, tmp = tiny_run  # trained with attributes (the quick profile's)
+    model = load_checkpoint(ckpt)
+    masks, codes = np.zeros((2, 32, 32), np.uint8), np.zeros((2, 3), np.uint8)
+    with pytest.raises(SettingError, match=f"baseline: {ckpt} was trained with attributes"):
+        check_conditions(model, None, None, masks, masks, codes, baseline=ckpt)  # refused before any work
+    small = train(tiny_cfg(tmp_path, n_synthetic=24, attributes=False), out=tmp_path / "run16", progress=False,
+                  max_steps=1)
+    with pytest.raises(CheckpointError, match=f"baseline: {small} generates 16 px images .* the model checked 32 px"):
+        check_conditions(model, None, None, masks, masks, codes, baseline=small)

@@ -15,7 +15,7 @@ from conftest import TINY
 from semsegdiff.cli import main
 from semsegdiff.config import get_profile
 from semsegdiff.data import ensure_dataset
-from semsegdiff.models import distill, ensure_trained, read_checkpoint
+from semsegdiff.models import distill, ensure_trained, read_checkpoint, train
 from semsegdiff.notebooks import NotebookError, find_notebooks, run_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,20 +215,27 @@ def test_05_adas_ablation(tmp_path):
 @pytest.mark.notebook
 def test_06_conditions(tmp_path):
     overrides = tiny_overrides(ablate_low_fraction=0.25, ablate_gen_seeds=1, ablate_steps=2, steps=4)
-    params = {"overrides": overrides, "n_check": 6, "seeds": 3, "sampling_steps": 2, "attribute_scales": [4.0]}
+    no_attributes = get_profile("quick", **{**overrides, "attributes": False})  # the consistency target's reference
+    train(no_attributes, root=tmp_path, out=tmp_path / "runs/no_attributes", progress=False)
+    params = {"overrides": overrides, "n_check": 6, "seeds": 3, "sampling_steps": 2, "attribute_scales": [4.0],
+              "baseline": "runs/no_attributes/diffusion.ckpt"}
     executed = run_one(tmp_path, "06_conditions", params, ("grid", "photo", "check", "attribute_guidance", "enrichment"))
     figs = tmp_path / "figures"
     check = pd.read_csv(figs / "06_conditions_check.csv")
-    assert check["attribute"].tolist() == ["(none)"] + ["time"] * 3 + ["weather"] * 5
-    asked = check[check["attribute"] != "(none)"]
+    assert check["attribute"].tolist() == ["(none)", "(baseline)"] + ["time"] * 3 + ["weather"] * 5
+    asked = check.iloc[2:]  # the asked-for values
     assert asked["recovered"].between(0, 1).all() and (asked["images"] == 6).all()
     assert check["consistency_miou"].between(0, 1).all()
-    has_real = check["real_images"].fillna(len(check)).gt(0)  # the judge on the real images of each condition
+    has_real = check["real_images"].gt(0) | (check["attribute"] == "(none)")  # the judge on real images of each
     assert check.loc[has_real, "real_consistency"].between(0, 1).all()
     assert check.loc[~has_real, "real_consistency"].isna().all()
     assert check["real_consistency_vs_all"].iloc[0] == 1.0
     targets = pd.read_csv(figs / "06_conditions_targets.csv", index_col=0)
     assert len(targets) == 3 and set(targets["met"]) <= {True, False}
+    baseline = check["consistency_miou"].iloc[1]
+    assert baseline != check["consistency_miou"].iloc[0]  # another model's images of the same masks and seeds
+    assert "a model trained without attributes" in targets.index[2]
+    assert targets["value"].iloc[2] == pytest.approx(asked["consistency_miou"].mean() / baseline - 1)
     sweep = pd.read_csv(figs / "06_conditions_attribute_guidance.csv")  # the default scale (2) and the one asked
     assert sorted(zip(sweep["attribute_guidance"], sweep["attribute"])) == [(2.0, "time"), (2.0, "weather"),
                                                                             (4.0, "time"), (4.0, "weather")]

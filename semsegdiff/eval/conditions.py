@@ -23,11 +23,12 @@ from torch.utils.data import DataLoader, TensorDataset
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..attributes import ATTRIBUTES, NAMES, UNKNOWN, code, value
-from ..errors import CheckpointError, DataError
+from ..errors import CheckpointError, DataError, SettingError
 from ..trainer import make_trainer, save_final
 from .judge import MEAN, STD, build_network, judge_key, read_module_checkpoint
 from .metrics import consistency, fid
 
+BASELINE = "(baseline)"  # check_conditions' row of a model trained without attributes
 
 class AttributeClassifier(pl.LightningModule):
     """The judge's encoder with one head per attribute; logits of value ``i`` = code ``i + 1`` (unknown: no class)."""
@@ -159,34 +160,41 @@ def recall(classifier: AttributeClassifier, images: np.ndarray, codes: np.ndarra
 def check_conditions(model, classifier: AttributeClassifier, judge, masks: np.ndarray, real: np.ndarray,
                      real_codes: np.ndarray, *, attributes: tuple[str, ...] = ("time", "weather"), seed: int = 0,
                      attribute_guidance: float | None = None, real_masks: np.ndarray | None = None,
-                     progress: bool = False) -> tuple[pd.DataFrame, dict[str, torch.Tensor]]:
+                     baseline=None, progress: bool = False) -> tuple[pd.DataFrame, dict[str, torch.Tensor]]:
     """Generate every mask once per value of each attribute (the others left unconditional) and once with no
     attribute; score each set: the attribute recovered (vs the real ceiling), consistency, FID per condition.
     ``attribute_guidance``: the attributes' guidance scale (None: the model's default). With ``real_masks`` (the
     masks of ``real``), also the judge's consistency on the real images of each condition (``real_consistency``;
     all of them in the ``(none)`` row): how much of a condition's drop the judge shows on real images too.
+    ``baseline``: a model trained WITHOUT attributes (or its checkpoint file), generated on
+    the same masks and seeds; its consistency is the ``(baseline)`` row, what :func:`condition_targets` then
+    holds the conditioned images to.
 
-    Returns one row per (attribute, value) plus one ``(none)`` row, and the generated images by condition.
+    Returns one row per (attribute, value) plus one ``(none)`` row [and the ``(baseline)`` row], and the
+    generated images by condition.
     """
     masks = np.ascontiguousarray(masks)
+    if baseline is not None:
+        baseline = _baseline(baseline, model)
     ceiling = recall(classifier, real, real_codes).set_index(["attribute", "value"])
     real_f = judge.features(real).double()
     mu, sd = real_f.mean(0), real_f.std(0).clamp(min=1e-6)
     seeds = [seed + i for i in range(len(masks))]  # the same noise for every condition: only the condition differs
-    conditions = [("(none)", UNKNOWN)] + [(a, v) for a in attributes for v in ATTRIBUTES[a]]
+    conditions = [("(none)", UNKNOWN)] + [(BASELINE, "without attributes")] * (baseline is not None) + \
+        [(a, v) for a in attributes for v in ATTRIBUTES[a]]
     real_pred = judge.predict_ids(real) if real_masks is not None else None
     rows, images = [], {}
     for a, v in conditions:
-        asked = {} if a == "(none)" else {a: v, "attribute_guidance": attribute_guidance}
-        generated = model.generate(masks, seed=seeds, **asked)
+        asked = {a: v, "attribute_guidance": attribute_guidance} if a in NAMES else {}
+        generated = (baseline if a == BASELINE else model).generate(masks, seed=seeds, **asked)
         images[f"{a}={v}"] = generated
         c = consistency(judge.predict_ids(generated), torch.from_numpy(masks))["miou"]
         row = {"attribute": a, "value": v, "images": len(masks), "consistency_miou": c}
-        held = np.ones(len(real), bool) if a == "(none)" else real_codes[:, NAMES.index(a)] == code(a, v)
+        held = real_codes[:, NAMES.index(a)] == code(a, v) if a in NAMES else np.full(len(real), a == "(none)")
         if real_pred is not None and held.any():
             pick = torch.from_numpy(held).to(real_pred.device)
             row["real_consistency"] = consistency(real_pred[pick], torch.from_numpy(real_masks[held]))["miou"]
-        if a != "(none)":
+        if a in NAMES:
             pred = classifier.predict_codes(generated)
             row["recovered"] = float((pred[:, NAMES.index(a)] == code(a, v)).mean())
             row["real_recall"] = float(ceiling.loc[(a, v), "real_recall"])
@@ -208,11 +216,27 @@ def check_conditions(model, classifier: AttributeClassifier, judge, masks: np.nd
     return table, images
 
 
+def _baseline(baseline, model):
+    """The model trained without attributes to hold ``model`` to: loaded from its checkpoint when a path."""
+    from ..models import load_checkpoint
+
+    name = baseline if isinstance(baseline, (str, Path)) else "the baseline model"
+    if isinstance(baseline, (str, Path)):
+        baseline = load_checkpoint(baseline, device=next(model.parameters()).device)
+    if baseline.cfg["attributes"]:
+        raise SettingError(f"baseline: {name} was trained with attributes; the consistency target's reference is a "
+                           "model trained without them (--attributes false)")
+    if (baseline.size, baseline.cfg["num_classes"]) != (model.size, model.cfg["num_classes"]):
+        raise CheckpointError(f"baseline: {name} generates {baseline.size} px images of {baseline.cfg['num_classes']} "
+                              f"classes, the model checked {model.size} px of {model.cfg['num_classes']}")
+    return baseline
+
+
 def _per_attribute(table: pd.DataFrame) -> pd.DataFrame:
     """Per attribute of a :func:`check_conditions` table: ``recovered_vs_ceiling`` (mean recovered share over its
     values with real images, over their mean real recall) and ``consistency`` (mean over its values)."""
     rows = []
-    for a, t in table[table["attribute"] != "(none)"].groupby("attribute", sort=False):
+    for a, t in table[table["attribute"].isin(NAMES)].groupby("attribute", sort=False):
         known = t[np.isfinite(t["real_recall"])]
         ratio = float(known["recovered"].mean() / known["real_recall"].mean()) if len(known) else float("nan")
         rows.append({"attribute": a, "recovered_vs_ceiling": ratio, "consistency": float(t["consistency_miou"].mean())})
@@ -221,13 +245,17 @@ def _per_attribute(table: pd.DataFrame) -> pd.DataFrame:
 
 def condition_targets(table: pd.DataFrame, baseline_consistency: float | None = None) -> pd.DataFrame:
     """The targets of conditioning, measured: per attribute the mean recovered share over its values against the
-    mean real recall (>= 0.9x), and mask consistency with conditions within 2% of the model without them."""
+    mean real recall (>= 0.9x), and mask consistency with conditions within 2% of the model without them: a model
+    trained without attributes (``baseline_consistency``, else the table's ``(baseline)`` row) or, lacking one,
+    the same model with no attribute asked."""
     rows = [(f"{r.attribute}: asked-for value recovered >= 0.9x the real ceiling", r.recovered_vs_ceiling,
              r.recovered_vs_ceiling >= 0.9) for r in _per_attribute(table).itertuples()]
-    none = float(table.loc[table["attribute"] == "(none)", "consistency_miou"].iloc[0])
-    conditioned = float(table.loc[table["attribute"] != "(none)", "consistency_miou"].mean())
+    _row = lambda name: table.loc[table["attribute"] == name, "consistency_miou"]  # noqa: E731
+    conditioned = float(table.loc[table["attribute"].isin(NAMES), "consistency_miou"].mean())
+    if baseline_consistency is None and len(_row(BASELINE)):
+        baseline_consistency = float(_row(BASELINE).iloc[0])
     base, what = (baseline_consistency, "a model trained without attributes") if baseline_consistency else \
-        (none, "the same model without attributes asked")
+        (float(_row("(none)").iloc[0]), "the same model without attributes asked")
     rel = conditioned / base - 1
     rows.append((f"consistency with conditions within 2% of {what}", rel, abs(rel) <= 0.02 or rel > 0))
     return pd.DataFrame(rows, columns=["target", "value", "met"]).set_index("target")
