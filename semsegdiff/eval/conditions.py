@@ -30,6 +30,7 @@ from .metrics import consistency, fid
 
 BASELINE = "(baseline)"  # check_conditions' row of a model trained without attributes
 
+
 class AttributeClassifier(pl.LightningModule):
     """The judge's encoder with one head per attribute; logits of value ``i`` = code ``i + 1`` (unknown: no class)."""
 
@@ -160,7 +161,8 @@ def recall(classifier: AttributeClassifier, images: np.ndarray, codes: np.ndarra
 def check_conditions(model, classifier: AttributeClassifier, judge, masks: np.ndarray, real: np.ndarray,
                      real_codes: np.ndarray, *, attributes: tuple[str, ...] = ("time", "weather"), seed: int = 0,
                      attribute_guidance: float | None = None, real_masks: np.ndarray | None = None,
-                     baseline=None, progress: bool = False) -> tuple[pd.DataFrame, dict[str, torch.Tensor]]:
+                     baseline: nn.Module | str | Path | None = None,
+                     progress: bool = False) -> tuple[pd.DataFrame, dict[str, torch.Tensor]]:
     """Generate every mask once per value of each attribute (the others left unconditional) and once with no
     attribute; score each set: the attribute recovered (vs the real ceiling), consistency, FID per condition.
     ``attribute_guidance``: the attributes' guidance scale (None: the model's default). With ``real_masks`` (the
@@ -216,7 +218,7 @@ def check_conditions(model, classifier: AttributeClassifier, judge, masks: np.nd
     return table, images
 
 
-def _baseline(baseline, model):
+def _baseline(baseline: nn.Module | str | Path, model: nn.Module) -> nn.Module:
     """The model trained without attributes to hold ``model`` to: loaded from its checkpoint when a path."""
     from ..models import load_checkpoint
 
