@@ -284,6 +284,22 @@ def test_each_attribute_is_dropped_on_its_own_at_the_requested_rate():
     assert 0.025 < both < 0.055  # independent: about 0.2 * 0.2
 
 
+def test_validation_draws_the_same_timesteps_and_noise_with_or_without_attributes():
+    class Seen(AttrRecorder):
+        def forward(self, x, t, cond, attrs=None):
+            self.seen = (x.clone(), t.clone())
+            return super().forward(x, t, cond, attrs)
+
+    images, masks = torch.rand(8, 3, 4, 4) * 2 - 1, torch.zeros(8, 4, 4, dtype=torch.uint8)
+    seen = []
+    for attrs in (None, torch.tensor([[1, 2, 3]]).repeat(8, 1)):  # as a model trained without / with attributes
+        model = Seen()
+        diffusion_loss(model, images, masks, make_scheduler("ddpm"), p_uncond=0.0, attrs=attrs, p_uncond_attr=0.0,
+                       generator=torch.Generator().manual_seed(0))  # validation's settings
+        seen.append(model.seen)
+    assert torch.equal(seen[0][1], seen[1][1]) and torch.equal(seen[0][0], seen[1][0])  # val losses compare
+
+
 def test_attribute_guidance_is_joint_in_two_branches_and_compositional_in_three():
     from semsegdiff.models.diffusion import Guided
 

@@ -79,7 +79,12 @@ def diffusion_loss(model: torch.nn.Module, images: torch.Tensor, masks: torch.Te
 
 def drop_attributes(attrs: torch.Tensor, p: float, device: torch.device,
                     generator: torch.Generator | None = None) -> torch.Tensor:
-    """Attribute codes (B, 3) on ``device``, each set to 0 (unknown) independently with probability ``p``."""
+    """Attribute codes (B, 3) on ``device``, each set to 0 (unknown) independently with probability ``p``.
+
+    ``p == 0`` (validation) draws nothing, so a model with attributes is validated on the same timesteps
+    and noise as one without them, and the two val losses compare."""
+    if p <= 0:
+        return attrs.to(device).long()
     kept = torch.rand(attrs.shape, device=device, generator=generator) >= p
     return attrs.to(device).long() * kept
 
