@@ -10,7 +10,7 @@ import seaborn as sns
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
-from .attributes import ATTRIBUTES, UNKNOWN
+from .attributes import ATTRIBUTES, NAMES, UNKNOWN
 from .files import atomic_path
 from .labels import CLASS_NAMES, IGNORE, LABELS, PALETTE, ids_to_colors
 
@@ -521,7 +521,7 @@ def plot_predictors(table: pd.DataFrame, metrics: dict[str, str], target: str = 
 def plot_condition_check(table: pd.DataFrame) -> plt.Figure:
     """Per asked-for attribute value: the share of generated images the classifier recovers it in, beside its
     recall on real images of that value (the ceiling); one panel per attribute."""
-    t = table[~table["attribute"].str.startswith("(")]  # the asked-for values, not (none) or (baseline)
+    t = table[table["attribute"].isin(NAMES)]  # the asked-for values, not the (none) or (baseline) rows
     attributes = list(dict.fromkeys(t["attribute"]))
     widths = [max(2, (t["attribute"] == a).sum()) for a in attributes]
     fig, axes = plt.subplots(1, len(attributes), figsize=(TEXT_WIDTH, 2.4), squeeze=False, sharey=True,

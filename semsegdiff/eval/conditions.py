@@ -28,7 +28,7 @@ from ..trainer import make_trainer, save_final
 from .judge import MEAN, STD, build_network, judge_key, read_module_checkpoint
 from .metrics import consistency, fid
 
-BASELINE = "(baseline)"  # check_conditions' row of a model trained without attributes
+NONE, BASELINE = "(none)", "(baseline)"  # check_conditions' rows: no attribute asked; a model trained without them
 
 
 class AttributeClassifier(pl.LightningModule):
@@ -182,7 +182,7 @@ def check_conditions(model, classifier: AttributeClassifier, judge, masks: np.nd
     real_f = judge.features(real).double()
     mu, sd = real_f.mean(0), real_f.std(0).clamp(min=1e-6)
     seeds = [seed + i for i in range(len(masks))]  # the same noise for every condition: only the condition differs
-    conditions = [("(none)", UNKNOWN)] + [(BASELINE, "without attributes")] * (baseline is not None) + \
+    conditions = [(NONE, UNKNOWN)] + [(BASELINE, "without attributes")] * (baseline is not None) + \
         [(a, v) for a in attributes for v in ATTRIBUTES[a]]
     real_pred = judge.predict_ids(real) if real_masks is not None else None
     rows, images = [], {}
@@ -192,7 +192,7 @@ def check_conditions(model, classifier: AttributeClassifier, judge, masks: np.nd
         images[f"{a}={v}"] = generated
         c = consistency(judge.predict_ids(generated), torch.from_numpy(masks))["miou"]
         row = {"attribute": a, "value": v, "images": len(masks), "consistency_miou": c}
-        held = real_codes[:, NAMES.index(a)] == code(a, v) if a in NAMES else np.full(len(real), a == "(none)")
+        held = real_codes[:, NAMES.index(a)] == code(a, v) if a in NAMES else np.full(len(real), a == NONE)
         if real_pred is not None and held.any():
             pick = torch.from_numpy(held).to(real_pred.device)
             row["real_consistency"] = consistency(real_pred[pick], torch.from_numpy(real_masks[held]))["miou"]
@@ -211,8 +211,7 @@ def check_conditions(model, classifier: AttributeClassifier, judge, masks: np.nd
                   flush=True)
     table = pd.DataFrame(rows)
     table["ratio"] = table["recovered"] / table["real_recall"]
-    base = float(table.loc[table["attribute"] == "(none)", "consistency_miou"].iloc[0])
-    table["consistency_vs_none"] = table["consistency_miou"] / base
+    table["consistency_vs_none"] = table["consistency_miou"] / _consistency(table, NONE)
     if "real_consistency" in table:
         table["real_consistency_vs_all"] = table["real_consistency"] / table["real_consistency"].iloc[0]
     return table, images
@@ -234,6 +233,11 @@ def _baseline(baseline: nn.Module | str | Path, model: nn.Module) -> nn.Module:
     return baseline
 
 
+def _consistency(table: pd.DataFrame, row: str) -> float:
+    """The consistency mIoU of a :func:`check_conditions` row that asks no attribute (``NONE`` or ``BASELINE``)."""
+    return float(table.loc[table["attribute"] == row, "consistency_miou"].iloc[0])
+
+
 def _per_attribute(table: pd.DataFrame) -> pd.DataFrame:
     """Per attribute of a :func:`check_conditions` table: ``recovered_vs_ceiling`` (mean recovered share over its
     values with real images, over their mean real recall) and ``consistency`` (mean over its values)."""
@@ -252,12 +256,11 @@ def condition_targets(table: pd.DataFrame, baseline_consistency: float | None = 
     the same model with no attribute asked."""
     rows = [(f"{r.attribute}: asked-for value recovered >= 0.9x the real ceiling", r.recovered_vs_ceiling,
              r.recovered_vs_ceiling >= 0.9) for r in _per_attribute(table).itertuples()]
-    _row = lambda name: table.loc[table["attribute"] == name, "consistency_miou"]  # noqa: E731
     conditioned = float(table.loc[table["attribute"].isin(NAMES), "consistency_miou"].mean())
-    if baseline_consistency is None and len(_row(BASELINE)):
-        baseline_consistency = float(_row(BASELINE).iloc[0])
+    if baseline_consistency is None and (table["attribute"] == BASELINE).any():
+        baseline_consistency = _consistency(table, BASELINE)
     base, what = (baseline_consistency, "a model trained without attributes") if baseline_consistency else \
-        (float(_row("(none)").iloc[0]), "the same model without attributes asked")
+        (_consistency(table, NONE), "the same model without attributes asked")
     rel = conditioned / base - 1
     rows.append((f"consistency with conditions within 2% of {what}", rel, abs(rel) <= 0.02 or rel > 0))
     return pd.DataFrame(rows, columns=["target", "value", "met"]).set_index("target")
@@ -269,7 +272,7 @@ def attribute_guidance_sweep(tables: dict[float, pd.DataFrame]) -> pd.DataFrame:
     (the price of a stronger condition)."""
     rows = []
     for scale, table in sorted(tables.items()):
-        none = float(table.loc[table["attribute"] == "(none)", "consistency_miou"].iloc[0])
+        none = _consistency(table, NONE)
         for r in _per_attribute(table).itertuples():
             rows.append({"attribute_guidance": scale, "attribute": r.attribute,
                          "recovered_vs_ceiling": r.recovered_vs_ceiling, "consistency": r.consistency,
