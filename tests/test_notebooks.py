@@ -236,10 +236,11 @@ def test_06_conditions(tmp_path):
     assert baseline != check["consistency_miou"].iloc[0]  # another model's images of the same masks and seeds
     assert "a model trained without attributes" in targets.index[2]
     assert targets["value"].iloc[2] == pytest.approx(asked["consistency_miou"].mean() / baseline - 1)
-    sweep = pd.read_csv(figs / "06_conditions_attribute_guidance.csv")  # the default scale (2) and the one asked
-    assert sorted(zip(sweep["attribute_guidance"], sweep["attribute"])) == [(2.0, "time"), (2.0, "weather"),
-                                                                            (4.0, "time"), (4.0, "weather")]
-    at_default = sweep[sweep["attribute_guidance"] == 2.0].set_index("attribute")["recovered_vs_ceiling"]
+    sweep = pd.read_csv(figs / "06_conditions_attribute_guidance.csv")  # the default scale and the one asked
+    default = get_profile("quick")["attribute_guidance"]
+    assert sorted(zip(sweep["attribute_guidance"], sweep["attribute"])) == sorted(
+        [(default, "time"), (default, "weather"), (4.0, "time"), (4.0, "weather")])
+    at_default = sweep[sweep["attribute_guidance"] == default].set_index("attribute")["recovered_vs_ceiling"]
     assert at_default["time"] == pytest.approx(targets["value"].iloc[0], nan_ok=True)  # the check's own table, not a rerun
     assert (sweep["consistency_vs_none"] > -1).all() and (sweep["recovered_vs_ceiling"].dropna() >= 0).all()
     gaps = pd.read_csv(figs / "06_conditions_enrichment.csv")

@@ -157,6 +157,42 @@ def test_resume_refuses_a_different_model(tmp_path, tiny_checkpoint):
         train(cfg, out=out, resume=True, progress=False)
 
 
+
+def test_attribute_embeddings_learn_at_their_own_rate_and_a_resume_keeps_it(tmp_path, tiny_checkpoint):
+    """One AdamW step moves a weight by about its group's lr: the attribute embeddings by attribute_lr_scale x lr."""
+    from semsegdiff.models.diffusion import diffusion_loss
+
+    torch.manual_seed(0)
+    moved = {}
+    for scale in (1.0, 10.0):
+        module = DiffusionModule(**tiny_cfg(tmp_path, attribute_lr_scale=scale, lr=1e-3))
+        for name, p in module.model.named_parameters():  # zero-initialised layers would pass no gradient yet
+            if not name.startswith("attr_emb.") and not p.any():
+                torch.nn.init.normal_(p, std=0.01)
+        opt = module.configure_optimizers()
+        assert len(opt.param_groups) == (1 if scale == 1 else 2)
+        images, masks = torch.rand(4, 3, 16, 16) * 2 - 1, torch.randint(0, 19, (4, 16, 16), dtype=torch.uint8)
+        codes = torch.tensor([[1, 2, 3], [2, 5, 1], [3, 1, 2], [1, 3, 4]])  # every row asked for, none dropped
+        before = {n: p.detach().clone() for n, p in module.model.named_parameters()}
+        diffusion_loss(module.model, images, masks, module.noise, attrs=codes, p_uncond=0.0, p_uncond_attr=0.0).backward()
+        opt.step()
+        step = {n: float((p.detach() - before[n]).abs().max()) for n, p in module.model.named_parameters()}
+        moved[scale] = (max(v for n, v in step.items() if n.startswith("attr_emb.")),
+                        max(v for n, v in step.items() if not n.startswith("attr_emb.")))
+    assert moved[1.0] == pytest.approx((1e-3, 1e-3), rel=1e-3)
+    assert moved[10.0] == pytest.approx((1e-2, 1e-3), rel=1e-3)
+    # a resumed optimizer keeps the learning rates it was saved with: resuming with another scale is refused
+    hp = read_checkpoint(tiny_checkpoint)["hyper_parameters"]
+    assert hp["attribute_lr_scale"] != 1.0  # the quick default
+    with pytest.raises(CheckpointError, match=f"attribute_lr_scale: checkpoint {hp['attribute_lr_scale']}, now 1.0"):
+        check_compatible(tiny_checkpoint, {**hp, "attribute_lr_scale": 1.0})
+    old = torch.load(tiny_checkpoint, weights_only=True)
+    del old["hyper_parameters"]["attribute_lr_scale"]  # saved before the setting existed: one lr for all
+    torch.save(old, tmp_path / "old.ckpt")
+    check_compatible(tmp_path / "old.ckpt", {**hp, "attribute_lr_scale": 1.0})
+    with pytest.raises(CheckpointError, match=f"attribute_lr_scale: checkpoint 1.0, now {hp['attribute_lr_scale']}"):
+        check_compatible(tmp_path / "old.ckpt", hp)
+
 @pytest.mark.slow
 def test_ddp_two_processes_on_cpu(tmp_path):
     out = tmp_path / "run"

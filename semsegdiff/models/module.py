@@ -109,9 +109,13 @@ class DiffusionModule(pl.LightningModule):
         self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["image"].shape[0])
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
+        """AdamW; the attribute embeddings (which start at zero) at ``attribute_lr_scale`` x ``lr``."""
         fused = dict(fused=True) if self.device.type == "cuda" else {}  # one kernel for every parameter's update
-        return torch.optim.AdamW(self.model.parameters(), lr=self.cfg["lr"], weight_decay=self.cfg["weight_decay"],
-                                 **fused)
+        params, scale = dict(self.model.named_parameters()), self.cfg["attribute_lr_scale"]
+        attr = [p for n, p in params.items() if n.startswith("attr_emb.")]
+        groups = [{"params": [p for n, p in params.items() if not n.startswith("attr_emb.")]},
+                  {"params": attr, "lr": self.cfg["lr"] * scale}] if attr and scale != 1 else [{"params": list(params.values())}]
+        return torch.optim.AdamW(groups, lr=self.cfg["lr"], weight_decay=self.cfg["weight_decay"], **fused)
 
     @torch.no_grad()
     def generate(self, masks: np.ndarray | torch.Tensor, *, sampler: str | None = None, steps: int | None = None,
@@ -336,7 +340,9 @@ def config_diff(a: dict[str, Any], b: dict[str, Any], keys) -> list[str]:
 
 
 def check_compatible(path: str | Path, cfg: dict[str, Any]) -> None:
-    """Raise CheckpointError if resuming ``path`` with ``cfg`` would change the model's shape."""
-    diff = config_diff(read_checkpoint(path)["hyper_parameters"], {"num_classes": NUM_CLASSES, **cfg}, SHAPE_KEYS)
+    """Raise CheckpointError if resuming ``path`` with ``cfg`` would change the model's shape or its optimizer's
+    parameter groups (a resumed optimizer keeps the learning rates it was saved with)."""
+    diff = config_diff({**LEGACY, **read_checkpoint(path)["hyper_parameters"]}, {"num_classes": NUM_CLASSES, **cfg},
+                       (*SHAPE_KEYS, "attribute_lr_scale"))
     if diff:
         raise CheckpointError(f"{path}: cannot resume with a different model: " + "; ".join(diff))
