@@ -46,8 +46,8 @@ QUICK: dict[str, Any] = {
     "p_uncond": 0.1,  # per-sample mask dropout for classifier-free guidance
     "p_uncond_attr": 0.15,  # per-sample, per-attribute dropout (each condition guided on its own)
     "attribute_balance": 0.0,  # draw train images with weight prod share(value)^-this over attributes (0: uniform,
-    # 1: each time / weather / scene value about equally often). 1.0 on quick: time recovered 0.87x (0.76x), weather
-    # 0.58x (0.60x), but Table I consistency 0.94x (1.03x) and FID 3.28x (2.05x) the floor: off
+    # 1: each time / weather / scene value about equally often). 1.0 on quick (attribute_lr_scale 1): time 0.87x
+    # (0.76x), weather 0.58x (0.60x), but Table I consistency 0.94x (1.03x) and FID 3.28x (2.05x) the floor: off
     "attribute_lr_scale": 30.0,  # lr of the attribute embeddings (zero at the start) = this x lr. At 1 they stay
     # small in 12 epochs (mean |w| 0.07 time, 0.02 weather; the time embedding's 0.34) and time / weather are
     # recovered at 0.76x / 0.60x the real ceiling; at 30: 0.98x / 0.74x (attribute_guidance 2), val loss 0.110 vs 0.113
@@ -146,7 +146,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "model": ("channels", "channel_mult", "num_res_blocks", "attn_levels", "emb_dim", "injection", "mask_hidden",
               "dropout", "attributes", "scale_shift"),  # CondUNet keyword arguments
     "schedule": ("noise_schedule", "prediction_type", "num_train_timesteps"),  # make_scheduler keyword arguments
-    "training": ("p_uncond", "p_uncond_attr", "attribute_balance", "attribute_lr_scale", "epochs", "batch_size", "lr", "weight_decay", "grad_clip", "ema_decay", "ema_start"),
+    "training": ("p_uncond", "p_uncond_attr", "attribute_balance", "attribute_lr_scale", "epochs", "batch_size", "lr",
+                 "weight_decay", "grad_clip", "ema_decay", "ema_start"),
     "run": ("num_workers", "ckpt_every", "preview_every", "n_preview", "log_every", "logger", "devices", "num_nodes",
             "strategy", "ckpt_minutes", "channels_last", "compile"),
     "sampling": ("sampler", "steps", "guidance", "attribute_guidance"),  # defaults of generate(); stored with the model

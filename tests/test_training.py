@@ -174,7 +174,8 @@ def test_attribute_embeddings_learn_at_their_own_rate_and_a_resume_keeps_it(tmp_
         images, masks = torch.rand(4, 3, 16, 16) * 2 - 1, torch.randint(0, 19, (4, 16, 16), dtype=torch.uint8)
         codes = torch.tensor([[1, 2, 3], [2, 5, 1], [3, 1, 2], [1, 3, 4]])  # every row asked for, none dropped
         before = {n: p.detach().clone() for n, p in module.model.named_parameters()}
-        diffusion_loss(module.model, images, masks, module.noise, attrs=codes, p_uncond=0.0, p_uncond_attr=0.0).backward()
+        loss = diffusion_loss(module.model, images, masks, module.noise, attrs=codes, p_uncond=0.0, p_uncond_attr=0.0)
+        loss.backward()
         opt.step()
         step = {n: float((p.detach() - before[n]).abs().max()) for n, p in module.model.named_parameters()}
         moved[scale] = (max(v for n, v in step.items() if n.startswith("attr_emb.")),

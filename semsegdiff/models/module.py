@@ -113,8 +113,10 @@ class DiffusionModule(pl.LightningModule):
         fused = dict(fused=True) if self.device.type == "cuda" else {}  # one kernel for every parameter's update
         params, scale = dict(self.model.named_parameters()), self.cfg["attribute_lr_scale"]
         attr = [p for n, p in params.items() if n.startswith("attr_emb.")]
-        groups = [{"params": [p for n, p in params.items() if not n.startswith("attr_emb.")]},
-                  {"params": attr, "lr": self.cfg["lr"] * scale}] if attr and scale != 1 else [{"params": list(params.values())}]
+        groups = [{"params": list(params.values())}]
+        if attr and scale != 1:  # one group when 1: the optimizer state of runs saved before the setting existed
+            groups = [{"params": [p for n, p in params.items() if not n.startswith("attr_emb.")]},
+                      {"params": attr, "lr": self.cfg["lr"] * scale}]
         return torch.optim.AdamW(groups, lr=self.cfg["lr"], weight_decay=self.cfg["weight_decay"], **fused)
 
     @torch.no_grad()
