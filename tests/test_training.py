@@ -157,7 +157,6 @@ def test_resume_refuses_a_different_model(tmp_path, tiny_checkpoint):
         train(cfg, out=out, resume=True, progress=False)
 
 
-
 def test_attribute_embeddings_learn_at_their_own_rate_and_a_resume_keeps_it(tmp_path, tiny_checkpoint):
     """One AdamW step moves a weight by about its group's lr: the attribute embeddings by attribute_lr_scale x lr."""
     from semsegdiff.models.diffusion import diffusion_loss
@@ -193,6 +192,7 @@ def test_attribute_embeddings_learn_at_their_own_rate_and_a_resume_keeps_it(tmp_
     check_compatible(tmp_path / "old.ckpt", {**hp, "attribute_lr_scale": 1.0})
     with pytest.raises(CheckpointError, match=f"attribute_lr_scale: checkpoint 1.0, now {hp['attribute_lr_scale']}"):
         check_compatible(tmp_path / "old.ckpt", hp)
+
 
 @pytest.mark.slow
 def test_ddp_two_processes_on_cpu(tmp_path):
