@@ -162,6 +162,8 @@ MODEL_KEYS = GROUPS["model"]
 SCHEDULE_KEYS = GROUPS["schedule"]
 # What a resumed run cannot change: the weights' shapes and what they were trained for (dropout has no weights).
 SHAPE_KEYS = ("num_classes", "size", *(k for k in MODEL_KEYS if k != "dropout"))
+# ... nor its optimizer's parameter groups: a resumed optimizer keeps the learning rates it was saved with.
+RESUME_KEYS = (*SHAPE_KEYS, "attribute_lr_scale")
 # What checkpoints saved before a setting existed were trained with (loading fills these in, not the profile's value).
 LEGACY = {"attributes": False, "scale_shift": False, "attribute_balance": 0.0, "attribute_lr_scale": 1.0}
 # Settings that do not change what training produces: a checkpoint trained with other values is reused.

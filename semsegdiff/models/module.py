@@ -18,7 +18,7 @@ import torch
 from pytorch_lightning.callbacks import WeightAveraging
 
 from ..attributes import ATTRIBUTES, requested
-from ..config import LEGACY, MODEL_KEYS, PROFILES, QUICK, SCHEDULE_KEYS, SHAPE_KEYS, check_setting, validate
+from ..config import LEGACY, MODEL_KEYS, PROFILES, QUICK, RESUME_KEYS, SCHEDULE_KEYS, check_setting, validate
 from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DivergenceError, SettingError
 from ..labels import NUM_CLASSES
@@ -343,8 +343,8 @@ def config_diff(a: dict[str, Any], b: dict[str, Any], keys) -> list[str]:
 
 def check_compatible(path: str | Path, cfg: dict[str, Any]) -> None:
     """Raise CheckpointError if resuming ``path`` with ``cfg`` would change the model's shape or its optimizer's
-    parameter groups (a resumed optimizer keeps the learning rates it was saved with)."""
+    parameter groups (``RESUME_KEYS``)."""
     diff = config_diff({**LEGACY, **read_checkpoint(path)["hyper_parameters"]}, {"num_classes": NUM_CLASSES, **cfg},
-                       (*SHAPE_KEYS, "attribute_lr_scale"))
+                       RESUME_KEYS)
     if diff:
         raise CheckpointError(f"{path}: cannot resume with a different model: " + "; ".join(diff))
