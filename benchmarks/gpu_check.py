@@ -89,8 +89,10 @@ def main() -> None:
         report.append(f"- **missing packages: {', '.join(missing)}** (see README, GPU): stages that need them fail")
     py = sys.executable
     if "tests" not in a.skip:
+        xdist = (["-n", str(max(1, min(8, (os.cpu_count() or 2) // 2)))]  # workers share the GPU
+                 if __import__("importlib").util.find_spec("xdist") else [])
         code, secs, out = run("GPU-marked tests", [py, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider",
-                                                   "-o", "addopts=-ra"], min(180, left(sum(v for k, v in later.items() if k not in a.skip and k != "tests"))), a.logs / "tests.log")
+                                                   "-o", "addopts=-ra", *xdist], min(180, left(sum(v for k, v in later.items() if k not in a.skip and k != "tests"))), a.logs / "tests.log")
         summary = lines(out, r"\d+ (passed|failed)", r"^FAILED", r"^ERROR")
         report += ["", "## GPU-marked tests", f"exit {code} in {secs:.0f} s" + (" (stopped at its limit)" if code is None
                                                                                  else ""), "```", *summary[-25:], "```"]
@@ -101,7 +103,7 @@ def main() -> None:
                           "--try", "channels_last=true", "--try", "compile=true", "--train-path"], 240,
              (r"^profile", r"FLOPs", r"images/s")),
             ("sampling", [py, "benchmarks/sampling.py", "--profile", "paper", "--batch", "16", "--ref-steps", "50",
-                          "--batches", "64,128,256"], 120, (r"^profile", r"s/image", r"speed-up", r"images/s")),
+                          "--batches", "64,128,256"], 150, (r"^profile", r"s/image", r"speed-up", r"images/s")),
             ("evaluation", [py, "benchmarks/evaluation.py", "--profile", "gpu", "--n", "500"], 60,
              (r"images/s", r"ratio", r"^profile")),
         ]:

@@ -44,6 +44,20 @@ def resolve_accelerator(cfg: dict[str, Any], accelerator: str | None = None) -> 
     return accelerator, "32-true" if accelerator == "cpu" else device_and_precision()[1]
 
 
+class NormClipping:
+    """Gradient-norm clipping by the module itself, so that it works with fused AdamW (mixed into LightningModules).
+
+    Lightning's mixed-precision plugin refuses to clip for an optimizer that unscales gradients itself (fused
+    AdamW: "does not allow for gradient clipping"), a guard for fp16's GradScaler. Our precisions (fp32, bf16
+    mixed) have no scaler, so the gradients are already true and clipping them here is what the plugin would do.
+    """
+
+    def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
+                                    gradient_clip_algorithm: str | None = None) -> None:
+        if gradient_clip_val:
+            torch.nn.utils.clip_grad_norm_(self.parameters(), gradient_clip_val)
+
+
 class EpochLog(Callback):
     """One printed line per epoch (loss, time, time left): progress for logs, notebooks and papermill."""
 

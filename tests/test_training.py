@@ -339,3 +339,32 @@ def test_distilled_student_matches_its_teacher_in_few_steps(colour_models):
     assert after[1] < before[1]  # distillation improves one step
     for n, err in after.items():
         assert err < reference + 0.03, n  # within a tolerance of the teacher's 20 steps
+
+
+def test_gradient_clipping_with_fused_adamw_in_bf16(tmp_path, monkeypatch):
+    """Fused AdamW (what CUDA runs use) with bf16 mixed precision and grad_clip trains, and clips.
+
+    Lightning's mixed-precision plugin refuses to clip for a fused optimizer (found on the first H200 run: every
+    GPU training stopped at its first step); the module clips the norm itself.
+    """
+    cfg = tiny_cfg(tmp_path, size=8, channels=8, grad_clip=1e-3)
+    pl.seed_everything(0, verbose=False)
+    module = DiffusionModule(**cfg)
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    monkeypatch.setattr(module, "configure_optimizers",
+                        lambda: torch.optim.AdamW(module.parameters(), lr=1e-3, fused=True))
+    norms = []
+    clip = module.configure_gradient_clipping
+
+    def spy(*args, **kwargs):
+        clip(*args, **kwargs)
+        norms.append(torch.nn.utils.get_total_norm([p.grad for p in module.parameters() if p.grad is not None]))
+
+    monkeypatch.setattr(module, "configure_gradient_clipping", spy)
+    trainer = pl.Trainer(max_steps=2, accelerator="cpu", precision="bf16-mixed", gradient_clip_val=cfg["grad_clip"],
+                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.fit(module, train_dataloaders=DataLoader(colour_scenes(16), batch_size=8))
+    assert trainer.global_step == 2 and len(norms) == 2
+    assert all(n.cpu().item() <= 1e-3 * 1.01 for n in norms)  # clipped to grad_clip
+    assert any(not torch.equal(before[k], v) for k, v in module.state_dict().items())  # and trained

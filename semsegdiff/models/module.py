@@ -23,12 +23,13 @@ from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DivergenceError, SettingError
 from ..labels import NUM_CLASSES
 from ..tensors import as_tensor
+from ..trainer import NormClipping
 from .diffusion import SAMPLERS, diffusion_loss, make_scheduler, sample
 from .inpaint import inpaint
 from .unet import CondUNet, check_masks
 
 
-class DiffusionModule(pl.LightningModule):
+class DiffusionModule(NormClipping, pl.LightningModule):
     """Conditional U-Net + diffusers noise schedule, trained with per-sample mask dropout.
 
     Keyword arguments are the run configuration (a profile from :mod:`semsegdiff.config`);
