@@ -45,16 +45,22 @@ def code(attribute: str, value: Any, where: str = "") -> int:
     if value is None:
         return 0
     if not isinstance(value, str):
-        raise SettingError(f"{where or attribute}: expected a name for {attribute}, got {value!r}; "
+        raise SettingError(f"{where or attribute}: expected a name for {attribute}, got {_short(value)}; "
                            f"one of {', '.join(ATTRIBUTES[attribute])} (or {UNKNOWN})")
     v = value.strip().lower()
     v = ALIASES[attribute].get(v, v)
     if v == UNKNOWN:
         return 0
     if v not in ATTRIBUTES[attribute]:
-        raise SettingError(f"{where or attribute}: {value!r} is not a {attribute}; one of "
+        raise SettingError(f"{where or attribute}: {_short(value)} is not a {attribute}; one of "
                            f"{', '.join(ATTRIBUTES[attribute])} (or {UNKNOWN})")
     return ATTRIBUTES[attribute].index(v) + 1
+
+
+def _short(v: Any, n: int = 60) -> str:
+    """``repr(v)`` cut to ``n`` characters (a value read from a file may be any size)."""
+    r = repr(v)
+    return r if len(r) <= n else r[:n] + "..."
 
 
 def value(attribute: str, c: int) -> str:
@@ -89,6 +95,21 @@ def requested(n: int, **values: Any) -> np.ndarray:
             raise SettingError(f"--{a}: expected one name, or one per mask ({n}), got {v!r}")
         out[:, NAMES.index(a)] = [code(a, x, f"--{a}") for x in v]
     return out
+
+
+def check_codes(codes: np.ndarray, n: int, what: str = "attrs") -> np.ndarray:
+    """``codes`` as an (n, 3) int64 array of attribute codes (0 = unknown); SettingError naming the shape or the
+    first code out of range otherwise."""
+    codes = np.asarray(codes)
+    if codes.shape != (n, len(NAMES)) or not (np.issubdtype(codes.dtype, np.integer) or codes.dtype == bool):
+        raise SettingError(f"{what}: expected integer codes of shape ({n}, {len(NAMES)}) (one row per mask, columns "
+                           f"{', '.join(NAMES)}), got {codes.dtype} {codes.shape}")
+    for j, a in enumerate(NAMES):
+        bad = np.flatnonzero((codes[:, j] < 0) | (codes[:, j] > len(ATTRIBUTES[a])))
+        if len(bad):
+            raise SettingError(f"{what}: row {bad[0]} has {a} code {codes[bad[0], j]}; {a} codes are 0 (unknown) to "
+                               f"{len(ATTRIBUTES[a])} ({', '.join(ATTRIBUTES[a])})")
+    return codes.astype(np.int64)
 
 
 def counts(codes: np.ndarray) -> dict[str, dict[str, int]]:

@@ -8,7 +8,10 @@ flag>``, and exits 1 (2 for a malformed command line); a bug keeps its traceback
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -146,11 +149,13 @@ def _edit(a: argparse.Namespace) -> None:
 def _evaluate(a: argparse.Namespace) -> None:
     from .eval import evaluate_checkpoint
 
-    s = _settings(a, ["eval_masks", "sampler", "steps", "guidance", "eval_per_mask", "eval_seed", "inception"])
+    s = _settings(a, ["eval_masks", "sampler", "steps", "guidance", "eval_per_mask", "eval_seed", "inception",
+                      *GROUPS["judge"]])
     ev = evaluate_checkpoint(a.checkpoint, judge=a.judge, split=a.split, n_masks=s["eval_masks"], sampler=s["sampler"],
                              steps=s["steps"], guidance=s["guidance"], per_mask=s["eval_per_mask"],
                              seed=s["eval_seed"], inception=s["inception"] or "", out=a.out, device=a.device,
-                             overwrite=a.overwrite, progress=not a.no_progress, say=print)
+                             overwrite=a.overwrite, progress=not a.no_progress, say=print,
+                             judge_settings={k: s[k] for k in GROUPS["judge"]})
     print(ev.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"tables: {ev.settings.get('tables')}")
 
@@ -164,8 +169,8 @@ def _ablate(a: argparse.Namespace) -> None:
     cfg = get_profile(a.profile, **{k: getattr(a, k) for k in keys})
     trained = read_checkpoint(a.checkpoint)["hyper_parameters"]  # the data the model was trained on
     cfg.update({k: trained[k] for k in GROUPS["data"] if k in trained})
-    out = a.out or a.checkpoint.parent / "ablation"
-    results = run_study(cfg, a.checkpoint, out=out, device=check_device(a.device, "--device"),
+    out = a.out or a.checkpoint.parent / "ablation"  # the default, checked by run_study (a run folder of ours)
+    results = run_study(cfg, a.checkpoint, out=a.out, device=check_device(a.device, "--device"),
                         progress=not a.no_progress, generate_only=a.generate_only, overwrite=a.overwrite)
     if a.generate_only:
         print(f"generated sets cached under {out}")
@@ -324,6 +329,9 @@ def parser() -> argparse.ArgumentParser:
     _setting_flag(s, "eval_per_mask", "images per mask = generation seeds (default: the profile's)", "--per-mask")
     _setting_flag(s, "eval_seed", "seed of the first image (default: the profile's)", "--seed")
     _setting_flag(s, "inception", "FID Inception weights file (default: judge features, named so)")
+    for key in GROUPS["judge"]:
+        _setting_flag(s, key, f"of the judge trained when --judge is not given (default: the profile's; quick: "
+                              f"{QUICK[key]!r})")
     s.add_argument("--out", type=Path, help="tables go to OUT/<set>/ (default: <run>/eval/)")
     s.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when present)")
     s.add_argument("--overwrite", action="store_true", help="replace the tables of an earlier evaluation of the same "
@@ -364,15 +372,29 @@ def main(argv: list[str] | None = None) -> int:
     from .quiet import quiet
 
     quiet()
+    main_thread = threading.current_thread() is threading.main_thread()
+    before = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)} if main_thread else {}
+    try:
+        return _main(argv)
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = parser().parse_args(argv)
     except SystemExit as e:  # --help (0) or a usage error (2), already printed
         return int(e.code or 0)
     try:
         args.func(args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
     except UserError as e:
         print(f"semsegdiff {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (semsegdiff info | head): end quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 141
     except OSError as e:
         if e.filename is None:
             raise  # not about a file the user named: a bug, keep the traceback
@@ -382,6 +404,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"semsegdiff {args.command}: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM and SIGHUP end a command as Ctrl-C does: cleanly (a notebook's kernel is shut down, not left running)."""
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

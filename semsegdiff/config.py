@@ -206,13 +206,16 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
 OTHER_DEFAULTS: dict[str, Any] = {"per_mask": 1, "workers": 4, "max_steps": -1, "resample": 0, "dilate": 2}  # types
 
 
+FLAGS = {"distill_steps": "semsegdiff distill --steps"}  # settings whose flag is not --<key>
+
+
 def check_setting(key: str, value: Any) -> Any:
     """``value`` converted to the type of ``key``'s quick default and checked against its rules.
 
     Strings are read as YAML first (``"5e-4"`` -> 0.0005, ``"[1, 2]"`` -> [1, 2]). Raises
     :class:`SettingError` naming the setting and its flag.
     """
-    name = f"{key} (--{key.replace('_', '-')})"
+    name = f"{key} ({FLAGS.get(key, '--' + key.replace('_', '-'))})"
     if key not in QUICK and key not in OTHER_DEFAULTS:
         raise SettingError(f"unknown setting {key!r}; valid: {', '.join(QUICK)}")
     default = QUICK.get(key, OTHER_DEFAULTS.get(key))
@@ -310,6 +313,10 @@ def validate(cfg: dict[str, Any]) -> dict[str, Any]:
     lo_hi = out.get("distill_guidance", [0.0, 0.0])
     if len(lo_hi) != 2 or lo_hi[0] > lo_hi[1]:
         raise SettingError(f"distill_guidance (--distill-guidance): expected [low, high] with low <= high, got {lo_hi}")
+    if out.get("distill_steps", 0) > out.get("distill_grid", math.inf):
+        raise SettingError(f"distill_steps (semsegdiff distill --steps): {out['distill_steps']} is more than the "
+                           f"{out['distill_grid']} timesteps of distill_grid the student is distilled on; choose "
+                           f"1..{out['distill_grid']} (the student is made for 1-4)")
     if out.get("steps", 0) > out.get("num_train_timesteps", math.inf):
         raise SettingError(f"steps (--steps): {out['steps']} is more than num_train_timesteps "
                            f"({out['num_train_timesteps']})")
@@ -327,6 +334,35 @@ def get_profile(name: str, **overrides: Any) -> dict[str, Any]:
         if value is not None:
             cfg[key] = value
     return validate(cfg)
+
+
+# Notebook parameters that set a profile setting under another name (the others are named as the setting).
+NOTEBOOK_SETTINGS = {"arms": "ablate_arms", "regimes": "ablate_regimes", "n_generated": "ablate_n",
+                     "seeds": "ablate_seeds", "train_steps": "ablate_steps", "sampling_steps": "steps",
+                     "n_masks": "eval_masks", "per_mask": "eval_per_mask", "student": "ablate_student"}
+
+
+def parameter_setting(name: str) -> str | None:
+    """The profile setting a notebook parameter sets (``arms`` -> ``ablate_arms``), or None."""
+    key = NOTEBOOK_SETTINGS.get(name, name)
+    return key if key in QUICK and name not in ("profile", "overrides") else None
+
+
+def resolve(profile: str, overrides: dict[str, Any] | None = None, *, defaults: dict[str, Any] | None = None,
+            **settings: Any) -> dict[str, Any]:
+    """A notebook's settings, each from one place: the profile's, then the notebook's ``defaults``, then
+    ``overrides``, then ``settings`` (its parameters by setting name; None: not given). A setting given both as a
+    parameter and in ``overrides`` is refused, never silently replaced by one of them."""
+    overrides = dict(overrides or {})
+    if not all(isinstance(k, str) for k in overrides):
+        raise SettingError(f"overrides: expected a mapping of setting names to values, got {overrides!r}")
+    both = sorted(k for k, v in settings.items() if v is not None and k in overrides)
+    if both:
+        names = {v: k for k, v in NOTEBOOK_SETTINGS.items()}
+        raise SettingError("; ".join(f"{k}: given both as the notebook parameter {names.get(k, k)} and in overrides"
+                                     for k in both) + "; give each setting in one place")
+    return get_profile(profile, **{**(defaults or {}), **overrides,
+                                   **{k: v for k, v in settings.items() if v is not None}})
 
 
 def device_and_precision() -> tuple[str, str]:

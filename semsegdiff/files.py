@@ -7,8 +7,11 @@
 - A folder this tool writes carries a marker file listing the files it wrote; ``overwrite``
   replaces only such a folder, only when it holds nothing else (a user's file is never deleted),
   and never one that equals, contains or lies inside an input of the same command.
-- A folder that several commands fill over time (an ablation study) is held by one process at
-  a time (:func:`hold`, an OS lock released when the process ends, however it ends).
+- A folder that several commands fill over time (an ablation study, a training run) is held by one
+  process at a time (:func:`hold`, an OS lock released when the process ends, however it ends;
+  the other ranks of a DDP run share their rank zero's hold).
+- A folder being written by one process is refused to a second (its live temporary folder says so),
+  and the final rename looks again: a folder that appeared or changed meanwhile is never replaced.
 """
 from __future__ import annotations
 
@@ -40,6 +43,15 @@ _TMP = re.compile(r"^\..+\.(\d+)-[^.]*\.(tmp|old)(\.[^.]*)?$")  # .<name>.<pid>-
 
 def _tmp_prefix(path: Path) -> str:
     return f".{path.name}.{os.getpid()}-"
+
+
+def _writers(path: Path) -> list[int]:
+    """Live processes other than this one that are writing ``path`` (their temporary folders beside it)."""
+    if not path.parent.is_dir():
+        return []
+    own = re.compile(rf"^\.{re.escape(path.name)}\.(\d+)-[^.]*\.tmp$")
+    pids = {int(m.group(1)) for e in path.parent.iterdir() if (m := own.match(e.name))}
+    return sorted(pid for pid in pids if pid != os.getpid() and _alive(pid))
 
 
 def clean_stale(folder: Path) -> None:
@@ -181,6 +193,29 @@ def mark(folder: Path, **info) -> None:
     (folder / MARKER).write_text(json.dumps(info, default=str) + "\n")
 
 
+def claim(folder: str | os.PathLike, kind: str, *, legacy: Callable[[Path], bool] = lambda p: False,
+          flag: str = "--out", inputs: Iterable[str | os.PathLike] = (), create: bool = True) -> Path:
+    """Check that ``folder`` may be a folder of ``kind`` that commands fill over time (a run, a study, tables), and
+    mark it so: new or empty, one semsegdiff marked as such a folder, or one of an earlier version (which wrote no
+    marker) that ``legacy`` recognises by its content, never by a file name alone. :class:`OutputError` otherwise:
+    a user's folder is never written into."""
+    folder = check_output(folder, inputs=inputs, container=True, flag=flag)
+    entries = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    info = marker(folder)
+    if info is not None and isinstance(info.get("files"), list):
+        raise OutputError(f"{folder}: is the finished output of a semsegdiff command ({len(info['files'])} files), not "
+                          f"a folder that {'an' if kind[0] in 'aeiou' else 'a'} {kind} adds to; choose another {flag}")
+    if info is None and [e for e in entries if not e.endswith(".lock")] and not legacy(folder):
+        shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise OutputError(f"{folder}: was not written by semsegdiff (no {MARKER} marker; it holds {shown}), so "
+                          f"{article} {kind} will not write into it; choose a new or empty {flag}")
+    if create and info is None and _launched_rank() == 0:
+        _make_parent(folder / MARKER)
+        mark(folder, kind=kind, files=None)
+    return folder
+
+
 def describe(folder: str | os.PathLike) -> str:
     """``path (N files semsegdiff wrote at TIME)``: what replacing ``folder`` removes, for messages."""
     info = marker(folder) or {}
@@ -188,12 +223,16 @@ def describe(folder: str | os.PathLike) -> str:
 
 
 @contextlib.contextmanager
-def hold(folder: str | os.PathLike, what: str) -> Iterator[None]:
-    """Hold ``folder`` for this process (an exclusive OS lock on ``folder/.lock``, released however the process ends);
-    :class:`OutputError` naming the holder when another process holds it."""
+def hold(folder: str | os.PathLike, what: str, lock: str = ".lock") -> Iterator[None]:
+    """Hold ``folder`` for this process (an exclusive OS lock on ``folder/<lock>``, released however the process ends);
+    :class:`OutputError` naming the holder when another process holds it. The other ranks of a DDP run (started by
+    Lightning, torchrun or SLURM with their rank in the environment) share the hold of rank zero."""
     folder = Path(folder)
+    if _launched_rank() != 0:
+        yield
+        return
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a+") as f:
+    with open(folder / lock, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -213,6 +252,15 @@ def hold(folder: str | os.PathLike, what: str) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _launched_rank() -> int:
+    """This process's global rank as its launcher set it (0 outside DDP, and in the process that starts the others)."""
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "NODE_RANK"):
+        value = os.environ.get(key, "0")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 0
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, inputs: Iterable[str | os.PathLike] = (),
                say: Callable[[str], None] | None = None) -> Iterator[Path]:
@@ -226,12 +274,22 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, inputs: Iter
     _make_parent(path)
     tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent))
     try:
+        others = _writers(path)
+        if others:
+            raise OutputError(f"{path}: another process (pid {others[0]}) is writing this folder now; wait for it to "
+                              "finish or choose another output folder")
+        before = _state(path)
         yield tmp
         mark(tmp)
         for p in [tmp, *tmp.rglob("*")]:  # mkdtemp/mkstemp make 0700/0600; give the umask's permissions
             if not p.is_symlink():
                 os.chmod(p, output_mode(p.is_dir()))
-        if path.exists():
+        now = _state(path)
+        if now != before:  # written by someone else meanwhile: theirs stays, this result is dropped
+            raise OutputError(f"{path}: {'appeared' if before is None else 'changed'} while this command ran (another "
+                              "process wrote it); it was left as it is and this command's result was not kept")
+        if now is not None:
+            check_output(path, overwrite=overwrite, inputs=inputs)  # again: no user file added meanwhile
             if say is not None:
                 say(f"replacing {describe(path)}")
             old = path.with_name(f".{path.name}.{os.getpid()}-replaced.old")
@@ -239,9 +297,24 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False, inputs: Iter
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, path)
+            try:
+                os.rename(tmp, path)  # onto nothing, or an empty folder; a folder with files in it is refused
+            except OSError as e:
+                raise OutputError(f"{path}: appeared while this command ran (another process wrote it); it was left "
+                                  f"as it is and this command's result was not kept ({e.strerror})") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _state(path: Path) -> str | None:
+    """What ``path`` is now, to notice a change: None when absent or an empty folder, else its marker (or a
+    listing of its files when it has none)."""
+    if not path.is_dir() or not any(path.iterdir()):
+        return None
+    try:
+        return (path / MARKER).read_text()
+    except OSError:
+        return "unmarked: " + ",".join(_files_in(path))
 
 
 def file_fingerprint(path: str | Path) -> str:

@@ -45,6 +45,7 @@ from .errors import DataError, SettingError
 from .files import write_bytes
 from .labels import CLASS_NAMES, IGNORE, LABELS, NUM_CLASSES, class_id, ids_to_colors
 
+MAX_PIXELS = 8192 * 8192  # largest mask made here (resize, sketches): 64 MiB of ids
 BIG = 1_000_000  # largest coordinate, size or distance in pixels accepted: beyond any mask, safe from overflow
 
 
@@ -324,6 +325,9 @@ def resize(mask, size) -> np.ndarray:
     if isinstance(size, str) or len(hw) != 2:
         raise SettingError(f"size must be a positive int or an (h, w) pair, got {size!r}")
     h, w = (_number(v, "size", 1, whole=True) for v in hw)
+    if h * w > MAX_PIXELS:
+        raise SettingError(f"size {h}x{w}: {h * w:,} pixels, more than the {MAX_PIXELS:,} (8192 x 8192) a mask may "
+                           "have here")
     rows = ((np.arange(h) + 0.5) * mask.shape[0] / h).astype(int)
     cols = ((np.arange(w) + 0.5) * mask.shape[1] / w).astype(int)
     return mask[rows[:, None], cols]
@@ -468,14 +472,12 @@ def changed_region(a, b, grow: int = 2) -> np.ndarray:
 def read(path, colors: dict | None = None) -> np.ndarray:
     """Read a mask PNG: train ids (grey or palette PNG) or colours ({id: rgb} ``colors``, default as written).
 
-    A JPEG is refused: its lossy compression changes ids and blurs class edges (decode it and use :func:`snap`).
+    A file whose bytes are not a PNG (a JPEG, whatever its name) is refused: lossy compression changes ids and blurs
+    class edges (decode a drawing saved as JPEG and use :func:`snap`).
     """
     path, colors = Path(path), colors or {**{label.id: label.color for label in LABELS}, IGNORE: (0, 0, 0)}
-    if path.is_file():
-        with open(path, "rb") as f:
-            if f.read(3) == b"\xff\xd8\xff":
-                raise DataError(f"{path}: a JPEG; masks are read from PNG (JPEG's lossy compression changes the ids); "
-                                "for a colour drawing saved as JPEG, decode it and use masks.snap()")
+    if not path.is_file():
+        raise DataError(f"{path}: mask file not found")
     return _check(read_mask(path, colors), str(path))
 
 

@@ -1,6 +1,7 @@
 """Run the parameterized notebooks headless through papermill."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -55,9 +56,7 @@ def run_notebooks(profile: str = "quick", *, only: list[str] | None = None, para
     Every notebook gets ``root`` (the project folder, for data, figures and runs) as an absolute
     path. Raises :class:`NotebookError` naming the notebook and cell at the first failure.
     """
-    import papermill as pm
-
-    from .files import overlaps
+    from .files import claim, hold, overlaps
 
     root = Path(root).resolve()
     headless_env(root)
@@ -68,10 +67,15 @@ def run_notebooks(profile: str = "quick", *, only: list[str] | None = None, para
     if overlaps(out, notebooks_dir):
         raise OutputError(f"{out}: executed copies would go inside the notebooks folder {notebooks_dir}; "
                           "choose --out outside it")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
+    claim(out, "notebook run", legacy=ran_here, flag="--out")
+    with hold(out, "semsegdiff notebooks run", lock=".notebooks.lock"):  # its own lock: training inside takes .lock
+        return _run(notebooks, params, declared, out, kernel, progress, profile)
+
+
+def _run(notebooks: list[Path], params: dict[str, Any], declared: dict[Path, set[str]], out: Path, kernel: str,
+         progress: bool, profile: str) -> list[Path]:
+    import papermill as pm
+
     written = []
     for i, nb in enumerate(notebooks, 1):
         target = out / nb.name
@@ -93,6 +97,20 @@ def run_notebooks(profile: str = "quick", *, only: list[str] | None = None, para
     return written
 
 
+def ran_here(folder: Path) -> bool:
+    """Whether an unmarked ``folder`` (earlier versions wrote no marker) holds notebook runs of ours, by content: an
+    executed notebook that papermill ran, or a training run."""
+    from .models.training import is_run_folder
+
+    for nb in folder.glob("*.ipynb"):
+        try:
+            if "papermill" in json.loads(nb.read_text()).get("metadata", {}):
+                return True
+        except (OSError, ValueError, AttributeError):
+            continue
+    return is_run_folder(folder)
+
+
 def check_parameters(notebooks: list[Path], params: dict[str, Any]) -> dict[Path, set[str]]:
     """The parameters each notebook declares; an error for a parameter none of ``notebooks`` declares.
 
@@ -101,7 +119,7 @@ def check_parameters(notebooks: list[Path], params: dict[str, Any]) -> dict[Path
     """
     import papermill as pm
 
-    from .config import QUICK, check_setting, get_profile
+    from .config import OPTIONAL_PATHS, check_setting, get_profile, parameter_setting
 
     declared = {nb: set(pm.inspect_notebook(str(nb))) for nb in notebooks}
     known = set().union(*declared.values())
@@ -111,10 +129,14 @@ def check_parameters(notebooks: list[Path], params: dict[str, Any]) -> dict[Path
         raise NotebookError(f"unknown notebook parameter {', '.join(unknown)} (-p); {names} declare: "
                             f"{', '.join(sorted(known))}")
     for key, value in params.items():
-        if key in QUICK and value is not None:
-            check_setting(key, value)
+        setting = parameter_setting(key)
+        if setting is not None and value is not None and not (setting in OPTIONAL_PATHS and value == ""):
+            check_setting(setting, value)
     overrides = params.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise SettingError(f"overrides (-p overrides=...): expected a mapping such as {{lr: 5e-4}}, got {overrides!r}")
+    both = [f"-p {k}" for k in params if parameter_setting(k) in overrides]
+    if both:
+        raise SettingError(f"{', '.join(both)}: also given inside -p overrides; give each setting in one place")
     get_profile(str(params.get("profile", "quick")), **overrides)
     return declared

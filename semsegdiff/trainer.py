@@ -54,8 +54,16 @@ class NormClipping:
 
     def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
                                     gradient_clip_algorithm: str | None = None) -> None:
-        if gradient_clip_val:
+        if getattr(self.trainer.precision_plugin, "scaler", None) is not None:  # fp16: Lightning unscales first
+            super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        elif gradient_clip_val:
             torch.nn.utils.clip_grad_norm_(self.parameters(), gradient_clip_val)
+
+
+def fused_adamw(module: pl.LightningModule) -> dict[str, bool]:
+    """``fused=True`` for AdamW on CUDA (one kernel for every parameter's update), unless fp16 scales the gradients."""
+    scaled = module._trainer is not None and getattr(module.trainer.precision_plugin, "scaler", None) is not None
+    return {"fused": True} if module.device.type == "cuda" and not scaled else {}
 
 
 class EpochLog(Callback):
@@ -91,6 +99,10 @@ class StopAtStep(Callback):
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
         if trainer.global_step >= self.max_steps:
+            trainer.should_stop = True
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.global_step >= self.max_steps:  # a resumed run that has them already: not one batch more
             trainer.should_stop = True
 
 

@@ -233,7 +233,8 @@ def test_a_study_writes_its_tables_and_reads_back_only_finished_runs(study, tmp_
     (out / "notes.txt").write_text("mine")
     run_study(cfg, ckpt, progress=False, overwrite=True)  # starts over: removes what semsegdiff wrote, says so
     said = capsys.readouterr().out
-    assert f"removing {out / 'low'}" in said and f"removing {out / 'runs.csv'}" in said
+    assert f"removing what semsegdiff ablate wrote in {out / 'low'}" in said
+    assert f"removing what semsegdiff ablate wrote in {out / 'runs.csv'}" in said
     assert (out / "notes.txt").read_text() == "mine" and (out / "runs.csv").is_file()
 
 

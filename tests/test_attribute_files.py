@@ -52,13 +52,18 @@ def test_dataset_table_counts_unmatched_and_missing(bdd_with_labels):
     assert table.codes(ds.splits["val"]).tolist() == [codes("day", "cloudy", "residential")]
 
 
-def test_label_tree_skips_other_json_and_mask_folders(bdd_with_labels):
+def test_label_tree_skips_mask_folders_and_refuses_json_of_another_shape(bdd_with_labels):
     (bdd_with_labels / "labels/sem_seg/masks/train/broken.json").write_text("{not json")  # a mask folder: not read
-    (bdd_with_labels / "labels/config.json").write_text(json.dumps({"categories": ["car"]}))  # no frames
-    (bdd_with_labels / "labels/empty.json").write_text("[]")
+    (bdd_with_labels / "labels/empty.json").write_text("[]")  # no frames: no rows
     table = read_attributes(open_dataset(bdd_with_labels))
     assert [s["file"] for s in table.sources] == ["labels/bdd100k_labels_images_train.json",
                                                   "labels/det_20/det_val.json"]
+    other = bdd_with_labels / "labels/config.json"
+    for shape, got in [({"categories": ["car"]}, "an object with keys 'categories'"), (3, "a JSON int"),
+                       ([{"labels": []}], 'frame 1: expected an object with a "name"')]:
+        other.write_text(json.dumps(shape))  # never skipped as "no attribute file"
+        with pytest.raises(DataError, match=f"{other}.*{got}"):
+            read_attributes(open_dataset(bdd_with_labels))
 
 
 def test_csv_in_any_layout_comes_first(tmp_path, bdd_with_labels, reference_dir, cityscapes_dir):

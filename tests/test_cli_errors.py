@@ -188,9 +188,9 @@ BAD = [
     (["ablate", "--checkpoint", f"{W}/model.ckpt", "--ablate-n", "[0]"], 1, "--ablate-n"),
     (["ablate", "--checkpoint", f"{W}/empty.ckpt"], 1, "empty.ckpt: not a readable checkpoint"),
     (["ablate", "--checkpoint", f"{W}/model.ckpt", "--out", f"{W}/userdir"], 1,
-     "userdir: is not an ablation study folder semsegdiff wrote (it holds thesis.tex)"),
+     "userdir: was not written by semsegdiff (no .semsegdiff marker; it holds thesis.tex), so an ablation study"),
     (["ablate", "--checkpoint", f"{W}/model.ckpt", "--out", f"{W}/userdir", "--overwrite"], 1,
-     "is not an ablation study folder"),
+     "userdir: was not written by semsegdiff"),
     (["ablate", "--checkpoint", f"{W}/model.ckpt", "--out", f"{W}/file.txt"], 1, "file.txt: is a file"),
     (["ablate", "--checkpoint", f"{W}/model.ckpt", "--out", f"{W}"], 1, "overlaps the input"),
     # notebooks

@@ -646,4 +646,4 @@ def test_snap_honours_alpha_and_read_refuses_jpeg(tmp_path):
     for name in ("m.jpg", "disguised.png"):  # by its bytes, not its name
         (tmp_path / name).write_bytes(jpeg)
         message = refused(lambda: masks.read(tmp_path / name), DataError)
-        assert message.startswith(str(tmp_path / name)) and "a JPEG" in message and "PNG" in message
+        assert message.startswith(str(tmp_path / name)) and "bytes are JPEG" in message and "PNG" in message

@@ -195,7 +195,7 @@ def test_03_mask_editing(tmp_path):
 def test_05_adas_ablation(tmp_path):
     overrides = tiny_overrides(ablate_low_fraction=0.25, ablate_gen_seeds=1)
     params = {"overrides": overrides, "seeds": 3, "train_steps": 2, "filter_thresholds": [1.25],
-              "sampling_steps": 2, "n_show": 1, "student": "runs/quick/student/diffusion.ckpt"}
+              "n_show": 1, "student": "runs/quick/student/diffusion.ckpt"}  # the sets' steps: overrides' (TINY's 2)
     teacher = ensure_trained(get_profile("quick", **overrides), root=tmp_path, progress=False)  # what 05 reuses
     distill(teacher, root=tmp_path, progress=False, distill_iters=2)  # a student of it for real+gen student
     executed = run_one(tmp_path, "05_adas_ablation", params, ("classes", "n", "predictors", "examples"))
@@ -217,7 +217,7 @@ def test_06_conditions(tmp_path):
     overrides = tiny_overrides(ablate_low_fraction=0.25, ablate_gen_seeds=1, ablate_steps=2, steps=4)
     no_attributes = get_profile("quick", **{**overrides, "attributes": False})  # the consistency target's reference
     train(no_attributes, root=tmp_path, out=tmp_path / "runs/no_attributes", progress=False)
-    params = {"overrides": overrides, "n_check": 6, "seeds": 3, "sampling_steps": 2, "attribute_scales": [4.0],
+    params = {"overrides": overrides, "n_check": 6, "seeds": 3, "attribute_scales": [4.0],  # steps: overrides' 4
               "baseline": "runs/no_attributes/diffusion.ckpt"}
     executed = run_one(tmp_path, "06_conditions", params, ("grid", "photo", "check", "attribute_guidance", "enrichment"))
     figs = tmp_path / "figures"

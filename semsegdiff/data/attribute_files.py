@@ -65,8 +65,8 @@ def _add(rows: dict[str, np.ndarray], seen: dict[str, str], name: str, row: Mapp
     if not key:
         raise DataError(f"{path} {label}: empty image name")
     if key in rows:
-        raise DataError(f"{path}: {seen[key]} and {label} both name image {key!r}; give each image one row")
-    rows[key], seen[key] = _codes(row, f"{path} {label} ({name.strip()!r})"), label
+        raise DataError(f"{path}: {seen[key]} and {label} both name image {_short(key)}; give each image one row")
+    rows[key], seen[key] = _codes(row, f"{path} {label} ({_short(name.strip())})"), label
 
 
 def read_attribute_csv(path: str | Path) -> dict[str, np.ndarray]:
@@ -76,6 +76,13 @@ def read_attribute_csv(path: str | Path) -> dict[str, np.ndarray]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"{path}: cannot read attribute table ({e})") from None
+    try:
+        return _read_csv(path, text)
+    except csv.Error as e:  # a field over csv's size limit, a NUL byte, ...
+        raise DataError(f"{path}: not a readable CSV table ({e}); the columns are {', '.join(CSV_COLUMNS)}") from None
+
+
+def _read_csv(path: Path, text: str) -> dict[str, np.ndarray]:
     reader = csv.reader(io.StringIO(text))
     header = [h.strip().lower() for h in next(reader, [])]
     columns = {"name": ("name",), **SOURCE_KEYS}
@@ -97,35 +104,48 @@ def read_attribute_csv(path: str | Path) -> dict[str, np.ndarray]:
     return rows
 
 
-def read_label_frames(path: str | Path) -> dict[str, np.ndarray] | None:
+def read_label_frames(path: str | Path) -> dict[str, np.ndarray]:
     """{image name: (3,) uint8 codes} of a BDD100K label JSON (a list of frames, or ``{"frames": [...]}``).
 
-    None when the file holds no frames (another JSON of the label tree); malformed JSON, a frame
-    without a name and a value outside the vocabulary are DataErrors naming the frame.
+    Every label JSON of BDD100K is such a list (Scalabel's format); a file of any other shape, malformed
+    JSON, a frame without a name and a value outside the vocabulary are DataErrors naming the file
+    (and frame), never skipped. An empty list holds no frames: {}.
     """
     path = Path(path)
     try:
         raw = json.loads(path.read_bytes())
     except json.JSONDecodeError as e:
         raise DataError(f"{path}: malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply to be a label file (expected a list of frames)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
         raise DataError(f"{path}: cannot read label file ({e})") from None
     frames = raw.get("frames") if isinstance(raw, dict) else raw
-    if not (isinstance(frames, list) and frames and isinstance(frames[0], dict) and "name" in frames[0]):
-        return None
+    if not isinstance(frames, list):
+        got = f"an object with keys {', '.join(map(repr, list(raw)[:5]))}" if isinstance(raw, dict) else \
+            f"a JSON {type(raw).__name__}"
+        raise DataError(f"{path}: expected a BDD100K label file, a JSON list of frames (or {{\"frames\": [...]}}) "
+                        f"each {{\"name\": \"x.jpg\", \"attributes\": {{...}}}}, got {got}; move other JSON files "
+                        "out of labels/")
     rows: dict[str, np.ndarray] = {}
     seen: dict[str, str] = {}
     for i, frame in enumerate(frames, start=1):
         name = frame.get("name") if isinstance(frame, dict) else None
         if not isinstance(name, str):
             raise DataError(f"{path} frame {i}: expected an object with a \"name\" (the image file) and "
-                            f"\"attributes\", got {str(frame)[:60]}")
+                            f"\"attributes\", got {_short(frame)}")
         attributes = frame.get("attributes") or {}
         if not isinstance(attributes, dict):
-            raise DataError(f"{path} frame {i} ({name!r}): \"attributes\" must be an object with weather, scene "
-                            f"and timeofday, got {attributes!r}")
+            raise DataError(f"{path} frame {i} ({_short(name)}): \"attributes\" must be an object with weather, "
+                            f"scene and timeofday, got {_short(attributes)}")
         _add(rows, seen, name, attributes, path, f"frame {i}")
     return rows
+
+
+def _short(value: Any, n: int = 60) -> str:
+    """``repr(value)`` cut to ``n`` characters, for messages about files of any size."""
+    text = repr(value) if not isinstance(value, (dict, list)) else json.dumps(value, default=str)[:n + 1]
+    return text if len(text) <= n else text[:n] + "..."
 
 
 def find_attribute_files(root: str | Path, layout: str) -> list[Path]:
@@ -168,8 +188,8 @@ def read_attributes(dataset: Dataset) -> AttributeTable:
     sources = []
     for path in dataset.attribute_files:
         rows = read_attribute_csv(path) if path.suffix.lower() == ".csv" else read_label_frames(path)
-        if rows is None:
-            continue  # a JSON without frames
+        if not rows:
+            continue  # an empty list of frames (or a table without rows) names no image
         matched = images.intersection(rows)
         for name in matched:
             have = merged.setdefault(name, np.zeros(len(NAMES), np.uint8))

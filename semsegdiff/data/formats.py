@@ -103,10 +103,32 @@ def read_image(path: Path) -> np.ndarray:
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"RIFF": "WebP", b"GIF8": "GIF", b"BM": "BMP", b"II*\x00": "TIFF",
+              b"MM\x00*": "TIFF"}
+
+
+def check_png(path: Path) -> bytes:
+    """The first bytes of a mask file, after checking that it is a PNG by its content, whatever its name: a JPEG
+    (lossy: a third of the ids change) or any other format is refused naming the file and what its bytes are."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(26)
+    except OSError as e:
+        raise DataError(f"{path}: cannot read file ({e.strerror or e})") from None
+    if not head:
+        raise DataError(f"{path}: file is empty")
+    if head[:8] != PNG_SIGNATURE:
+        kind = next((name for sig, name in SIGNATURES.items() if head.startswith(sig)), "not an image file")
+        lossy = " (lossy: its compression changes ids and blurs class edges)" if kind in ("JPEG", "WebP") else ""
+        raise DataError(f"{path}: masks must be PNG files, but this file's bytes are {kind}{lossy}"
+                        f"{', whatever its name says' if path.suffix.lower() == '.png' else ''}; export the mask as "
+                        "PNG from its source (for a drawing saved as JPEG: decode it and use masks.snap())")
+    return head
+
+
 def _palette_png(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    """(indices (H, W), palette (K, 3)) of a palette-mode (P) PNG, or None for any other file."""
-    with open(path, "rb") as f:
-        head = f.read(26)
+    """(indices (H, W), palette (K, 3)) of a palette-mode (P) PNG, or None for any other PNG (non-PNG is refused)."""
+    head = check_png(path)
     if head[:8] != PNG_SIGNATURE or len(head) < 26 or head[25] != 3:  # IHDR colour type 3 = indexed
         return None
     from PIL import Image
@@ -163,7 +185,9 @@ def check_ids(mask: np.ndarray, path: Path) -> np.ndarray:
 def read_color_mask(path: Path, colors: dict[int, tuple[int, int, int]],
                     rgb: np.ndarray | None = None) -> np.ndarray:
     """Read an RGB colour mask (or take its decoded ``rgb``) and convert it to train ids; unknown colours are an error."""
-    rgb = _decode(Path(path), ImageReadMode.RGB).permute(1, 2, 0).cpu().numpy() if rgb is None else rgb
+    if rgb is None:
+        check_png(Path(path))
+        rgb = _decode(Path(path), ImageReadMode.RGB).permute(1, 2, 0).cpu().numpy()
     ids, unknown = colors_to_ids(rgb, colors)
     if unknown.any():
         y, x = np.argwhere(unknown)[0]

@@ -50,12 +50,13 @@ from pytorch_lightning.callbacks import BasePredictionWriter
 
 from .. import masks as mask_edits
 from ..config import validate
-from ..errors import CheckpointError, DataError, OutputError, SettingError
-from ..files import MARKER, atomic_dir, atomic_path, check_output, file_fingerprint, hold, mark, marker, write_text
+from ..errors import CheckpointError, DataError, SettingError
+from ..files import atomic_dir, atomic_path, file_fingerprint, hold, marker, write_text
 from ..attributes import NAMES, code
 from ..labels import CLASS_NAMES, IGNORE, NUM_CLASSES, class_id
 from .judge import Segmenter, key_hash, load_segmenter, train_segmenter
 from .metrics import consistency
+from .study_folder import open_study, write_tables
 
 RARE = ("rider", "motorcycle", "bicycle", "train", "bus")  # the classes real+rare and real+copypaste add
 RARE_CONDITIONS = {"night": ("time", "night"), "rain": ("weather", "rain"), "fog": ("weather", "fog")}  # real+cond
@@ -391,46 +392,25 @@ def run_study(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path =
     time. ``overwrite`` starts the study over, removing what semsegdiff wrote there (``say``
     tells what); ``runs.csv`` and ``table.{csv,md,tex}`` are written at the end.
     """
-    out = Path(out) if out else Path(checkpoint).parent / "ablation"
+    from ..models.training import beside
+
+    out = Path(out) if out else beside(checkpoint, "ablate") / "ablation"
     inputs = [checkpoint, *([cfg["ablate_student"]] if cfg.get("ablate_student") else [])]
-    open_study(out, overwrite=False, inputs=inputs)  # checked before the lock, the data and the model
+    generation_devices(cfg)  # a strategy that cannot work is refused first
+    open_study(out, inputs=inputs, create=False)  # checked before the lock, the data and the model
     with hold(out, "semsegdiff ablate"):
         open_study(out, overwrite=overwrite, inputs=inputs, say=say)
         return _run_study(cfg, checkpoint, root=root, out=out, device=device, progress=progress,
                           generate_only=generate_only)
 
 
-STUDY_ENTRIES = ("low", "full", "runs.csv", "table.csv", "table.md", "table.tex", ".lock", MARKER)  # what a study holds
-
-
-def open_study(out: Path, *, overwrite: bool = False, inputs=(), say=print) -> None:
-    """Check that ``out`` may be an ablation study folder (new, empty, or one semsegdiff wrote) and mark it;
-    with ``overwrite``, remove what semsegdiff wrote there first (and say what)."""
-    check_output(out, inputs=inputs, container=True, flag="--out")
-    entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
-    info = marker(out) or {}
-    ours = info.get("kind") == "ablation study" or set(entries) <= set(STUDY_ENTRIES)  # or a study of earlier versions
-    if entries and not ours:
-        shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
-        raise OutputError(f"{out}: is not an ablation study folder semsegdiff wrote (it holds {shown}); choose another "
-                          "--out (a new or empty folder)")
-    if overwrite:
-        for name in entries:
-            if name in STUDY_ENTRIES and name not in (".lock", MARKER):
-                say(f"removing {out / name} (written by semsegdiff ablate)")
-                shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink()
-    if out.is_dir() and info.get("kind") != "ablation study":
-        mark(out, kind="ablation study", files=None)
-
-
 def _run_study(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path, out: Path, device: str,
                progress: bool, generate_only: bool) -> pd.DataFrame:
-    from ..figures import save_table
     from .stats import arm_table
 
     regimes, val, out = _setup(cfg, checkpoint, root=root, out=out, device=device, progress=progress)
     for sets in regimes.values():
-        sets.generation = {"devices": 1 if cfg["devices"] == "auto" else cfg["devices"], "strategy": cfg["strategy"]}
+        sets.generation = generation_devices(cfg)
     if generate_only:
         for sets in regimes.values():
             for arm, n_mult, threshold in _plan(cfg):
@@ -459,10 +439,26 @@ def _run_study(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path,
                           f"val mIoU {result['miou']:.4f} (real {data.counts['real']}, generated "
                           f"{data.counts['generated']}, {result['seconds']:.0f} s)", flush=True)
     results = pd.DataFrame(rows)
-    with atomic_path(out / "runs.csv") as tmp:
-        results.to_csv(tmp, index=False)
-    save_table(arm_table(results).set_index(["regime", "arm", "n_mult", "threshold"]), "table", out)
+    write_tables(out, results, arm_table(results).set_index(["regime", "arm", "n_mult", "threshold"]))
     return results
+
+
+def generation_devices(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Devices and strategy of the generation stage. Several devices run each set's predict loop in worker processes
+    that Lightning spawns for it (``ddp_spawn``; ``ddp_notebook`` inside Jupyter), never by re-running the command:
+    a study is many predict loops with segmenters trained between them, on one device, in this process."""
+    from lightning_fabric.utilities.imports import _IS_INTERACTIVE
+
+    devices = 1 if cfg["devices"] == "auto" else cfg["devices"]
+    several = (len(devices) if isinstance(devices, list) else devices) > 1
+    strategy = cfg["strategy"]
+    if several and strategy == "auto":
+        strategy = "ddp_notebook" if _IS_INTERACTIVE else "ddp_spawn"
+    elif several and strategy == "ddp":
+        raise SettingError("strategy (--strategy): ddp re-runs the whole command in each process, but a study trains "
+                           "its segmenters between the generation loops; use ddp_spawn (the default for several "
+                           "devices)")
+    return {"devices": devices, "strategy": strategy}
 
 
 def _setup(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path, out: str | Path | None, device: str,

@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..errors import DataError
-from ..files import atomic_dir, check_output, file_fingerprint, write_text
+from ..errors import DataError, SettingError
+from ..files import atomic_dir, check_output, claim, file_fingerprint, marker, write_text
 from ..labels import CLASS_NAMES
 from .judge import Segmenter, key_hash
 from .metrics import consistency, diversity, fid, kid, per_image_miou, ssim
@@ -335,7 +335,7 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
                         guidance: float | None = None, per_mask: int | None = None, seed: int | None = None,
                         inception: str = "", out: str | Path | None = None, root: str | Path = ".",
                         device: str | None = None, overwrite: bool = True, progress: bool = True,
-                        say=None) -> Evaluation:
+                        say=None, judge_settings: dict[str, Any] | None = None) -> Evaluation:
     """Generate for the split's masks with ``checkpoint``, score with the judge, write the tables (``semsegdiff evaluate``).
 
     Unset settings come from the checkpoint's configuration (its profile's judge and
@@ -345,6 +345,7 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
     from ..config import PROFILES, check_device, check_setting
     from ..data import dataset_for
     from ..models import load_checkpoint
+    from ..models.training import beside
     from .judge import ensure_judge, load_segmenter
     from .metrics import inception_features
 
@@ -353,23 +354,34 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
     model = load_checkpoint(checkpoint, device=device)
     cfg = {**PROFILES.get(model.cfg.get("profile", "quick"), PROFILES["quick"]), **model.cfg}
     given = {"eval_masks": n_masks, "sampler": sampler, "steps": steps, "guidance": guidance,
-             "eval_per_mask": per_mask, "eval_seed": seed, "inception": inception or None}
+             "eval_per_mask": per_mask, "eval_seed": seed, "inception": inception or None, **(judge_settings or {})}
+    if judge and any(v is not None for v in (judge_settings or {}).values()):
+        raise SettingError(f"--judge {judge}: a given judge is used as it is; the judge settings "
+                           f"({', '.join(k for k, v in judge_settings.items() if v is not None)}) train a new one")
     cfg.update({k: check_setting(k, v) for k, v in given.items() if v is not None})
-    out = Path(out) if out else checkpoint.parent / "eval"
-    check_output(out, inputs=[checkpoint], container=True)
     judge_model = load_segmenter(Path(judge), device) if judge else None  # a bad file: an error before any work
     if judge_model is not None:
         check_pair(model, judge_model, checkpoint, judge)
+    home = Path(out) if out else beside(checkpoint, "evaluate")  # the judge and the generated images go here
+    out = Path(out) if out else checkpoint.parent / "eval"
+    ours = lambda p: any(marker(q) for q in p.iterdir() if q.is_dir())  # noqa: E731 - an earlier version's
+    claim(out, "folder of evaluations", legacy=ours, inputs=[checkpoint], create=False)
     prepared = dataset_for(cfg, root=root, progress=progress)
     if split not in prepared.splits:
         raise DataError(f"{prepared.root}: no {split} split to evaluate on (has {', '.join(prepared.splits)})")
-    n = min(cfg["eval_masks"], len(prepared.masks(split)))
+    available = len(prepared.masks(split))
+    if n_masks is not None and cfg["eval_masks"] > available or available < 2:
+        hint = (f"use --masks {available} or fewer" if available >= 2 else
+                "the scores need at least 2: prepare the data with a larger val_fraction, or choose --split")
+        raise SettingError(f"eval_masks (--masks): {cfg['eval_masks']} masks asked for, but the {split} split of "
+                           f"{prepared.root} has {available}; {hint}")
+    n = min(cfg["eval_masks"], available)
     masks, real = np.asarray(prepared.masks(split)[:n]), np.asarray(prepared.images(split)[:n])
     tables = out / set_folder(checkpoint, masks, sampler=cfg["sampler"], steps=cfg["steps"], guidance=cfg["guidance"],
                               per_mask=cfg["eval_per_mask"], seed=cfg["eval_seed"], cache=out)[1].name
     check_output(tables, overwrite=overwrite, inputs=[checkpoint])  # before training a judge or generating
     if judge_model is None:
-        judge_model, judge_path = ensure_judge(cfg, root=root, out=checkpoint.parent, progress=progress, device=device)
+        judge_model, judge_path = ensure_judge(cfg, root=root, out=home, progress=progress, device=device)
         check_pair(model, judge_model, checkpoint, judge_path)
     else:
         judge_path = Path(judge)
@@ -378,9 +390,10 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
         net = inception_features(cfg["inception"]).to(device)
         extractor = lambda x: torch.cat([net(b.to(device)).cpu() for b in x.split(64)])  # noqa: E731
         features = "Inception"
+    claim(out, "folder of evaluations", legacy=ours, inputs=[checkpoint])
     generated = generate_set(model, checkpoint, masks, sampler=cfg["sampler"], steps=cfg["steps"],
                              guidance=cfg["guidance"], per_mask=cfg["eval_per_mask"], seed=cfg["eval_seed"],
-                             cache=checkpoint.parent / "generated", source=f"{prepared.root} {split}[:{n}]",
+                             cache=home / "generated", source=f"{prepared.root} {split}[:{n}]",
                              progress=progress)
     evaluation = score(generated, masks, real, judge_model, features=features, extractor=extractor,
                        settings={"checkpoint": str(checkpoint), "judge": str(judge_path), "split": split})

@@ -38,15 +38,18 @@ from ..config import GROUPS, RUN_ONLY_KEYS, validate
 from ..data import SegDataModule, dataset_for
 from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DataError, OutputError, SettingError
-from ..files import file_fingerprint, overlaps
-from ..trainer import is_rank_zero, make_trainer, resolve_accelerator, save_final
+from ..files import claim, file_fingerprint, hold, overlaps
+from ..trainer import fused_adamw, is_rank_zero, make_trainer, resolve_accelerator, save_final
 from .diffusion import Guided, drop_attributes
 from .module import EMA, DiffusionModule, config_diff, load_checkpoint, read_checkpoint
-from .training import move_aside, run_paths
+from .training import beside, check_resume, is_run_folder, move_aside, run_paths
 from .unet import one_hot
 
 # Settings a student may change from its teacher's: how it is distilled and run (never the network or data).
 STUDENT_KEYS = tuple(k for k in RUN_ONLY_KEYS if k not in ("profile", "cache")) + ("batch_size", "grad_clip")
+# What a resumed distillation must share with its last.ckpt (distill_iters may grow; run settings may change).
+DISTILLED_KEYS = ("distill_lr", "distill_grid", "distill_guidance", "distill_target_ema", "batch_size", "grad_clip",
+                  "seed")
 
 
 class _Frozen:
@@ -121,7 +124,7 @@ class Distiller(DiffusionModule):
         return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        fused = dict(fused=True) if self.device.type == "cuda" else {}
+        fused = fused_adamw(self)
         return torch.optim.AdamW(self.model.parameters(), lr=self.cfg["distill_lr"], weight_decay=0.0, **fused)
 
 
@@ -158,40 +161,51 @@ def distill(teacher: str | Path, *, out: str | Path | None = None, root: str | P
                               f"({model.cfg.get('teacher_path', 'its teacher')})")
     cfg = student_config(teacher, dict(model.cfg), overrides)
     resolve_accelerator(cfg, accelerator)
-    out = Path(root) / out if out is not None else teacher.parent / "student"
+    out = Path(root) / out if out is not None else beside(teacher, "distill") / "student"
     paths = run_paths(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: is a file, expected a run folder (--out)")
     if overlaps(out, teacher):  # moving an earlier run aside must never move the teacher
         raise OutputError(f"{out}: holds the teacher {teacher}; choose another --out for the student")
     ckpt_path = paths["last"] if resume and paths["last"].is_file() else None
+    done = 0
     if ckpt_path:
-        earlier = read_checkpoint(ckpt_path)["hyper_parameters"]
-        if earlier.get("teacher") != cfg["teacher"]:
-            raise CheckpointError(f"{ckpt_path}: was distilled from another teacher ({earlier.get('teacher_path')}, "
-                                  f"sha256 {str(earlier.get('teacher'))[:12]}), not {teacher} "
+        earlier = read_checkpoint(ckpt_path)
+        if earlier["hyper_parameters"].get("teacher") != cfg["teacher"]:
+            hp = earlier["hyper_parameters"]
+            raise CheckpointError(f"{ckpt_path}: was distilled from another teacher ({hp.get('teacher_path')}, "
+                                  f"sha256 {str(hp.get('teacher'))[:12]}), not {teacher} "
                                   f"({cfg['teacher'][:12]}); resume with that teacher or start over without --resume")
-    elif resume:
+        check_resume(ckpt_path, cfg, DISTILLED_KEYS, "distill")
+        done = int(earlier["global_step"])
+    claim(out, "distillation run", legacy=is_run_folder, create=False)
+    if resume and not ckpt_path:
         print(f"no {paths['last']} to resume from: starting a new distillation", flush=True)
+    iters = cfg["distill_iters"] if max_steps <= 0 else min(max_steps, cfg["distill_iters"])
+    if done >= iters:
+        print(f"{ckpt_path} has {done} optimizer steps already (asked for {iters}): nothing to train; raise "
+              "--distill-iters (or --max-steps) to continue it", flush=True)
     prepared = dataset_for(cfg, root=root, progress=progress)
     if "train" not in prepared.splits or prepared.size != cfg["size"]:
         raise DataError(f"{prepared.root}: no {cfg['size']}px train split to distil on")
-    if not ckpt_path and is_rank_zero():
-        move_aside(out)
-    pl.seed_everything(cfg["seed"], workers=True, verbose=False)
-    data = SegDataModule(prepared.root, batch_size=cfg["batch_size"], num_workers=cfg["num_workers"])
-    loader = data.train_dataloader()
-    iters = cfg["distill_iters"] if max_steps <= 0 else min(max_steps, cfg["distill_iters"])
-    cfg["epochs"] = math.ceil(iters / max(len(loader), 1))
-    ema = EMA(decay=cfg["distill_target_ema"], start=0)
-    trainer = make_trainer(cfg, out, name="diffusion", val_every=10**9, accelerator=accelerator, progress=progress,
-                           max_steps=iters, resume_step=int(read_checkpoint(ckpt_path)["global_step"]) if ckpt_path
-                           else None, callbacks=[ema])
-    student = Distiller(model, **cfg)
-    missing, _ = student.load_state_dict(model.state_dict(), strict=False)  # the teacher's weights
-    assert all(".guidance_emb." in k for k in missing), missing  # only the guidance input is new
-    trainer.fit(student, train_dataloaders=loader, ckpt_path=ckpt_path, weights_only=True)
-    return save_final(trainer, paths["checkpoint"])
+    with hold(claim(out, "distillation run", legacy=is_run_folder), "semsegdiff distill"):
+        if not ckpt_path and is_rank_zero():
+            move_aside(out)
+        pl.seed_everything(cfg["seed"], workers=True, verbose=False)
+        data = SegDataModule(prepared.root, batch_size=cfg["batch_size"], num_workers=cfg["num_workers"])
+        loader = data.train_dataloader()
+        # epochs enough for the steps still to do after the resumed ones (StopAtStep stops at exactly iters)
+        per_epoch = max(len(loader), 1)
+        cfg["epochs"] = math.ceil(done / per_epoch) + math.ceil(max(iters - done, 0) / per_epoch) + 1
+        ema = EMA(decay=cfg["distill_target_ema"], start=0)
+        trainer = make_trainer(cfg, out, name="diffusion", val_every=10**9, accelerator=accelerator,
+                               progress=progress, max_steps=iters, resume_step=done if ckpt_path else None,
+                               callbacks=[ema])
+        student = Distiller(model, **cfg)
+        missing, _ = student.load_state_dict(model.state_dict(), strict=False)  # the teacher's weights
+        assert all(".guidance_emb." in k for k in missing), missing  # only the guidance input is new
+        trainer.fit(student, train_dataloaders=loader, ckpt_path=ckpt_path, weights_only=True)
+        return save_final(trainer, paths["checkpoint"])
 
 
 def ensure_student(cfg: dict[str, Any], teacher: str | Path, *, root: str | Path = ".", progress: bool = True) -> Path:

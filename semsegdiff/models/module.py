@@ -17,13 +17,13 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import WeightAveraging
 
-from ..attributes import ATTRIBUTES, requested
+from ..attributes import check_codes, requested
 from ..config import LEGACY, MODEL_KEYS, PROFILES, QUICK, RESUME_KEYS, SCHEDULE_KEYS, check_setting, validate
 from ..data.datamodule import to_model_range
-from ..errors import CheckpointError, DivergenceError, SettingError
+from ..errors import CheckpointError, DataError, DivergenceError, SettingError
 from ..labels import NUM_CLASSES
-from ..tensors import as_tensor
-from ..trainer import NormClipping
+from ..tensors import as_tensor, to_numpy
+from ..trainer import NormClipping, fused_adamw
 from .diffusion import SAMPLERS, diffusion_loss, make_scheduler, sample
 from .inpaint import inpaint
 from .unet import CondUNet, check_masks
@@ -111,7 +111,7 @@ class DiffusionModule(NormClipping, pl.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """AdamW; the attribute embeddings (which start at zero) at ``attribute_lr_scale`` x ``lr``."""
-        fused = dict(fused=True) if self.device.type == "cuda" else {}  # one kernel for every parameter's update
+        fused = fused_adamw(self)
         params, scale = dict(self.model.named_parameters()), self.cfg["attribute_lr_scale"]
         attr = [p for n, p in params.items() if n.startswith("attr_emb.")]
         groups = [{"params": list(params.values())}]
@@ -147,9 +147,7 @@ class DiffusionModule(NormClipping, pl.LightningModule):
         """
         masks = as_tensor(masks)
         check_masks(masks, self.cfg["num_classes"], self.size)
-        seeds = [seed + i for i in range(len(masks))] if isinstance(seed, int) else list(seed)
-        if len(seeds) != len(masks):
-            raise SettingError(f"got {len(seeds)} seeds for {len(masks)} masks")
+        seeds = seed_list(seed, len(masks))
         joint = self.is_student and attribute_guidance is None  # a student's one scale
         sampler, steps, guidance, attribute_guidance = (
             self.cfg[k] if v is None else check_setting(k, v)
@@ -160,7 +158,10 @@ class DiffusionModule(NormClipping, pl.LightningModule):
         if attrs is None:
             attrs = torch.from_numpy(requested(len(masks), **asked).astype(np.int64))
         else:
-            attrs = as_tensor(attrs).long().reshape(len(masks), len(ATTRIBUTES))
+            given = [k for k, v in asked.items() if v is not None]
+            if given:
+                raise SettingError(f"attrs and {', '.join(given)}: give the codes (attrs) or the names, not both")
+            attrs = torch.from_numpy(check_codes(to_numpy(as_tensor(attrs)), len(masks)))
         if bool(attrs.any()) and not self.cfg["attributes"]:
             given = ", ".join(k for k, v in asked.items() if v is not None) or "attrs"
             raise SettingError(f"{given}: this checkpoint was trained without attributes (attributes: false); "
@@ -186,6 +187,18 @@ class DiffusionModule(NormClipping, pl.LightningModule):
             raise SettingError("local regeneration needs both init (the photos) and keep (the pixels to keep)")
         if init is not None:
             init, keep = _as_images(init), as_tensor(keep)
+            n, (h, w) = len(masks), masks.shape[1:]
+            if tuple(init.shape) != (n, 3, h, w) or init.dtype != torch.uint8:
+                raise DataError(f"init: expected {n} uint8 photos of {h}x{w} ((N, 3, H, W) or (N, H, W, 3)) for the "
+                                f"{n} masks, got {init.dtype} {tuple(init.shape)}")
+            if tuple(keep.shape) != (n, h, w) or keep.dtype != torch.bool:
+                raise DataError(f"keep: expected a bool array ({n}, {h}, {w}) (True = keep the photo's pixel), got "
+                                f"{keep.dtype} {tuple(keep.shape)}")
+        if not len(masks):  # nothing to generate: an empty batch of the model's shape
+            self.train(was_training)
+            empty = torch.empty((0, 3, *masks.shape[1:]), dtype=torch.uint8)
+            return (empty, torch.empty((0, intermediates, 3, *masks.shape[1:]), dtype=torch.uint8)) if intermediates \
+                else empty
         for s in starts:
             if init is not None:
                 images, snap = inpaint(self.model, masks[s:s + batch_size], init[s:s + batch_size],
@@ -203,6 +216,31 @@ class DiffusionModule(NormClipping, pl.LightningModule):
         self.train(was_training)
         images = torch.cat(out)
         return (images, torch.cat(snaps)) if intermediates else images
+
+
+MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed's range (non-negative)
+
+
+def seed_list(seed: int | Sequence[int], n: int) -> list[int]:
+    """One seed per image: ``seed + i`` from one whole number (numpy integers too), or a sequence of ``n``; floats,
+    booleans, negative values and values past ``MAX_SEED`` are refused."""
+    def whole(v: Any, what: str) -> int:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= int(v) <= MAX_SEED:
+            raise SettingError(f"{what}: a seed is a whole number 0..2**63-1, got {v!r}")
+        return int(v)
+
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        first = whole(seed, "seed")
+        if n and first + n - 1 > MAX_SEED:
+            raise SettingError(f"seed: {first} + {n - 1} (one seed per image) passes 2**63-1; use a smaller seed")
+        return [first + i for i in range(n)]
+    if isinstance(seed, (str, bytes, float, np.floating, bool)) or not hasattr(seed, "__len__"):
+        raise SettingError(f"seed: expected a whole number or one per mask ({n}), got {seed!r}")
+    seeds = [whole(v, f"seed[{i}]") for i, v in enumerate(to_numpy(seed).tolist() if isinstance(seed, torch.Tensor)
+                                                           else seed)]
+    if len(seeds) != n:
+        raise SettingError(f"got {len(seeds)} seeds for {n} masks")
+    return seeds
 
 
 def _as_images(images: np.ndarray | torch.Tensor) -> torch.Tensor:

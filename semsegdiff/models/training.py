@@ -24,11 +24,12 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
 
-from ..config import LEGACY, RUN_ONLY_KEYS, validate
+from ..config import GROUPS, LEGACY, RUN_ONLY_KEYS, validate
 from ..data import SegDataModule, dataset_for
 from ..errors import CheckpointError, DataError, OutputError, SettingError
-from ..files import atomic_path, overlaps
+from ..files import atomic_path, claim, hold, marker, overlaps
 from ..trainer import is_rank_zero, make_trainer, resolve_accelerator, save_final
+from .cost import cpu_warning
 from .module import EMA, DiffusionModule, check_compatible, config_diff, read_checkpoint
 
 
@@ -82,7 +83,7 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
     if cfg["sampler"] == "lcm":
         raise SettingError("sampler (--sampler): lcm samples a distilled student (semsegdiff distill), not the "
                            "diffusion model trained here; train with a solver and distil the checkpoint")
-    resolve_accelerator(cfg, accelerator)
+    device, _ = resolve_accelerator(cfg, accelerator)
     out = Path(root) / (out or Path("runs") / cfg["profile"])
     paths = run_paths(out)
     if out.exists() and not out.is_dir():
@@ -94,15 +95,29 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
     resume_step = None
     if ckpt_path:
         check_compatible(ckpt_path, cfg)
+        check_resume(ckpt_path, cfg, TRAINED_KEYS, "train")
         resume_step = int(read_checkpoint(ckpt_path)["global_step"])
-    elif resume:
+    claim(out, "training run", legacy=is_run_folder, create=False)
+    if resume and not ckpt_path:
         print(f"no {paths['last']} to resume from: starting a new run", flush=True)
     prepared = dataset_for(cfg, root=root, progress=progress)
     if "train" not in prepared.splits:
         raise DataError(f"{prepared.root}: the dataset has no train split (it has {', '.join(prepared.splits)})")
     if prepared.size != cfg["size"]:
         raise DataError(f"{prepared.root}: cache is {prepared.size}px but the run asks for size {cfg['size']}")
-    # everything checked: now the run folder may change
+    warning = cpu_warning(cfg, prepared.meta["splits"]["train"]["images"]) if device == "cpu" else None
+    if warning and is_rank_zero():
+        print(warning, flush=True)
+    with hold(claim(out, "training run", legacy=is_run_folder), "semsegdiff train"):
+        # everything checked: now the run folder may change (one process at a time)
+        return _fit(cfg, out, prepared, ckpt_path=ckpt_path, resume_step=resume_step, accelerator=accelerator,
+                    progress=progress, max_steps=max_steps, callbacks=callbacks)
+
+
+def _fit(cfg: dict[str, Any], out: Path, prepared, *, ckpt_path: Path | None, resume_step: int | None,
+         accelerator: str | None, progress: bool, max_steps: int, callbacks: Sequence[Callback]) -> Path:
+    """The training run itself, in the checked and held run folder ``out``."""
+    paths = run_paths(out)
     if not ckpt_path and is_rank_zero():
         move_aside(out)
     pl.seed_everything(cfg["seed"], workers=True, verbose=False)
@@ -134,6 +149,44 @@ def ensure_trained(cfg: dict[str, Any], *, root: str | Path = ".", retrain: bool
         print(f"reusing {path} (trained with these settings; retrain=True to train again)", flush=True)
         return path
     return train(cfg, out=Path("runs") / cfg["profile"], root=root, max_steps=max_steps, progress=progress)
+
+
+# What a resumed training run must share with its checkpoint besides the shapes (check_compatible): the data and
+# how it is trained; epochs may grow (what resuming is for), run settings may change.
+TRAINED_KEYS = tuple(k for g in ("data", "schedule", "training") for k in GROUPS[g] if k not in ("cache", "epochs"))
+
+
+def check_resume(path: Path, cfg: dict[str, Any], keys: Sequence[str], command: str) -> None:
+    """Refuse, before any work, a resume from ``path`` with settings that differ from what trained it: the
+    continued run would record settings its first steps were not trained with."""
+    diff = config_diff({**LEGACY, **read_checkpoint(path)["hyper_parameters"]}, cfg, keys)
+    if diff:
+        raise SettingError(f"{path}: --resume continues the same run, but {len(diff)} setting"
+                           f"{'s differ' if len(diff) > 1 else ' differs'} from what trained it ({'; '.join(diff)}); "
+                           f"resume without changing them, or start a new {command} run without --resume")
+
+
+def is_run_folder(folder: Path) -> bool:
+    """Whether an unmarked ``folder`` (an earlier version wrote no marker) holds a run of ours, by its content:
+    a readable semsegdiff checkpoint, or a subfolder semsegdiff marked."""
+    for name in ("diffusion.ckpt", "diffusion/checkpoints/last.ckpt"):
+        if (folder / name).is_file():
+            try:
+                read_checkpoint(folder / name)
+                return True
+            except CheckpointError:
+                pass
+    return any(p.is_dir() and marker(p) is not None for p in folder.iterdir())
+
+
+def beside(checkpoint: str | Path, command: str) -> Path:
+    """The run folder of ``checkpoint``, where ``command`` writes what it makes from it unless given ``--out``; an
+    :class:`OutputError` when semsegdiff did not write that folder (a checkpoint in a user's own folder)."""
+    folder = Path(checkpoint).parent
+    if folder.is_dir() and marker(folder) is None and not is_run_folder(folder):
+        raise OutputError(f"{folder}: holds {Path(checkpoint).name} but was not written by semsegdiff, so "
+                          f"{command} will not write its outputs beside it; give --out (a new or empty folder)")
+    return folder
 
 
 def move_aside(out: Path) -> Path | None:

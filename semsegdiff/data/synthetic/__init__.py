@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 from ...attributes import encode
 from ...config import check_setting
 from ...files import check_output
+from ...limits import check_memory
 from ..formats import write_bdd100k
 from .layers import draw_scene
 from .plan import Scene, plan_scene
@@ -116,6 +117,7 @@ def write_dataset(out: str | Path, *, n: int = 2000, size: int = 64, seed: int =
     n, size, seed, val_fraction = (check_setting(k, v) for k, v in (
         ("n_synthetic", n), ("size", size), ("seed", seed), ("val_fraction", val_fraction)))
     check_output(out, overwrite=overwrite)  # before the rendering, not after
+    check_memory(n * size * size * 4, f"n_synthetic {n} scenes at size {size}")  # images and masks, in memory
     images, masks, codes = _render(n, size, seed, progress)
     names = [f"synth-s{seed}-{i:06d}" for i in range(n)]
     n_train = n - round(n * val_fraction)
