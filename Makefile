@@ -20,7 +20,7 @@ export HF_HOME            := $(CACHE)/huggingface
 export HF_HUB_OFFLINE     := 1
 export PYTHONUNBUFFERED   := 1
 
-.PHONY: run test install clean
+.PHONY: run test rehearse install clean
 
 # (Re)create the venv when it is missing, broken (e.g. moved, or its Python is gone)
 # or older than pyproject.toml; install the package editable and register the kernel.
@@ -42,6 +42,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The paper route on the CPU: every CLI verb and notebook with the paper (and gpu) profile at 128 px, tiny counts.
+rehearse: $(STAMP)
+	$(PY) scripts/rehearse.py
 
 clean:
 	rm -rf runs data .cache .pytest_cache lightning_logs

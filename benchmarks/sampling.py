@@ -12,6 +12,9 @@ one forward per step) in 1, 2 and 4 steps. Target: >= 250x the reference.
     python benchmarks/sampling.py [--profile quick|gpu|paper] [--batch 8] [--ref-steps 1000] [--device cuda]
                                   [--batches 64,128,256]
 
+Every row runs in ``--precision`` (default auto: bf16 on CUDA and on CPUs with native bf16); where
+bf16 is native, ours is also timed in fp32 and in bf16 side by side (the ratio).
+
 ``--ref-steps`` below 1000 times that many DDPM steps and scales the time to 1000 (the
 per-step cost is constant); the printout says so. ``--batches`` also times ours at larger
 batches (throughput: images/s and MFU from the U-Net's counted forward FLOPs, two per step
@@ -27,40 +30,41 @@ import time
 import torch
 
 from mfu import device_name, forward_flops, mfu_line
+from semsegdiff.config import PROFILES
 
 
-def _model(profile: str, device: str, student: bool = False):
+def _model(profile: str, device: str, student: bool = False, precision: str = "auto"):
     from semsegdiff.config import get_profile
     from semsegdiff.models import DiffusionModule
 
     torch.manual_seed(0)
     extra = dict(teacher="benchmark", sampler="lcm", steps=4) if student else {}  # a student's network and sampler
-    return DiffusionModule(**{**get_profile(profile), **extra}).to(device).eval()
+    return DiffusionModule(**{**get_profile(profile, precision=precision), **extra}).to(device).eval()
 
 
 @torch.no_grad()
 def reference(model, masks: torch.Tensor, steps: int) -> torch.Tensor:
     """DDPM with two forwards per step (the reference's loop, on a diffusers scheduler)."""
     from semsegdiff.models import make_scheduler, one_hot
+    from semsegdiff.precision import autocast
 
     sched = make_scheduler("ddpm", **{k: model.cfg[k] for k in ("noise_schedule", "prediction_type")})
     sched.set_timesteps(1000, device=masks.device)
     cond = one_hot(masks, model.model.num_classes)
     x = torch.randn(masks.shape[0], 3, *masks.shape[1:], device=masks.device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=masks.is_cuda)
     for t in sched.timesteps[:steps]:
-        with autocast:
+        with autocast(masks.device, model.cfg["precision"]):  # the same precision as ours
             c = model.model(x, t, cond).float()
             u = model.model(x, t, torch.zeros_like(cond)).float()
         x = sched.step(u + model.cfg["guidance"] * (c - u), t, x).prev_sample
     return x
 
 
-def _run(kind: str, profile: str, batch: int, ref_steps: int, device: str, queue) -> None:
+def _run(kind: str, profile: str, batch: int, ref_steps: int, device: str, precision: str, queue) -> None:
     from semsegdiff.quiet import quiet
 
     quiet()
-    model = _model(profile, device, student=kind.startswith("student"))
+    model = _model(profile, device, student=kind.startswith("student"), precision=precision)
     size = model.size
     masks = torch.randint(0, 19, (batch, size, size), generator=torch.Generator().manual_seed(0)).to(torch.uint8)
     masks = masks.to(device)
@@ -111,18 +115,23 @@ def measure(kind: str, *args) -> tuple[float, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--profile", default="quick", choices=["quick", "gpu", "paper"])
+    p.add_argument("--profile", default="quick", choices=list(PROFILES))
     p.add_argument("--batch", type=int, default=8, help="masks per batch")
     p.add_argument("--ref-steps", type=int, default=1000, help="DDPM steps actually timed (scaled to 1000)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--batches", default="", help="comma-separated larger batches to time ours at (throughput)")
+    p.add_argument("--precision", default="auto", choices=["auto", "32", "bf16-mixed"],
+                   help="of every row (auto: bf16 on CUDA and CPUs with native bf16); fp32 vs bf16 is timed apart")
     a = p.parse_args()
-    args = (a.profile, a.batch, a.ref_steps, a.device)
-    model = _model(a.profile, a.device)
+    args = (a.profile, a.batch, a.ref_steps, a.device, a.precision)
+    model = _model(a.profile, a.device, precision=a.precision)
     guided = model.cfg["guidance"] != 1.0
     flops = forward_flops(model.model, model.size, 19, a.device) * (2 if guided else 1)  # per image and step
     del model
-    print(f"profile {a.profile}, batch {a.batch}, device {device_name(a.device)}; counted FLOPs per image and step: "
+    from semsegdiff.precision import lightning_precision
+
+    print(f"profile {a.profile}, batch {a.batch}, device {device_name(a.device)}, precision "
+          f"{lightning_precision(a.precision, a.device)} ({a.precision}); counted FLOPs per image and step: "
           f"{flops / 1e9:.1f} GFLOP ({'two forwards: guided' if guided else 'one forward'})")
     ref_s, ref_mem = measure("reference", *args)
     ours_s, ours_mem = measure("ours", *args)
@@ -136,9 +145,13 @@ def main() -> None:
           f"{mfu_line(a.batch / ours_s * 20 * flops, a.device)}")
     # throughput at large batches before the students: each row is its own process (~15 s of start-up on a GPU)
     for batch in [int(b) for b in a.batches.split(",") if b]:
-        seconds, mem = measure("ours", a.profile, batch, a.ref_steps, a.device)
+        seconds, mem = measure("ours", a.profile, batch, a.ref_steps, a.device, a.precision)
         print(f"ours at batch {batch:4d}: {batch / seconds:8.1f} images/s, {mem / 2**20:8.1f} MiB; "
               f"{mfu_line(batch / seconds * 20 * flops, a.device)}", flush=True)
+    if lightning_precision("bf16-mixed", a.device) == "bf16-mixed":  # bf16 is native here: what it buys
+        fp32, bf16 = (measure("ours", a.profile, a.batch, a.ref_steps, a.device, p)[0] for p in ("32", "bf16-mixed"))
+        print(f"precision: ours in bf16-mixed {a.batch / bf16:.1f} vs fp32 {a.batch / fp32:.1f} images/s: "
+              f"{fp32 / bf16:.2f}x", flush=True)
     for n in (4, 2, 1):
         st_s, st_mem = measure(f"student{n}", *args)
         print(f"student    LCM {n} step{'s' if n > 1 else ' '}, 1 forward/step:     {st_s:8.2f} s/batch  "

@@ -9,7 +9,9 @@ that rate over the GPU's dense bf16 peak (``mfu.py``).
 
 Variants, measured one after the other in this process (the machine is shared: compare ratios):
 
-- ``bare``: a plain Trainer: no checkpoints, no validation, no logger;
+- ``bare``: a plain Trainer: no checkpoints, no validation, no logger (in the profile's ``precision``);
+- ``precision``: the bare run in fp32 and in bf16 mixed precision, in interleaved pairs
+  (``--repeats``), with the ratio of their medians (where bf16 is native: CUDA, AVX512-BF16, AMX);
 - ``+ <setting>``: each of ``--try`` (e.g. ``channels_last=true``, ``compile=true``), one at a time;
 - ``train()``: the path ``semsegdiff train`` runs (CSV logs, checkpoints on the profile's cadence,
   validation + previews every ``preview_every`` epochs); the time of one checkpoint and one
@@ -24,6 +26,7 @@ schedule, so a speed setting that changes the loss curve shows here.
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -38,6 +41,7 @@ from mfu import device_name, mfu_line, train_step_flops
 from semsegdiff.config import PROFILES, device_and_precision, get_profile
 from semsegdiff.data import SegDataModule, dataset_for
 from semsegdiff.models import EMA, DiffusionModule
+from semsegdiff.precision import lightning_precision
 from semsegdiff.quiet import quiet
 
 
@@ -67,7 +71,7 @@ class StepTimer(Callback):
 
 def bare(cfg: dict, prepared, warmup: int, steps: int) -> tuple[float, float, float]:
     """(images/s, mean loss, data wait share) of a plain Trainer on the real module and data."""
-    device, precision = device_and_precision()
+    device, precision = device_and_precision(cfg["precision"])
     pl.seed_everything(cfg["seed"], verbose=False)
     data = SegDataModule(prepared.root, batch_size=cfg["batch_size"], num_workers=cfg["num_workers"])
     timer = StepTimer(warmup, steps)
@@ -99,13 +103,14 @@ def main() -> None:
                    help="a speed setting measured against the bare run, e.g. compile=true")
     p.add_argument("--train-path", action="store_true", help="also time `semsegdiff train`'s path")
     p.add_argument("-o", action="append", default=[], metavar="KEY=VALUE", help="override a profile setting")
+    p.add_argument("--repeats", type=int, default=2, help="interleaved fp32 / bf16 pairs (the ratio: of medians)")
     a = p.parse_args()
     quiet()
     overrides = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in a.o)}
     cfg = get_profile(a.profile, **overrides)
     if cfg["data"] != "synthetic" and not Path(cfg["data"]).exists():
         cfg = get_profile(a.profile, **{"data": "synthetic", **overrides})  # speed does not depend on the data
-    device, precision = device_and_precision()
+    device, precision = device_and_precision(cfg["precision"])
     prepared = dataset_for(cfg)
     net = DiffusionModule(**cfg).model.to(device)
     flops = train_step_flops(net, cfg["size"], 19, device)
@@ -120,6 +125,7 @@ def main() -> None:
     rows.append(("bare", images_s, loss))
     print(f"bare          {images_s:8.1f} images/s ({cfg['batch_size'] / images_s * 1000:.1f} ms/step), "
           f"loss {loss:.4f}, data wait {wait:.1%}; {mfu_line(images_s * flops, device)}", flush=True)
+    compare_precision(base, prepared, a.warmup, a.steps, a.repeats, flops, device)
     for t in a.tries:
         key, value = t.split("=", 1)
         variant = get_profile(a.profile, **{**overrides, "data": cfg["data"], key: yaml.safe_load(value)})
@@ -138,6 +144,23 @@ def main() -> None:
         print(f"train()       {images_s:8.1f} images/s ({images_s / rows[0][1]:.2f}x bare), loss {loss:.4f}; one "
               f"checkpoint {ckpt_s:.2f} s every {ckpt_every / 60:.1f} min, one validation {val_s:.2f} s every "
               f"{val_every / 60:.1f} min: {amortised:.1f} images/s amortised ({amortised / rows[0][1]:.2f}x bare)")
+
+
+def compare_precision(cfg: dict, prepared, warmup: int, steps: int, repeats: int, flops: float, device: str) -> None:
+    """fp32 against bf16 mixed precision, in interleaved pairs (the machine's load drifts): images/s, loss, ratio."""
+    if lightning_precision("bf16-mixed", device) != "bf16-mixed":
+        print(f"precision: no native bf16 on {device_name(device)}, so only fp32 runs here")
+        return
+    rates: dict[str, list[float]] = {"32": [], "bf16-mixed": []}
+    for r in range(repeats):
+        for setting in rates:
+            images_s, loss, _ = bare({**cfg, "precision": setting}, prepared, warmup, steps)
+            rates[setting].append(images_s)
+            print(f"precision {setting:<10} (pair {r + 1}) {images_s:8.1f} images/s, loss {loss:.4f}; "
+                  f"{mfu_line(images_s * flops, device)}", flush=True)
+    fp32, bf16 = (statistics.median(v) for v in rates.values())
+    print(f"precision: bf16-mixed {bf16:.1f} vs fp32 {fp32:.1f} images/s (medians of {repeats}): "
+          f"{bf16 / fp32:.2f}x", flush=True)
 
 
 def _train_path(cfg, warmup, steps, keep):

@@ -126,23 +126,24 @@ def _distill(a: argparse.Namespace) -> None:
 def _generate(a: argparse.Namespace) -> None:
     from .models import generate_folder
 
-    s = _settings(a, ["sampler", "steps", "guidance", "per_mask", "seed", "batch_size", "attribute_guidance"])
+    s = _settings(a, ["sampler", "steps", "guidance", "per_mask", "seed", "batch_size", "attribute_guidance",
+                      "precision"])
     manifest = generate_folder(a.checkpoint, a.masks, a.out, sampler=s["sampler"], steps=s["steps"],
                                guidance=s["guidance"], per_mask=s["per_mask"] or 1, seed=s["seed"] or 0,
                                batch_size=s["batch_size"] or 64, resize=a.resize, device=a.device,
                                overwrite=a.overwrite, progress=not a.no_progress,
-                               attribute_guidance=s["attribute_guidance"], **_conditions(a))
+                               attribute_guidance=s["attribute_guidance"], precision=s["precision"], **_conditions(a))
     print(f"wrote {len(manifest)} images and manifest.csv to {a.out}")
 
 
 def _edit(a: argparse.Namespace) -> None:
     from .models import edit_photo
 
-    s = _settings(a, ["sampler", "steps", "guidance", "seed", "resample", "dilate", "attribute_guidance"])
+    s = _settings(a, ["sampler", "steps", "guidance", "seed", "resample", "dilate", "attribute_guidance", "precision"])
     out = edit_photo(a.checkpoint, a.image, a.mask, a.edited_mask, a.out, dilate=2 if s["dilate"] is None else s["dilate"],
                      sampler=s["sampler"], steps=s["steps"], guidance=s["guidance"], seed=s["seed"] or 0,
                      resample=s["resample"] or 0, resize=a.resize, device=a.device, overwrite=a.overwrite,
-                     attribute_guidance=s["attribute_guidance"], **_conditions(a))
+                     attribute_guidance=s["attribute_guidance"], precision=s["precision"], **_conditions(a))
     print(f"wrote the edited photo (image.png) and its label (mask.png) to {out}")
 
 
@@ -150,12 +151,12 @@ def _evaluate(a: argparse.Namespace) -> None:
     from .eval import evaluate_checkpoint
 
     s = _settings(a, ["eval_masks", "sampler", "steps", "guidance", "eval_per_mask", "eval_seed", "inception",
-                      *GROUPS["judge"]])
+                      *GROUPS["judge"], "precision"])
     ev = evaluate_checkpoint(a.checkpoint, judge=a.judge, split=a.split, n_masks=s["eval_masks"], sampler=s["sampler"],
                              steps=s["steps"], guidance=s["guidance"], per_mask=s["eval_per_mask"],
                              seed=s["eval_seed"], inception=s["inception"] or "", out=a.out, device=a.device,
                              overwrite=a.overwrite, progress=not a.no_progress, say=print,
-                             judge_settings={k: s[k] for k in GROUPS["judge"]})
+                             judge_settings={k: s[k] for k in GROUPS["judge"]}, precision=s["precision"])
     print(ev.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"tables: {ev.settings.get('tables')}")
 
@@ -165,7 +166,7 @@ def _ablate(a: argparse.Namespace) -> None:
     from .eval import arm_table, run_study
     from .models import read_checkpoint
 
-    keys = [*GROUPS["ablation"], "steps", "devices", "strategy"]
+    keys = [*GROUPS["ablation"], "steps", "devices", "strategy", "precision"]
     cfg = get_profile(a.profile, **{k: getattr(a, k) for k in keys})
     trained = read_checkpoint(a.checkpoint)["hyper_parameters"]  # the data the model was trained on
     cfg.update({k: trained[k] for k in GROUPS["data"] if k in trained})
@@ -241,7 +242,13 @@ def _run_flags(parser: argparse.ArgumentParser, resume: str, max_steps: str) -> 
 
 def _device_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when present)")
+    _precision_flag(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if semsegdiff wrote it")
+
+
+def _precision_flag(parser: argparse.ArgumentParser) -> None:
+    _setting_flag(parser, "precision", "of sampling and scoring (default: the checkpoint's, auto: bf16 on CUDA and "
+                                       "on CPUs with native bf16)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -334,6 +341,7 @@ def parser() -> argparse.ArgumentParser:
                               f"{QUICK[key]!r})")
     s.add_argument("--out", type=Path, help="tables go to OUT/<set>/ (default: <run>/eval/)")
     s.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when present)")
+    _precision_flag(s)
     s.add_argument("--overwrite", action="store_true", help="replace the tables of an earlier evaluation of the same "
                                                             "set (only files semsegdiff wrote)")
     s.add_argument("--no-progress", action="store_true")
@@ -347,6 +355,7 @@ def parser() -> argparse.ArgumentParser:
     _setting_flag(s, "steps", "sampler steps of the generated sets (default: the profile's)")
     _setting_flag(s, "devices", "devices of the generation stage (DDP); the segmenters train on one device")
     _setting_flag(s, "strategy", "Lightning strategy of the generation stage")
+    _precision_flag(s)
     s.add_argument("--generate-only", action="store_true", help="only make the generated sets (the multi-GPU stage)")
     s.add_argument("--out", type=Path, help="study folder, resumed when run again (default: <run>/ablation)")
     s.add_argument("--overwrite", action="store_true", help="start the study over: remove what semsegdiff wrote in OUT")

@@ -51,7 +51,10 @@ QUICK: dict[str, Any] = {
     "attribute_lr_scale": 30.0,  # lr of the attribute embeddings (zero at the start) = this x lr. At 1 they stay
     # small in 12 epochs (mean |w| 0.07 time, 0.02 weather; the time embedding's 0.34) and time / weather are
     # recovered at 0.76x / 0.60x the real ceiling; at 30: 0.98x / 0.74x (attribute_guidance 2), val loss 0.110 vs 0.113
-    "epochs": 12,  # ~8 min on the slower 2-core machines, 3 on the faster (24 epochs: consistency 1.05x vs 0.96x, FID the same)
+    "epochs": 12,  # 3.0 min in bf16 on a 2-core EPYC (fp32: 4.5). Table I every 4 epochs (guidance 2, no conditions):
+    # consistency 1.00x / 1.04x / 1.08x / 1.10x / 1.11x the ceiling at 8 / 12 / 16 / 20 / 24, FID 2.2 - 2.5x the floor
+    # throughout, weather recovered 0.72 / 0.86 / 0.82 / 0.84 / 0.88x (benchmarks/epochs_curve.py); in the val
+    # images' conditions at guidance 1.75: FID 1.34x at 12 and at 16 epochs, consistency 0.99x and 1.02x
     "batch_size": 32,  # per device
     "lr": 1e-3,
     "weight_decay": 0.0,
@@ -71,10 +74,13 @@ QUICK: dict[str, Any] = {
     "ckpt_minutes": 0.0,  # last.ckpt every N minutes of training (0: at the end of every epoch); --resume loses <= N
     "channels_last": False,  # channels-last memory format for the U-Net's convolutions (faster on recent GPUs)
     "compile": False,  # torch.compile the U-Net (nn.Module.compile; compiles once, pays off on long GPU runs)
+    "precision": "auto",  # auto: bf16 mixed on CUDA and on CPUs with native bf16, else fp32; 32; bf16-mixed
     # sampling
     "sampler": "dpmsolver++",  # see CHOICES["sampler"]
     "steps": 10,  # notebook 04: DPM-Solver++ 10 scores as 20 does here (consistency 0.308 vs 0.302), at half the time
-    "guidance": 2.0,  # classifier-free guidance scale (1 = conditional only, 0 = unconditional); see notebook 04
+    "guidance": 1.75,  # classifier-free guidance scale (1 = conditional only, 0 = unconditional); see notebook 04.
+    # Table I in the val images' conditions (12 epochs; 16): 2.0: consistency 1.00x, FID 1.57x the floor (1.03x,
+    # 1.72x); 1.75: 0.99x, 1.34x (1.02x, 1.34x); 1.5: 0.97x, 1.27x (1.00x, 1.13x); without the conditions 2.0: 2.16x
     "attribute_guidance": 2.5,  # scale of the attributes asked for (= guidance: one joint scale, 2 forwards; else 3).
     # 2.5 on 64 masks: time 1.00x, weather 0.82x the real ceiling, consistency -1.9% of a model without attributes
     # judge: the segmenter that scores generated images (semsegdiff.eval.judge), trained on the real train split
@@ -89,13 +95,16 @@ QUICK: dict[str, Any] = {
     "eval_seed": 1000,  # seed of the first generated image
     "inception": "",  # FID Inception weights file (torch-fidelity's pt_inception-2015-12-05); "": judge features
     # enrichment ablation (semsegdiff.eval.ablation): segmenters trained on real + generated data, scored on real val
-    "ablate_arms": ["real", "real+gen", "real+gen hard", "real+rare"],  # quick: 4 of CHOICES["ablate_arms"]
+    "ablate_arms": ["real", "real+gen", "real+gen hard"],  # quick: 3 of CHOICES["ablate_arms"] (real+rare, +0.81
+    # [+0.56, +1.11] at N 2x, costs make run a minute; `arms=[..., "real+rare"]` in notebook 05)
     "ablate_regimes": ["low"],  # "full": every real train image; "low": ablate_low_fraction of them
     "ablate_low_fraction": 0.1,
-    "ablate_n": [1.0],  # generated images per real training image (N = this x the real count)
+    "ablate_n": [2.0],  # generated images per real training image (N = this x the real count). Low regime, 3
+    # seeds, arms real / real+gen / real+gen hard: N 1x at 100 steps: +0.27 / +0.40 points (2.3 min); 2x at 300:
+    # +1.35 [+1.20, +1.42] / +1.64 [+1.30, +2.13] (4.9 min); the README's 4x at 450: +1.75 / +1.90
     "ablate_seeds": 3,  # segmenter seeds per arm (paired across arms)
     "ablate_gen_seeds": 1,  # generation seeds: run s uses generated set s mod this
-    "ablate_steps": 100,  # optimizer steps of every segmenter (the same schedule for every arm)
+    "ablate_steps": 300,  # optimizer steps of every segmenter (the same schedule for every arm)
     "ablate_arch": "unet_resnet18",  # the segmenter (never the judge's weights)
     "filter_thresholds": [1.25, 2.0],  # FreeMask: a pixel is ignored when its loss > this x its class's mean real loss
     "hard_max": 20,  # FreeMask re-sampling: at most this many generated images for the hardest mask
@@ -139,6 +148,19 @@ PROFILES: dict[str, dict[str, Any]] = {
         "ablate_steps": 20000, "ablate_arch": "deeplabv3_resnet50", "distill_iters": 10000, "distill_lr": 1e-4,
     },
 }
+# The WINS 2024 recipe as its code ran it, on our code path: to reproduce the reference and compare it with `paper`
+# on the same data. What `paper` changes, and why (each measured; DESIGN.md and docs/experiments.md):
+PAPER_VS_REFERENCE = {
+    "noise_schedule": "squaredcos_cap_v2 instead of the reference's half-cosine betas: with v-prediction the schedule "
+                      "the fast solvers were checked on",
+    "prediction_type": "v-prediction instead of epsilon: with epsilon the x0 estimate at t ~ T is divided by "
+                       "sqrt(alpha_bar_T) (0.007 for the reference betas) and DPM-Solver++ diverges (mIoU 0.02 vs 0.90)",
+    "sampler": "DPM-Solver++ instead of DDPM: within a point of DDPM 1000 in consistency (notebook 04), 50x faster",
+    "steps": "20 instead of 1000 (with the guidance of both branches in one batched forward)",
+}
+PROFILES["reference"] = {  # the reference recipe: `semsegdiff train --profile reference` (a GPU profile)
+    **PROFILES["paper"], "noise_schedule": "reference", "prediction_type": "epsilon", "sampler": "ddpm", "steps": 1000,
+}
 
 # Groups of settings, defined once (in the order of QUICK above).
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -149,7 +171,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "training": ("p_uncond", "p_uncond_attr", "attribute_balance", "attribute_lr_scale", "epochs", "batch_size", "lr",
                  "weight_decay", "grad_clip", "ema_decay", "ema_start"),
     "run": ("num_workers", "ckpt_every", "preview_every", "n_preview", "log_every", "logger", "devices", "num_nodes",
-            "strategy", "ckpt_minutes", "channels_last", "compile"),
+            "strategy", "ckpt_minutes", "channels_last", "compile", "precision"),
     "sampling": ("sampler", "steps", "guidance", "attribute_guidance"),  # defaults of generate(); stored with the model
     "judge": ("judge_arch", "judge_epochs", "judge_batch_size", "judge_lr", "judge_weights"),
     "evaluation": ("eval_masks", "eval_per_mask", "eval_seed", "inception"),
@@ -177,6 +199,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "noise_schedule": ("squaredcos_cap_v2", "linear", "scaled_linear", "reference"),
     "prediction_type": ("v_prediction", "epsilon"),
     "logger": ("csv", "tensorboard"),
+    "precision": ("auto", "32", "bf16-mixed"),  # semsegdiff.precision
     "strategy": ("auto", "ddp", "ddp_spawn", "ddp_notebook", "fsdp"),
     "sampler": ("ddpm", "ddim", "dpmsolver++", "unipc", "lcm"),  # lcm: a distilled student's (semsegdiff distill)
     "judge_arch": ("unet_resnet18", "deeplabv3_resnet50"),
@@ -365,11 +388,13 @@ def resolve(profile: str, overrides: dict[str, Any] | None = None, *, defaults: 
                                    **{k: v for k, v in settings.items() if v is not None}})
 
 
-def device_and_precision() -> tuple[str, str]:
-    """CUDA with bf16 mixed precision when present, else CPU with fp32 (Lightning names)."""
-    if torch.cuda.is_available():
-        return "cuda", "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "cpu", "32-true"
+def device_and_precision(precision: str = "auto") -> tuple[str, str]:
+    """The automatic device (CUDA when present, else the CPU) and the Lightning precision of the ``precision``
+    setting there (:mod:`semsegdiff.precision`: auto is bf16 mixed on CUDA and on CPUs with native bf16)."""
+    from .precision import lightning_precision
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return device, lightning_precision(precision, device)
 
 
 def check_device(device: str | None, flag: str = "--accelerator") -> str:
@@ -388,14 +413,17 @@ def check_device(device: str | None, flag: str = "--accelerator") -> str:
     return device
 
 
-def runtime_info() -> dict[str, str]:
-    """Device, precision and library versions, for the header of every run."""
+def runtime_info(precision: str = "auto") -> dict[str, str]:
+    """Device, precision (the setting, resolved) and library versions, for the header of every run."""
     import numpy
     import torchvision
 
     from . import __version__
+    from .precision import native_cpu_bf16
 
-    device, precision = device_and_precision()
+    device, resolved = device_and_precision(precision)
+    why = "" if device == "cuda" else ": native bf16 on this CPU" if native_cpu_bf16() else ": no native bf16 here"
+    precision = f"{resolved} ({precision}{why})" if precision == "auto" else resolved
     if device == "cuda":
         device = f"cuda ({torch.cuda.get_device_name(0)} x{torch.cuda.device_count()})"
     return {
@@ -406,6 +434,7 @@ def runtime_info() -> dict[str, str]:
 
 def print_header(cfg: dict[str, Any] | None = None, keys: list[str] | None = None) -> None:
     """Print the runtime and the resolved settings (only ``keys`` if given), one ``key: value`` per line."""
-    cfg = {k: v for k, v in (cfg or {}).items() if keys is None or k in keys}
-    for key, value in {**runtime_info(), **cfg}.items():
+    info = runtime_info((cfg or {}).get("precision", "auto"))  # the setting resolved on this machine
+    cfg = {k: v for k, v in (cfg or {}).items() if (keys is None or k in keys) and k != "precision"}
+    for key, value in {**info, **cfg}.items():
         print(f"{key:>12}: {value}")

@@ -592,3 +592,31 @@ def plot_subset_gaps(gaps: pd.DataFrame) -> plt.Figure:
     ax.grid(axis="x", visible=False)
     ax.legend(loc="best", fontsize=6)
     return fig
+
+
+def plot_target_curves(curve: pd.DataFrame, panels: list[tuple[str, str, float, bool]], by: str,
+                       crossings: dict[str, pd.DataFrame] | None = None,
+                       xlabel: str = "minutes of compute (log)") -> plt.Figure:
+    """A target against minutes: one panel per (column, label, target, higher is better), one line per ``by``
+    value; the target dotted, and where :func:`semsegdiff.eval.curves.crossing` extrapolates a crossing beyond
+    the last point, a dashed line to it (labelled with its minutes)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(TEXT_WIDTH * len(panels) / 2, 2.5), squeeze=False)
+    for ax, (column, label, target, higher) in zip(axes[0], panels):
+        for i, (key, group) in enumerate(curve.sort_values("minutes").groupby(by)):
+            color = f"C{i}"
+            ax.plot(group["minutes"], group[column], "o-", color=color, ms=3, lw=1.0, label=f"{by} {key}")
+            cross = (crossings or {}).get(column)
+            row = cross[cross[by] == key] if cross is not None else pd.DataFrame()
+            if len(row) and row["how"].iloc[0].startswith("extrapolated") and np.isfinite(row["crosses_at_minutes"].iloc[0]):
+                at = float(row["crosses_at_minutes"].iloc[0])
+                ax.plot([group["minutes"].iloc[-1], at], [group[column].iloc[-1], target], "--", color=color, lw=0.8)
+                ax.annotate(f"~{at:.0f} min", (at, target), fontsize=6, color=color, xytext=(-24, -10 - 8 * i),
+                            textcoords="offset points")
+        ax.axhline(target, ls=":", color="0.3", lw=0.9, label=f"target ({'>=' if higher else '<='} {target:g})")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(label)
+    axes[0][0].legend()
+    fig.tight_layout()
+    return fig

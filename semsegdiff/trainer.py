@@ -26,7 +26,8 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import rank_zero_experiment
 
-from .config import check_device, device_and_precision
+from .config import check_device
+from .precision import lightning_precision
 from .errors import SettingError
 
 
@@ -41,7 +42,7 @@ def resolve_accelerator(cfg: dict[str, Any], accelerator: str | None = None) -> 
         wanted = max(devices) + 1 if isinstance(devices, list) else devices if isinstance(devices, int) else 1
         if wanted > n_gpus:
             raise SettingError(f"devices (--devices): {devices} asks for more GPUs than the {n_gpus} visible here")
-    return accelerator, "32-true" if accelerator == "cpu" else device_and_precision()[1]
+    return accelerator, lightning_precision(cfg.get("precision", "auto"), accelerator)
 
 
 class NormClipping:
@@ -85,6 +86,28 @@ class EpochLog(Callback):
         print(f"epoch {e}/{trainer.max_epochs}  step {trainer.global_step}  "
               f"{self.monitor} {float(m.get(self.monitor + '_epoch', float('nan'))):.4f}{val}  "
               f"{per_epoch:.0f} s/epoch, ~{left / 60:.1f} min left", flush=True)
+
+
+class TrainClock(Callback):
+    """Logs ``train_minutes``, the wall time of training so far (validation included; kept across a resume), at the
+    end of every epoch: what each checkpoint cost, for curves of a target against minutes."""
+
+    def __init__(self):
+        self.seconds, self.start = 0.0, None
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if self.start is not None:
+            self.seconds += time.perf_counter() - self.start
+        module.log("train_minutes", self.seconds / 60, on_epoch=True, rank_zero_only=True)
+
+    def state_dict(self) -> dict[str, float]:
+        return {"seconds": self.seconds}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.seconds = float(state.get("seconds", 0.0))
 
 
 class StopAtStep(Callback):
@@ -151,7 +174,7 @@ def make_trainer(cfg: dict[str, Any], out: str | Path, *, name: str, callbacks: 
                  resume_step: int | None = None, checkpoints: bool = True) -> pl.Trainer:
     """A Lightning ``Trainer`` for the run settings of ``cfg``, logging and checkpointing under ``out/name``.
 
-    CUDA with bf16 when present (or ``accelerator``), else the CPU in fp32; several devices
+    CUDA when present (or ``accelerator``), else the CPU, in the ``precision`` setting; several devices
     or nodes go through DDP (``ddp_notebook`` inside Jupyter). ``max_steps`` > 0 stops
     after that many optimizer steps; ``resume_step`` keeps the logs of a resumed run;
     ``checkpoints=False`` keeps no intermediate checkpoints (short runs that are cheaper to redo).
@@ -185,7 +208,7 @@ def make_trainer(cfg: dict[str, Any], out: str | Path, *, name: str, callbacks: 
         log_every_n_steps=cfg["log_every"], logger=logger, check_val_every_n_epoch=val_every, num_sanity_val_steps=0,
         enable_progress_bar=bar, enable_model_summary=progress, default_root_dir=out, enable_checkpointing=checkpoints,
         callbacks=[*([EpochLog()] if progress and not bar else []), *([StopAtStep(max_steps)] if max_steps > 0 else []),
-                   *callbacks, *kept],
+                   TrainClock(), *callbacks, *kept],
     )
 
 

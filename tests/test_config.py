@@ -71,3 +71,15 @@ def test_cli_choices_come_from_the_profiles_and_the_choice_table():
     assert set(GROUPS["distillation"]) - {"distill_steps"} <= {a.dest for a in distill._actions}  # --steps sets it
     sampler = next(a for a in train._actions if a.dest == "sampler")
     assert all(c in sampler.help for c in CHOICES["sampler"])
+
+
+def test_the_reference_preset_is_the_papers_recipe_and_paper_says_what_it_changes():
+    from semsegdiff.config import PAPER_VS_REFERENCE
+
+    ref, paper = PROFILES["reference"], PROFILES["paper"]
+    assert (ref["noise_schedule"], ref["prediction_type"], ref["sampler"], ref["steps"]) == ("reference", "epsilon",
+                                                                                               "ddpm", 1000)
+    assert (ref["guidance"], ref["batch_size"], ref["lr"], ref["ema_decay"], ref["ema_start"]) == (3.0, 50, 3e-4,
+                                                                                                  0.995, 2000)
+    assert not ref["attributes"] and ref["injection"] == "input_add" and ref["size"] == 128
+    assert {k for k in paper if paper[k] != ref[k]} == set(PAPER_VS_REFERENCE)  # every difference is explained

@@ -127,3 +127,23 @@ def test_cli_distill(tiny_checkpoint, tmp_path, capsys):
         assert f"{out}: holds the teacher" in capsys.readouterr().err
     assert main(["distill", "--checkpoint", str(tmp_path / "missing.ckpt")]) == 1
     assert "missing.ckpt: checkpoint file not found" in capsys.readouterr().err
+
+
+def test_a_student_series_keeps_each_point_of_one_continued_distillation(tiny_checkpoint, tmp_path):
+    from conftest import tiny_cfg
+
+    from semsegdiff.models import student_series
+
+    run = tmp_path / "run"
+    run.mkdir()
+    teacher = run / "diffusion.ckpt"
+    teacher.write_bytes(tiny_checkpoint.read_bytes())
+    cfg = tiny_cfg(tmp_path)  # its distillation settings: the quick profile's
+    series = student_series(cfg, teacher, [2, 1], root=tmp_path)  # any order: one distillation, continued
+    assert [(n, p.name) for n, p, _ in series] == [(1, "steps-1.ckpt"), (2, "steps-2.ckpt")]
+    assert [read_checkpoint(p)["global_step"] for _, p, _ in series] == [1, 2]
+    minutes = [m for _, _, m in series]
+    assert all(np.isfinite(minutes)) and minutes[0] <= minutes[1]  # the distillation's own clock
+    kept = [p.stat().st_mtime_ns for _, p, _ in series]
+    again = student_series(cfg, teacher, [1, 2], root=tmp_path)  # reused, not distilled again
+    assert [p.stat().st_mtime_ns for _, p, _ in again] == kept

@@ -223,3 +223,44 @@ def test_the_consistency_baseline_must_be_a_model_without_attributes_of_the_same
                   max_steps=1)
     with pytest.raises(CheckpointError, match=f"baseline: {small} generates 16 px images .* the model checked 32 px"):
         check_conditions(model, None, None, masks, masks, codes, baseline=small)
+
+
+def test_crossing_is_measured_where_a_point_meets_the_target_and_extrapolated_otherwise():
+    from semsegdiff.eval import crossing, crossings
+
+    assert crossing([1, 2, 4], [-5.0, -0.5, 0.0], -1.0) == (2.0, "measured")
+    at, how = crossing([1, 2, 4], [-8.0, -6.0, -4.0], -1.0)  # +2 points per doubling: -1 after 2 more doublings
+    assert how == "extrapolated from 3 points" and at == pytest.approx(4 * 2 ** 1.5)
+    assert np.isnan(crossing([1, 2, 4], [-4.0, -5.0, -6.0], -1.0)[0])  # heading away: no crossing
+    far = crossing([1, 2, 4], [-10.0, -9.9, -9.8], -1.0)  # 0.1 point per doubling: 90 doublings away
+    assert np.isnan(far[0]) and far[1].startswith("beyond 30x the measured minutes")
+    assert crossing([1, 2, 4], [1.5, 1.3, 1.2], 1.1, higher_is_better=False)[1].startswith("extrapolated")
+    curve = pd.DataFrame({"minutes": [1, 2, 1, 2], "steps": [1, 1, 4, 4], "gap": [-9.0, -7.0, -2.0, 0.5]})
+    table = crossings(curve, "gap", -1.0, "steps").set_index("steps")
+    assert table.loc[4, "how"] == "measured" and table.loc[4, "crosses_at_minutes"] == 2.0
+    assert table.loc[1, "how"].startswith("extrapolated") and table.loc[1, "crosses_at_minutes"] > 2
+
+
+def test_sweep_sizes_are_checked_before_any_work():
+    from semsegdiff.eval import check_sweep
+    from semsegdiff.errors import SettingError
+
+    check_sweep(6, 4, 1)  # 4 scored masks, 2 real images of others, a one-mask reference
+    with pytest.raises(DataError, match="the val split has 5 images; .* need at least 6"):
+        check_sweep(5, 4, 1)
+    with pytest.raises(SettingError, match="sweep_masks: 2 masks; with 10 val images choose 4 to 8"):
+        check_sweep(10, 2, 1)
+    with pytest.raises(SettingError, match="reference_masks: 0; choose 1 to sweep_masks"):
+        check_sweep(10, 4, 0)
+
+
+def test_a_model_with_attributes_is_evaluated_in_the_real_images_conditions(tiny_checkpoint):
+    from semsegdiff.eval.evaluate import conditions_of
+    from semsegdiff.models import load_checkpoint
+
+    model = load_checkpoint(tiny_checkpoint)
+    codes = np.array([[1, 0, 0], [0, 2, 0]], np.uint8)
+    assert model.cfg["attributes"] and np.array_equal(conditions_of(model, codes, 2), codes)
+    assert conditions_of(model, np.zeros((2, 3), np.uint8), 2) is None  # none known: unconditional
+    model.cfg["attributes"] = False
+    assert conditions_of(model, codes, 2) is None  # a mask-only model has no conditions to ask for

@@ -9,6 +9,7 @@ at once (``__getitems__``), not item by item.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +71,8 @@ class SegDataModule(pl.LightningDataModule):
     def __init__(self, root: str | Path, *, batch_size: int = 32, num_workers: int = 0,
                  flip: bool = True, drop_last: bool = True, attribute_balance: float = 0.0):
         super().__init__()
-        self.root, self.batch_size, self.num_workers = Path(root), batch_size, num_workers
+        # never more workers than cores (torch warns, and they only compete): the paper profile's 4 on a 2-core machine
+        self.root, self.batch_size, self.num_workers = Path(root), batch_size, min(num_workers, _cores())
         self.flip, self.drop_last, self.attribute_balance = flip, drop_last, attribute_balance
         self.prepared = open_prepared(self.root)
 
@@ -118,3 +120,11 @@ def balance_weights(codes: np.ndarray, power: float) -> np.ndarray:
 def to_model_range(image: torch.Tensor) -> torch.Tensor:
     """uint8 [0, 255] -> float [-1, 1], the range the models work in."""
     return image.float().div(127.5).sub(1.0)
+
+
+def _cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

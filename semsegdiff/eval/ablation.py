@@ -54,7 +54,9 @@ from ..errors import CheckpointError, DataError, SettingError
 from ..files import atomic_dir, atomic_path, file_fingerprint, hold, marker, write_text
 from ..attributes import NAMES, code
 from ..labels import CLASS_NAMES, IGNORE, NUM_CLASSES, class_id
+from ..precision import lightning_precision
 from .judge import Segmenter, key_hash, load_segmenter, train_segmenter
+from .evaluate import sampling_precision
 from .metrics import consistency
 from .study_folder import open_study, write_tables
 
@@ -152,7 +154,9 @@ def make_set(model, masks: np.ndarray, seeds: np.ndarray, out: str | Path, *, sa
     """
     out = Path(out)
     masks, seeds = np.ascontiguousarray(masks), np.asarray(seeds, dtype=np.int64)
-    key = set_key(masks, seeds, sampling, init=init, keep=keep, info=info, attrs=attrs)
+    precision = sampling_precision(model)
+    key = set_key(masks, seeds, sampling, init=init, keep=keep, attrs=attrs,
+                  info={**(info or {}), **({} if precision == "32-true" else {"precision": precision})})
     if (out / "manifest.json").is_file() and json.loads((out / "manifest.json").read_text()).get("key") == key:
         return np.load(out / "images.npy")
     shards = shard_folder(out, key)
@@ -162,11 +166,11 @@ def make_set(model, masks: np.ndarray, seeds: np.ndarray, out: str | Path, *, sa
     if len(todo):
         from ..trainer import resolve_accelerator
 
-        accelerator, precision = resolve_accelerator({"devices": devices}, accelerator)
+        accelerator, _ = resolve_accelerator({"devices": devices}, accelerator)  # generate() sets its own autocast
         banner = logging.getLogger("pytorch_lightning.utilities.rank_zero")
         level = banner.level
         banner.setLevel(logging.WARNING)  # no "GPU available: ..." banner for every set
-        trainer = pl.Trainer(accelerator=accelerator, devices=devices, strategy=strategy, precision=precision,
+        trainer = pl.Trainer(accelerator=accelerator, devices=devices, strategy=strategy, precision="32-true",
                              logger=False, enable_checkpointing=False, enable_progress_bar=progress,
                              enable_model_summary=False, callbacks=[_ShardWriter(shards)])
         banner.setLevel(level)
@@ -332,7 +336,7 @@ def train_and_score(cfg: dict[str, Any], data: ArmData, val: tuple[np.ndarray, .
     with atomic_dir(out, overwrite=True) as tmp:
         ckpt = train_segmenter(cfg, (data.images, data.masks), None, tmp, name="segmenter", seed=seed,
                                progress=progress, arch=cfg["ablate_arch"], steps=cfg["ablate_steps"], accelerator=device)
-        segmenter = load_segmenter(ckpt, device)
+        segmenter = load_segmenter(ckpt, device, cfg.get("precision", "auto"))
         pred, masks = segmenter.predict_ids(val[0]), torch.from_numpy(np.array(val[1]))  # a copy: val may be a read-only memmap
         c = consistency(pred, masks)
         result = {"miou": c["miou"], "pixel_accuracy": c["pixel_accuracy"], "seconds": time.perf_counter() - start,
@@ -428,7 +432,9 @@ def _run_study(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path,
                 tag = f"{arm.replace(' ', '_').replace('+', '-')}-n{n_mult:g}" + (f"-t{threshold:g}" if threshold else "")
                 key = {"layout": 2, **data.counts, "arm": arm, "n": n_mult, "threshold": threshold, "gen_seed": g,
                        "checkpoint": sets.checkpoint, **sets.sampling, **(data.source or {}), "size": len(data.images),
-                       **{k: cfg[k] for k in ("ablate_steps", "ablate_arch", "judge_lr", "judge_batch_size", "seed")}}
+                       **{k: cfg[k] for k in ("ablate_steps", "ablate_arch", "judge_lr", "judge_batch_size", "seed")},
+                       **({} if (prec := lightning_precision(cfg.get("precision", "auto"), sets.device)) == "32-true"
+                          else {"precision": prec})}  # fp32 runs keyed as before precision existed
                 run_out = out / regime / "runs" / f"{tag}-seed{s}-{key_hash(key)}"
                 result = train_and_score(cfg, data, val, run_out, seed=1000 + s, key=key, progress=False,
                                          device=sets.device)
@@ -467,7 +473,7 @@ def _setup(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path, out
     from ..data import dataset_for
     from ..models import load_checkpoint
 
-    model = load_checkpoint(checkpoint, device=device)
+    model = load_checkpoint(checkpoint, device=device, precision=cfg.get("precision"))
     if cfg["size"] != model.size:  # before rendering or preparing any data
         raise DataError(f"{checkpoint}: generates {model.size}px images but the study's data settings ask for "
                         f"{cfg['size']}px (size)")
@@ -506,7 +512,7 @@ def _student(cfg: dict[str, Any], checkpoint: str | Path, fingerprint: str, devi
     from ..models import load_checkpoint
 
     path = validate({"ablate_arms": cfg["ablate_arms"], "ablate_student": cfg.get("ablate_student", "")})["ablate_student"]
-    model = load_checkpoint(path, device=device)
+    model = load_checkpoint(path, device=device, precision=cfg.get("precision"))
     if not model.is_student:
         raise CheckpointError(f"{path}: is not a distilled student (ablate_student, --ablate-student); make one with "
                               f"semsegdiff distill --checkpoint {checkpoint}")
@@ -627,7 +633,7 @@ class _Sets:
                 ckpt = train_segmenter(self.cfg, (self.images, self.masks), None, folder, name="segmenter", seed=999,
                                        progress=False, arch=self.cfg["ablate_arch"], steps=self.cfg["ablate_steps"],
                                        accelerator=self.device)
-            self._reference = load_segmenter(ckpt, self.device)
+            self._reference = load_segmenter(ckpt, self.device, self.cfg.get("precision", "auto"))
             self._real_losses = pixel_losses(self._reference, self.images, self.masks)
             self._class_mean = class_mean_losses(self._real_losses, self.masks)
         return self._reference

@@ -23,7 +23,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from torchmetrics.classification import MulticlassAccuracy
 
 from ..attributes import ATTRIBUTES, NAMES, UNKNOWN, code, value
+from ..config import check_setting
 from ..errors import CheckpointError, DataError, SettingError
+from ..precision import autocast
 from ..trainer import make_trainer, save_final
 from .judge import MEAN, STD, build_network, judge_key, read_module_checkpoint
 from .metrics import consistency, fid
@@ -73,6 +75,8 @@ class AttributeClassifier(pl.LightningModule):
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.hparams.lr, total_steps=int(self.hparams.total_steps))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
+    precision = "auto"  # of predict_codes (semsegdiff.precision); training takes the run's setting
+
     @torch.no_grad()
     def predict_codes(self, images: torch.Tensor | np.ndarray, batch_size: int = 128) -> np.ndarray:
         """uint8 images (N, 3, H, W) or (N, H, W, 3) -> predicted codes (N, 3) uint8 (never 0: a guess always)."""
@@ -82,7 +86,8 @@ class AttributeClassifier(pl.LightningModule):
         was, out = self.training, []
         self.eval()
         for s in range(0, len(images), batch_size):
-            logits = self(images[s:s + batch_size].to(self.device))
+            with autocast(self.device, self.precision):
+                logits = self(images[s:s + batch_size].to(self.device))
             out.append(torch.stack([lg.argmax(1) + 1 for lg in logits], dim=1).to(torch.uint8).cpu())
         self.train(was)
         return torch.cat(out).cpu().numpy()
@@ -111,7 +116,7 @@ def ensure_classifier(cfg: dict[str, Any], *, root: str | Path = ".", out: str |
     key = {**judge_key(cfg, prepared.meta.get("fingerprint", str(prepared.root))), "model": "attributes"}
     if path.is_file():
         try:
-            found = load_classifier(path, device)
+            found = load_classifier(path, device, cfg.get("precision", "auto"))
             if found.hparams.data == key:
                 return found, path
         except CheckpointError:
@@ -132,17 +137,27 @@ def ensure_classifier(cfg: dict[str, Any], *, root: str | Path = ".", out: str |
     val = (prepared.images("val"), prepared.attributes("val")) if "val" in prepared.splits else None
     trainer.fit(module, _loader(images, codes, batch, True), _loader(*val, 2 * batch, False) if val else None)
     save_final(trainer, path)
-    return load_classifier(path, device), path
+    return load_classifier(path, device, cfg.get("precision", "auto")), path
 
 
-def load_classifier(path: str | Path, device: str = "cpu") -> AttributeClassifier:
-    """An attribute classifier from its checkpoint (``weights_only=True``)."""
+def require_attributes(cfg: dict[str, Any], what: str) -> None:
+    """Before any work: a SettingError saying what to do when ``what`` (a profile, a checkpoint) has no attributes."""
+    if not cfg.get("attributes"):
+        raise SettingError(f"{what} is trained without attributes (attributes: false; the paper and reference profiles "
+                           "follow the reference, which has none): the conditions notebook needs a model that has "
+                           "them; pass overrides={'attributes': True} (a model trained for it), the quick or gpu "
+                           "profile, or checkpoint= a model trained with --attributes true")
+
+
+def load_classifier(path: str | Path, device: str = "cpu", precision: str = "auto") -> AttributeClassifier:
+    """An attribute classifier from its checkpoint (``weights_only=True``), predicting in ``precision``."""
     ckpt = read_module_checkpoint(path, "attribute classifier")
     try:
         module = AttributeClassifier(**{**ckpt["hyper_parameters"], "weights": ""})
         module.load_state_dict(ckpt["state_dict"])
     except Exception as e:  # noqa: BLE001 - any unreadable or foreign file
         raise CheckpointError(f"{path}: not an attribute classifier checkpoint ({type(e).__name__})") from None
+    module.precision = check_setting("precision", precision)
     return module.to(device).eval()
 
 
@@ -223,7 +238,8 @@ def _baseline(baseline: nn.Module | str | Path, model: nn.Module) -> nn.Module:
 
     name = baseline if isinstance(baseline, (str, Path)) else "the baseline model"
     if isinstance(baseline, (str, Path)):
-        baseline = load_checkpoint(baseline, device=next(model.parameters()).device)
+        baseline = load_checkpoint(baseline, device=next(model.parameters()).device,
+                                   precision=model.cfg.get("precision"))
     if baseline.cfg["attributes"]:
         raise SettingError(f"baseline: {name} was trained with attributes; the consistency target's reference is a "
                            "model trained without them (--attributes false)")

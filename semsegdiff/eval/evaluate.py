@@ -35,6 +35,7 @@ import torch
 from ..errors import DataError, SettingError
 from ..files import atomic_dir, check_output, claim, file_fingerprint, marker, write_text
 from ..labels import CLASS_NAMES
+from ..precision import lightning_precision
 from .judge import Segmenter, key_hash
 from .metrics import consistency, diversity, fid, kid, per_image_miou, ssim
 
@@ -60,21 +61,44 @@ class GeneratedSet:
 
 
 def set_folder(checkpoint: str | Path, masks: np.ndarray, *, sampler: str, steps: int, guidance: float, per_mask: int,
-               seed: int, cache: str | Path) -> tuple[dict[str, Any], Path]:
-    """The key of a generated set (what its images depend on) and its cache folder, named after it."""
+               seed: int, cache: str | Path, precision: str = "32-true",
+               attrs: np.ndarray | None = None) -> tuple[dict[str, Any], Path]:
+    """The key of a generated set (what its images depend on, the resolved precision and the attribute codes asked
+    for too) and its cache folder."""
     key = {"checkpoint": file_fingerprint(checkpoint), "sampler": sampler, "steps": int(steps),
            "guidance": float(guidance), "seed": int(seed), "per_mask": int(per_mask),
-           "masks": hashlib.sha256(np.ascontiguousarray(masks).tobytes()).hexdigest(), "n_masks": len(masks)}
+           "masks": hashlib.sha256(np.ascontiguousarray(masks).tobytes()).hexdigest(), "n_masks": len(masks),
+           **({} if precision == "32-true" else {"precision": precision}),  # fp32 keys as before precision existed
+           **({} if attrs is None else {"attrs": hashlib.sha256(np.asarray(attrs, np.uint8).tobytes()).hexdigest(),
+                                        "attribute_guidance": "joint"})}
     return key, Path(cache) / f"{sampler}-{steps}-g{guidance:g}-s{seed}-k{per_mask}-{key_hash(key)}"
+
+
+def conditions_of(model, attrs: np.ndarray | None, n: int) -> np.ndarray | None:
+    """The attribute codes a set is generated with: those of the real images of its masks (``attrs``) for a model
+    trained with attributes, so that its images are compared with real ones of the same conditions (the val
+    images' times of day and weathers); None (no conditions) for a model without them or when none are known."""
+    if attrs is None or not getattr(model, "cfg", {}).get("attributes") or not np.asarray(attrs).any():
+        return None
+    return np.ascontiguousarray(np.asarray(attrs, np.uint8)[:n])
+
+
+def sampling_precision(model) -> str:
+    """The Lightning precision ``model`` samples in on its device (its ``precision`` setting resolved)."""
+    weights = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+    device = weights.device if weights is not None else torch.device("cpu")
+    return lightning_precision(getattr(model, "cfg", {}).get("precision", "32"), device)  # no setting: no autocast
 
 
 def generate_set(model, checkpoint: str | Path, masks: np.ndarray, *, sampler: str, steps: int, guidance: float,
                  per_mask: int, seed: int, cache: str | Path, source: str = "", batch_size: int = 64,
-                 progress: bool = False) -> GeneratedSet:
-    """Generate ``per_mask`` images per mask, or load them from ``cache`` when made with the same key."""
+                 progress: bool = False, attrs: np.ndarray | None = None) -> GeneratedSet:
+    """Generate ``per_mask`` images per mask (with ``attrs``: each mask's attribute codes, (N, 3); 0 stays
+    unconditional), or load them from ``cache`` when made with the same key."""
     masks = np.ascontiguousarray(masks)
+    attrs = conditions_of(model, attrs, len(masks))
     key, folder = set_folder(checkpoint, masks, sampler=sampler, steps=steps, guidance=guidance, per_mask=per_mask,
-                             seed=seed, cache=cache)
+                             seed=seed, cache=cache, precision=sampling_precision(model), attrs=attrs)
     manifest_path = folder / "manifest.json"
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
@@ -84,13 +108,18 @@ def generate_set(model, checkpoint: str | Path, masks: np.ndarray, *, sampler: s
     reps = torch.from_numpy(np.array(masks)).repeat_interleave(per_mask, dim=0)
     seeds = [seed + j for j in range(len(reps))]
     start = time.perf_counter()
+    # the real images' conditions at the mask's scale (one joint guidance, 2 branches): what makes the two sets
+    # comparable; attribute_guidance (a stronger pull towards an asked-for condition) is for notebook 06's check
+    asked = {} if attrs is None else {"attrs": np.repeat(attrs, per_mask, axis=0).astype(np.int64),
+                                      "attribute_guidance": guidance}
     images = model.generate(reps, sampler=sampler, steps=steps, guidance=guidance, seed=seeds, batch_size=batch_size,
-                            progress=progress)
+                            progress=progress, **asked)
     elapsed = time.perf_counter() - start
     images = images.reshape(n, per_mask, *images.shape[1:])
     manifest = {"key": key, "checkpoint": str(checkpoint), "source": source, "sampler": sampler, "steps": steps,
                 "guidance": guidance, "seed": seed, "per_mask": per_mask, "n_masks": n,
                 "seed_rule": "image k of mask i: seed + i * per_mask + k", "seconds_per_image": elapsed / len(reps),
+                "conditions": "none" if attrs is None else "the real images' attributes (joint guidance)",
                 "device": str(next(model.parameters()).device), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     with atomic_dir(folder, overwrite=True) as tmp:
         np.save(tmp / "images.npy", images.cpu().numpy())
@@ -146,8 +175,11 @@ def score(generated: GeneratedSet, masks: np.ndarray, real: np.ndarray, judge: S
     n, k = images.shape[:2]
     masks_t = torch.from_numpy(np.ascontiguousarray(masks))
     real_t = torch.from_numpy(np.ascontiguousarray(real)).permute(0, 3, 1, 2)  # (N, 3, H, W)
-    if n < 4:
+    if n < 4 and reference is None:
         raise DataError(f"the evaluation needs at least 4 masks (FID/KID compare two halves of >= 2); got {n}")
+    if n < 1 or reference is not None and len(reference) < 2:
+        raise DataError(f"a sweep's set needs at least 1 mask and 2 real images of other masks; got {n} and "
+                        f"{0 if reference is None else len(reference)}")
     extract = extractor or judge.features
     real_pred = judge.predict_ids(real_t)
     ceiling = consistency(real_pred, masks_t)
@@ -176,10 +208,11 @@ def score(generated: GeneratedSet, masks: np.ndarray, real: np.ndarray, judge: S
             target, fake, floor = real_f[b], gen_f[a, j], real_f[a]
         else:
             target, fake, floor = ref_f, gen_f[:, j], real_f
-        rows["fid"].append(fid(target, fake))
-        rows["fid_floor"].append(fid(target, floor))
-        rows["kid"].append(kid(target, fake)[0])
-        rows["kid_floor"].append(kid(target, floor)[0])
+        few = len(fake) < 2  # one mask (a costly reference procedure): consistency only, no distribution to compare
+        rows["fid"].append(float("nan") if few else fid(target, fake))
+        rows["fid_floor"].append(float("nan") if few else fid(target, floor))
+        rows["kid"].append(float("nan") if few else kid(target, fake)[0])
+        rows["kid_floor"].append(float("nan") if few else kid(target, floor)[0])
     div = diversity(gen_f) if k >= 2 else float("nan")
     spread = float(torch.pdist(real_f).mean())  # real images of different masks
     fid_name, kid_name = (f"FID ({features})", f"KID ({features})") if features != "Inception" else ("FID", "KID")
@@ -249,12 +282,27 @@ def targets(evaluation: Evaluation, samplers: pd.DataFrame, reference: tuple[str
     return pd.DataFrame(rows, columns=["target", "value", "met"]).set_index("target")
 
 
+def check_sweep(n_val: int, sweep_masks: int, reference_masks: int) -> None:
+    """Before any work: a sweep scores ``sweep_masks`` masks (at least 4: FID/KID) against at least 2 real images of
+    other masks, and the reference procedure ``reference_masks`` of them (1 or more: consistency; FID from 2)."""
+    most = n_val - 2
+    if most < 4:
+        raise DataError(f"the val split has {n_val} images; the sampler and guidance sweeps need at least 6 (4 masks to "
+                        "score and 2 real images of other masks to compare with): use a dataset with a larger val split")
+    if not 4 <= sweep_masks <= most:
+        raise SettingError(f"sweep_masks: {sweep_masks} masks; with {n_val} val images choose 4 to {most}")
+    if not 1 <= reference_masks <= sweep_masks:
+        raise SettingError(f"reference_masks: {reference_masks}; choose 1 to sweep_masks ({sweep_masks})")
+
+
 def sweep(model, checkpoint: str | Path, masks: np.ndarray, real: np.ndarray, judge: Segmenter,
           settings: list[dict[str, Any]], *, per_mask: int, seed: int, cache: str | Path, features: str = "judge features",
-          extractor=None, subset: int | None = None, progress: bool = False) -> tuple[pd.DataFrame, list[Evaluation]]:
+          extractor=None, subset: int | None = None, progress: bool = False,
+          attrs: np.ndarray | None = None) -> tuple[pd.DataFrame, list[Evaluation]]:
     """Generate and score once per entry of ``settings`` (each: sampler, steps, guidance, optionally n_masks).
 
-    Each setting scores the first ``n_masks`` masks; FID/KID compare them with the real images
+    Each setting scores the first ``n_masks`` masks (generated with ``attrs``, the real images' attribute codes,
+    when the model has attributes: see :func:`conditions_of`); FID/KID compare them with the real images
     of the masks after them (and the floor their own real images with those). Returns one
     summary row per setting (see :meth:`Evaluation.summary`) and the evaluations. Every set is
     cached, so a second sweep with the same settings only scores. With ``subset``, every
@@ -268,7 +316,8 @@ def sweep(model, checkpoint: str | Path, masks: np.ndarray, real: np.ndarray, ju
             raise DataError(f"a sweep over {n} masks needs real images of other masks to compare with; "
                             f"use fewer than {len(masks) - 1} of the {len(masks)}")
         generated = generate_set(model, checkpoint, masks[:n], sampler=s["sampler"], steps=s["steps"],
-                                 guidance=s["guidance"], per_mask=per_mask, seed=seed, cache=cache, progress=progress)
+                                 guidance=s["guidance"], per_mask=per_mask, seed=seed, cache=cache, progress=progress,
+                                 attrs=None if attrs is None else attrs[:n])
         ev = score(generated, masks[:n], real[:n], judge, reference=real[n:], features=features, extractor=extractor)
         if progress:
             print(f"{s['sampler']} {s['steps']} steps, guidance {s['guidance']:g}, {n} masks: consistency mIoU "
@@ -335,7 +384,8 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
                         guidance: float | None = None, per_mask: int | None = None, seed: int | None = None,
                         inception: str = "", out: str | Path | None = None, root: str | Path = ".",
                         device: str | None = None, overwrite: bool = True, progress: bool = True,
-                        say=None, judge_settings: dict[str, Any] | None = None) -> Evaluation:
+                        say=None, judge_settings: dict[str, Any] | None = None,
+                        precision: str | None = None) -> Evaluation:
     """Generate for the split's masks with ``checkpoint``, score with the judge, write the tables (``semsegdiff evaluate``).
 
     Unset settings come from the checkpoint's configuration (its profile's judge and
@@ -351,15 +401,15 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
 
     checkpoint = Path(checkpoint)
     device = check_device(device, "--device")
-    model = load_checkpoint(checkpoint, device=device)
-    cfg = {**PROFILES.get(model.cfg.get("profile", "quick"), PROFILES["quick"]), **model.cfg}
+    model = load_checkpoint(checkpoint, device=device, precision=precision)
+    cfg = {**PROFILES.get(model.cfg.get("profile", "quick"), PROFILES["quick"]), **model.cfg}  # its precision too
     given = {"eval_masks": n_masks, "sampler": sampler, "steps": steps, "guidance": guidance,
              "eval_per_mask": per_mask, "eval_seed": seed, "inception": inception or None, **(judge_settings or {})}
     if judge and any(v is not None for v in (judge_settings or {}).values()):
         raise SettingError(f"--judge {judge}: a given judge is used as it is; the judge settings "
                            f"({', '.join(k for k, v in judge_settings.items() if v is not None)}) train a new one")
     cfg.update({k: check_setting(k, v) for k, v in given.items() if v is not None})
-    judge_model = load_segmenter(Path(judge), device) if judge else None  # a bad file: an error before any work
+    judge_model = load_segmenter(Path(judge), device, model.cfg["precision"]) if judge else None  # a bad file: an error before any work
     if judge_model is not None:
         check_pair(model, judge_model, checkpoint, judge)
     home = Path(out) if out else beside(checkpoint, "evaluate")  # the judge and the generated images go here
@@ -370,15 +420,18 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
     if split not in prepared.splits:
         raise DataError(f"{prepared.root}: no {split} split to evaluate on (has {', '.join(prepared.splits)})")
     available = len(prepared.masks(split))
-    if n_masks is not None and cfg["eval_masks"] > available or available < 2:
-        hint = (f"use --masks {available} or fewer" if available >= 2 else
-                "the scores need at least 2: prepare the data with a larger val_fraction, or choose --split")
+    if n_masks is not None and cfg["eval_masks"] > available or available < 4:
+        hint = (f"use --masks {available} or fewer" if available >= 4 else
+                "the scores need at least 4 (FID/KID compare two halves of >= 2): prepare the data with a larger "
+                "val_fraction, or choose --split")
         raise SettingError(f"eval_masks (--masks): {cfg['eval_masks']} masks asked for, but the {split} split of "
                            f"{prepared.root} has {available}; {hint}")
     n = min(cfg["eval_masks"], available)
     masks, real = np.asarray(prepared.masks(split)[:n]), np.asarray(prepared.images(split)[:n])
+    attrs = conditions_of(model, np.asarray(prepared.attributes(split)[:n]), n)  # the real images' conditions
     tables = out / set_folder(checkpoint, masks, sampler=cfg["sampler"], steps=cfg["steps"], guidance=cfg["guidance"],
-                              per_mask=cfg["eval_per_mask"], seed=cfg["eval_seed"], cache=out)[1].name
+                              per_mask=cfg["eval_per_mask"], seed=cfg["eval_seed"], cache=out,
+                              precision=sampling_precision(model), attrs=attrs)[1].name
     check_output(tables, overwrite=overwrite, inputs=[checkpoint])  # before training a judge or generating
     if judge_model is None:
         judge_model, judge_path = ensure_judge(cfg, root=root, out=home, progress=progress, device=device)
@@ -394,7 +447,7 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
     generated = generate_set(model, checkpoint, masks, sampler=cfg["sampler"], steps=cfg["steps"],
                              guidance=cfg["guidance"], per_mask=cfg["eval_per_mask"], seed=cfg["eval_seed"],
                              cache=home / "generated", source=f"{prepared.root} {split}[:{n}]",
-                             progress=progress)
+                             progress=progress, attrs=attrs)
     evaluation = score(generated, masks, real, judge_model, features=features, extractor=extractor,
                        settings={"checkpoint": str(checkpoint), "judge": str(judge_path), "split": split})
     evaluation.settings["tables"] = str(write_tables(evaluation, tables, overwrite=overwrite, say=say))

@@ -28,6 +28,7 @@ from ..config import GROUPS, check_setting
 from ..data.datamodule import paired_flip
 from ..errors import CheckpointError, SettingError
 from ..labels import IGNORE, NUM_CLASSES
+from ..precision import autocast
 from ..trainer import make_trainer, save_final
 from .metrics import scores_from_confusion
 
@@ -94,6 +95,8 @@ class Segmenter(pl.LightningModule):
     def size(self) -> int:
         return int(self.hparams.size)
 
+    precision = "auto"  # of predict_ids and features (semsegdiff.precision); training takes the run's setting
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images (B, 3, H, W) -> logits (B, C, H, W)."""
         x = (images.float() / 255 - MEAN.to(images.device)) / STD.to(images.device)
@@ -121,7 +124,8 @@ class Segmenter(pl.LightningModule):
     @torch.no_grad()
     def predict_ids(self, images: torch.Tensor | np.ndarray, batch_size: int = 64) -> torch.Tensor:
         """uint8 images (N, 3, H, W) (or (N, H, W, 3) arrays) -> predicted train ids (N, H, W) uint8."""
-        return torch.cat([self(b).argmax(1).to(torch.uint8).cpu() for b in self._batches(images, batch_size)])
+        with autocast(self.device, self.precision):
+            return torch.cat([self(b).argmax(1).to(torch.uint8).cpu() for b in self._batches(images, batch_size)])
 
     @torch.no_grad()
     def features(self, images: torch.Tensor | np.ndarray, batch_size: int = 64) -> torch.Tensor:
@@ -129,8 +133,9 @@ class Segmenter(pl.LightningModule):
         out = []
         for b in self._batches(images, batch_size):
             x = (b.float() / 255 - MEAN.to(b.device)) / STD.to(b.device)
-            f = self.net.encoder(x)[-1] if hasattr(self.net, "encoder") else self.net.backbone(x)["out"]
-            out.append(f.mean(dim=(2, 3)).float().cpu())  # (B, D)
+            with autocast(self.device, self.precision):
+                f = self.net.encoder(x)[-1] if hasattr(self.net, "encoder") else self.net.backbone(x)["out"]
+            out.append(f.float().mean(dim=(2, 3)).cpu())  # (B, D), averaged in fp32
         return torch.cat(out)
 
     def _batches(self, images: torch.Tensor | np.ndarray, batch_size: int):
@@ -199,8 +204,9 @@ def read_module_checkpoint(path: str | Path, what: str) -> dict[str, Any]:
     return ckpt if isinstance(ckpt, dict) else {}
 
 
-def load_segmenter(path: str | Path, device: str = "cpu") -> Segmenter:
-    """A trained segmenter from its checkpoint (``weights_only=True``), ready for :meth:`Segmenter.predict_ids`."""
+def load_segmenter(path: str | Path, device: str = "cpu", precision: str = "auto") -> Segmenter:
+    """A trained segmenter from its checkpoint (``weights_only=True``), ready for :meth:`Segmenter.predict_ids` (in
+    ``precision``)."""
     ckpt = read_module_checkpoint(path, "judge")
     hp = ckpt.get("hyper_parameters", {})
     if "arch" not in hp or "state_dict" not in ckpt:
@@ -211,6 +217,7 @@ def load_segmenter(path: str | Path, device: str = "cpu") -> Segmenter:
     except RuntimeError as e:
         raise CheckpointError(f"{path}: weights do not fit a {hp['arch']} segmenter: {str(e).splitlines()[0]}") \
             from None
+    module.precision = check_setting("precision", precision)
     return module.to(device).eval()
 
 
@@ -237,7 +244,7 @@ def ensure_judge(cfg: dict[str, Any], *, root: str | Path = ".", out: str | Path
     key = judge_key(cfg, prepared.meta.get("fingerprint", str(prepared.root.resolve())))
     if not retrain and path.is_file():
         try:
-            judge = load_segmenter(path, device)
+            judge = load_segmenter(path, device, cfg.get("precision", "auto"))
             if judge.hparams.data == key:
                 if progress:
                     print(f"reusing the judge {path} (trained with these settings)", flush=True)
@@ -250,7 +257,7 @@ def ensure_judge(cfg: dict[str, Any], *, root: str | Path = ".", out: str | Path
     train = (prepared.images("train"), prepared.masks("train"))
     val = (prepared.images("val"), prepared.masks("val"))
     train_segmenter(cfg, train, val, out, progress=progress, data=key, accelerator=device)
-    return load_segmenter(path, device), path
+    return load_segmenter(path, device, cfg.get("precision", "auto")), path
 
 
 def key_hash(key: dict[str, Any]) -> str:

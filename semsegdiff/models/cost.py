@@ -18,7 +18,7 @@ from ..labels import NUM_CLASSES
 from .unet import CondUNet
 
 CPU_TFLOPS = 0.35  # training FLOP/s of the paper U-Net on a 2-core CPU (fp32), in TFLOP/s; more cores: faster
-GPU_PROFILES = ("gpu", "paper")
+GPU_PROFILES = ("gpu", "paper", "reference")
 
 
 def training_flops(cfg: dict[str, Any]) -> float:

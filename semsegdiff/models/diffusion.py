@@ -18,6 +18,7 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from ..config import CHOICES
 from ..errors import DivergenceError, SettingError
+from ..precision import autocast
 from .unet import one_hot
 
 SAMPLERS = tuple(s for s in CHOICES["sampler"] if s != "lcm")  # solvers of a diffusion model; lcm is a student's
@@ -108,7 +109,7 @@ class Guided:
     """
 
     def __init__(self, model: torch.nn.Module, masks: torch.Tensor, guidance: float | torch.Tensor,
-                 attrs: torch.Tensor | None = None, attribute_guidance: float | None = None):
+                 attrs: torch.Tensor | None = None, attribute_guidance: float | None = None, precision: str = "auto"):
         self.model, dev = model, masks.device
         per_image = torch.is_tensor(guidance)
         self.guidance = guidance.to(dev).float()[:, None, None, None] if per_image else guidance
@@ -134,7 +135,7 @@ class Guided:
         self.attribute_guidance = g_a
         self.cond = torch.cat([c for c, _ in self.branches])  # (kB, C, H, W)
         self.attrs = None if self.branches[0][1] is None else torch.cat([a for _, a in self.branches])
-        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda")
+        self.autocast = autocast(dev, precision)  # the run's precision setting (semsegdiff.precision)
 
     @property
     def guided(self) -> bool:
@@ -167,7 +168,7 @@ def step_kwargs(scheduler, gens: list[torch.Generator]) -> dict:
 @torch.no_grad()
 def sample(model: torch.nn.Module, masks: torch.Tensor, scheduler, *, steps: int = 20, guidance: float = 3.0,
            seeds: Sequence[int], intermediates: int = 0, attrs: torch.Tensor | None = None,
-           attribute_guidance: float | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+           attribute_guidance: float | None = None, precision: str = "auto") -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Generate one image per mask with classifier-free guidance (see :class:`Guided`; ``attrs``: codes (B, 3)).
 
     Each image draws all its noise from its own CPU generator seeded with ``seeds[i]``, so
@@ -178,7 +179,7 @@ def sample(model: torch.nn.Module, masks: torch.Tensor, scheduler, *, steps: int
     masks = masks.to(dev)
     b, (h, w) = masks.shape[0], masks.shape[-2:]
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    predict = Guided(model, masks, guidance, attrs, attribute_guidance)
+    predict = Guided(model, masks, guidance, attrs, attribute_guidance, precision)
     scheduler.set_timesteps(steps, device=dev)
     step_kw = step_kwargs(scheduler, gens)
     x = randn_tensor((b, 3, h, w), generator=gens, device=dev) * scheduler.init_noise_sigma

@@ -31,6 +31,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytorch_lightning as pl
 import torch
 
@@ -38,7 +39,7 @@ from ..config import GROUPS, RUN_ONLY_KEYS, validate
 from ..data import SegDataModule, dataset_for
 from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DataError, OutputError, SettingError
-from ..files import claim, file_fingerprint, hold, overlaps
+from ..files import claim, file_fingerprint, hold, overlaps, write_bytes
 from ..trainer import fused_adamw, is_rank_zero, make_trainer, resolve_accelerator, save_final
 from .diffusion import Guided, drop_attributes
 from .module import EMA, DiffusionModule, config_diff, load_checkpoint, read_checkpoint
@@ -113,7 +114,7 @@ class Distiller(DiffusionModule):
         cond = one_hot(masks, self.cfg["num_classes"])
         student = self.boundary(t, x_t, self.model(x_t, t, cond, attrs=attrs, guidance=w).float())
         with torch.no_grad():
-            teacher = Guided(self._teacher.module, masks, w, attrs)(x_t, t)  # guided v (or epsilon), per-image w
+            teacher = Guided(self._teacher.module, masks, w, attrs, precision=self.cfg["precision"])(x_t, t)  # guided v (or epsilon), per-image w
             x0 = self.x0(teacher, x_t, t)
             a_t, a_s = self.abar[t][:, None, None, None], self.abar[s][:, None, None, None]
             eps = (x_t - a_t.sqrt() * x0) / (1 - a_t).sqrt()
@@ -230,3 +231,39 @@ def ensure_student(cfg: dict[str, Any], teacher: str | Path, *, root: str | Path
     print(f"distilling a student of {teacher} into {out} ({cfg['distill_iters']} optimizer steps"
           + (f", continuing after {done})" if resume else ")"), flush=True)
     return distill(teacher, root=root, progress=progress, resume=resume, **settings)
+
+
+def student_series(cfg: dict[str, Any], teacher: str | Path, schedule: list[int], *, root: str | Path = ".",
+                   progress: bool = True) -> list[tuple[int, Path, float]]:
+    """Students of ``teacher`` after each number of optimizer steps of ``schedule`` (one distillation, continued
+    from point to point): (steps, checkpoint, minutes of distillation to get there). Each point is kept as
+    ``student/steps-N.ckpt``, reused while the teacher and the distillation settings are the same."""
+    out = Path(teacher).parent / "student"
+    settings = {k: cfg[k] for k in GROUPS["distillation"] if k != "distill_iters"}
+    series = []
+    for iters in sorted(set(schedule)):
+        kept = out / f"steps-{iters}.ckpt"
+        try:
+            hp = read_checkpoint(kept)["hyper_parameters"]
+            fresh = hp.get("teacher") != file_fingerprint(teacher) or bool(config_diff(hp, settings, settings))
+        except CheckpointError:
+            fresh = True
+        if fresh:
+            path = ensure_student({**cfg, "distill_iters": iters}, teacher, root=root, progress=progress)
+            if int(read_checkpoint(path)["global_step"]) != iters:  # a longer student was there: start over
+                move_aside(out)
+                path = ensure_student({**cfg, "distill_iters": iters}, teacher, root=root, progress=progress)
+            write_bytes(kept, path.read_bytes())
+        series.append((iters, kept, distill_minutes(out, iters)))
+    return series
+
+
+def distill_minutes(out: Path, steps: int) -> float:
+    """Minutes of distillation in the run folder ``out`` until optimizer step ``steps`` (its logged clock)."""
+    try:
+        metrics = pd.read_csv(run_paths(out)["metrics"])
+    except (OSError, ValueError):
+        return float("nan")
+    clock = metrics.dropna(subset=["train_minutes"]) if "train_minutes" in metrics else metrics.iloc[:0]
+    clock = clock[clock["step"] <= steps]
+    return float(clock["train_minutes"].max()) if len(clock) else float("nan")

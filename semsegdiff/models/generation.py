@@ -22,7 +22,7 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
                     steps: int | None = None, guidance: float | None = None, per_mask: int = 1, seed: int = 0,
                     batch_size: int = 64, resize: bool = False, device: str | None = None, overwrite: bool = False,
                     progress: bool = True, attribute_guidance: float | None = None,
-                    **conditions: str | None) -> pd.DataFrame:
+                    precision: str | None = None, **conditions: str | None) -> pd.DataFrame:
     """Generate ``per_mask`` images for every mask PNG in ``masks``; write PNGs and ``manifest.csv`` to ``out``.
 
     ``conditions``: ``time``, ``weather``, ``scene`` for every image (a model trained with
@@ -35,7 +35,7 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
     requested(1, **conditions)  # unknown attributes or values: an error before any work
     check_output(out, overwrite=overwrite, inputs=[checkpoint, masks])
     device = check_device(device, "--device")
-    model = load_checkpoint(checkpoint, device=device)
+    model = load_checkpoint(checkpoint, device=device, precision=precision)
     sampler, steps, guidance = (model.cfg[k] if v is None else check_setting(k, v)
                                 for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance)))
     files, ids = read_mask_folder(masks, size=model.size if resize else None)
@@ -64,7 +64,8 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
 def edit_photo(checkpoint: str | Path, image: str | Path, mask: str | Path, edited: str | Path, out: str | Path, *,
                dilate: int = 2, sampler: str | None = None, steps: int | None = None, guidance: float | None = None,
                seed: int = 0, resample: int = 0, resize: bool = False, device: str | None = None,
-               overwrite: bool = False, attribute_guidance: float | None = None, **conditions: str | None) -> Path:
+               overwrite: bool = False, attribute_guidance: float | None = None, precision: str | None = None,
+               **conditions: str | None) -> Path:
     """Regenerate only what changed between ``mask`` and ``edited`` in the photo ``image`` (``semsegdiff edit``).
 
     The changed pixels, dilated by ``dilate``, are generated (RePaint-style); every other pixel
@@ -81,7 +82,7 @@ def edit_photo(checkpoint: str | Path, image: str | Path, mask: str | Path, edit
     requested(1, **conditions)
     check_output(out, overwrite=overwrite, inputs=[checkpoint, image, mask, edited])
     device = check_device(device, "--device")
-    model = load_checkpoint(checkpoint, device=device)
+    model = load_checkpoint(checkpoint, device=device, precision=precision)
     photo, original, target = read_image(Path(image)), read_mask(Path(mask)), read_mask(Path(edited))
     for name, m in (("mask", (mask, original)), ("edited mask", (edited, target))):
         if m[1].shape != photo.shape[:2]:

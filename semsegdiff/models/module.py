@@ -127,7 +127,7 @@ class DiffusionModule(NormClipping, pl.LightningModule):
                  keep: np.ndarray | torch.Tensor | None = None, resample: int = 0, progress: bool = False,
                  time: str | Sequence[str] | None = None, weather: str | Sequence[str] | None = None,
                  scene: str | Sequence[str] | None = None, attribute_guidance: float | None = None,
-                 attrs: np.ndarray | torch.Tensor | None = None) -> torch.Tensor:
+                 attrs: np.ndarray | torch.Tensor | None = None, precision: str | None = None) -> torch.Tensor:
         """Generate one uint8 image (N, 3, H, W) per mask (N, H, W) of train ids (255 = ignore).
 
         ``time``, ``weather``, ``scene`` (models trained with attributes): a value for every mask
@@ -144,6 +144,9 @@ class DiffusionModule(NormClipping, pl.LightningModule):
         Local regeneration: with ``init`` (uint8 images (N, 3, H, W) or (N, H, W, 3)) and
         ``keep`` (bool (N, H, W), True = keep the photo's pixel) only the other pixels are
         generated, RePaint-style (:mod:`semsegdiff.models.inpaint`; ``resample`` jumps).
+
+        ``precision`` (auto, 32, bf16-mixed; default: the run configuration's) is the autocast of the
+        network's forwards (:mod:`semsegdiff.precision`).
         """
         masks = as_tensor(masks)
         check_masks(masks, self.cfg["num_classes"], self.size)
@@ -168,6 +171,7 @@ class DiffusionModule(NormClipping, pl.LightningModule):
                                "train with --attributes true to condition on time of day, weather and scene")
         validate({"steps": steps, "num_train_timesteps": self.cfg["num_train_timesteps"]})
         batch_size, resample = check_setting("batch_size", batch_size), check_setting("resample", resample)
+        precision = check_setting("precision", self.cfg.get("precision", "auto") if precision is None else precision)
         scheduler = self.scheduler(sampler)
         if self.is_student:
             if steps > self.cfg["distill_grid"]:
@@ -205,11 +209,12 @@ class DiffusionModule(NormClipping, pl.LightningModule):
                                        keep[s:s + batch_size], scheduler, steps=steps, guidance=guidance,
                                        seeds=seeds[s:s + batch_size], resample=resample,
                                        schedule={k: self.cfg[k] for k in SCHEDULE_KEYS}, attrs=attrs[s:s + batch_size],
-                                       attribute_guidance=attribute_guidance), []
+                                       attribute_guidance=attribute_guidance, precision=precision), []
             else:
                 images, snap = sample(self.model, masks[s:s + batch_size], scheduler, steps=steps, guidance=guidance,
                                       seeds=seeds[s:s + batch_size], intermediates=intermediates,
-                                      attrs=attrs[s:s + batch_size], attribute_guidance=attribute_guidance)
+                                      attrs=attrs[s:s + batch_size], attribute_guidance=attribute_guidance,
+                                      precision=precision)
             out.append(images)
             if intermediates:
                 snaps.append(torch.stack(snap, dim=1))
@@ -328,10 +333,11 @@ class EMA(WeightAveraging):
 
 
 def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", num_classes: int | None = None,
-                    size: int | None = None) -> DiffusionModule:
+                    size: int | None = None, precision: str | None = None) -> DiffusionModule:
     """Load a diffusion checkpoint (EMA weights, ``weights_only=True``) ready for :meth:`generate`.
 
-    ``num_classes`` and ``size``, when given, must match what the checkpoint was trained for.
+    ``num_classes`` and ``size``, when given, must match what the checkpoint was trained for;
+    ``precision`` (a run setting) replaces the one it was trained with for this session's sampling.
     """
     ckpt = read_checkpoint(path)
     hp = ckpt["hyper_parameters"]
@@ -343,6 +349,8 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", num
         raise CheckpointError(f"{path}: the checkpoint's stored settings lack {', '.join(missing)}")
     # settings added since it was trained: what training did then (LEGACY), else the profile's defaults
     hp = {**PROFILES.get(hp.get("profile"), QUICK), **LEGACY, **hp}
+    if precision is not None:
+        hp["precision"] = precision
     try:
         module = DiffusionModule(**hp)
     except SettingError as e:
