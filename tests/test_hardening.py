@@ -256,6 +256,8 @@ def test_a_gpu_profile_without_a_gpu_says_how_long_and_how_to_go_on():
     warning = cpu_warning(get_profile("gpu"), 7000)
     assert "no CUDA GPU here" in warning and "hours on this CPU" in warning and "--profile quick" in warning
     assert cpu_warning(get_profile("quick"), 1750) is None
+    capped = cpu_warning(get_profile("gpu"), 7000, max_steps=2)  # --max-steps 2: seconds, not 36 hours
+    assert "2 steps of 128 images" in capped and "hours" not in capped
 
 
 def test_distill_steps_beyond_the_grid_are_refused_at_distill_time(tiny_checkpoint, tmp_path, capsys):

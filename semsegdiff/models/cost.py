@@ -34,16 +34,18 @@ def training_flops(cfg: dict[str, Any]) -> float:
     return float(counter.get_total_flops())
 
 
-def cpu_warning(cfg: dict[str, Any], n_train: int, epochs: int | None = None) -> str | None:
+def cpu_warning(cfg: dict[str, Any], n_train: int, epochs: int | None = None, max_steps: int = -1) -> str | None:
     """A warning when training ``cfg`` on ``n_train`` images on the CPU would take more than an hour (or ``cfg``
-    is a GPU profile): the estimated time and how to go on; None otherwise."""
+    is a GPU profile): the estimated time and how to go on; None otherwise. ``max_steps`` (> 0) caps the run."""
     epochs = cfg["epochs"] if epochs is None else epochs
-    if cfg["profile"] not in GPU_PROFILES and n_train * epochs * cfg["size"] ** 2 < 2e8:
+    images = n_train * epochs if max_steps <= 0 else min(n_train * epochs, max_steps * cfg["batch_size"])
+    if cfg["profile"] not in GPU_PROFILES and images * cfg["size"] ** 2 < 2e8:
         return None  # minutes at most (the quick profile is a tenth of this): not worth counting
-    seconds = training_flops(cfg) * n_train * epochs / (CPU_TFLOPS * 1e12)
+    seconds = training_flops(cfg) * images / (CPU_TFLOPS * 1e12)
     if seconds < 3600 and cfg["profile"] not in GPU_PROFILES:
         return None
     took = f"{seconds / 3600:.1f} hours" if seconds >= 3600 else f"{seconds / 60:.0f} minutes"
-    return (f"warning: no CUDA GPU here, and profile {cfg['profile']!r} trains {epochs} epochs of {n_train} images at "
+    what = f"{epochs} epochs of {n_train} images" if images == n_train * epochs else f"{max_steps} steps of {cfg['batch_size']} images"
+    return (f"warning: no CUDA GPU here, and profile {cfg['profile']!r} trains {what} at "
             f"{cfg['size']} px: about {took} on this CPU (estimated at {CPU_TFLOPS:g} TFLOP/s). Stop it (Ctrl-C) and "
             "use --profile quick for a CPU run, or run it on a machine with a GPU; it goes on otherwise.")

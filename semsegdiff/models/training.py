@@ -105,7 +105,8 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
         raise DataError(f"{prepared.root}: the dataset has no train split (it has {', '.join(prepared.splits)})")
     if prepared.size != cfg["size"]:
         raise DataError(f"{prepared.root}: cache is {prepared.size}px but the run asks for size {cfg['size']}")
-    warning = cpu_warning(cfg, prepared.meta["splits"]["train"]["images"]) if device == "cpu" else None
+    n_train = prepared.meta["splits"]["train"]["images"]
+    warning = cpu_warning(cfg, n_train, max_steps=max_steps or -1) if device == "cpu" else None
     if warning and is_rank_zero():
         print(warning, flush=True)
     with hold(claim(out, "training run", legacy=is_run_folder), "semsegdiff train"):
