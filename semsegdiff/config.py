@@ -63,7 +63,7 @@ QUICK: dict[str, Any] = {
     "ema_start": 200,  # optimizer steps before the EMA starts averaging (a copy before)
     # run: how training is carried out and logged; none of these changes the trained model
     "num_workers": 0,  # DataLoader workers per device
-    "ckpt_every": 8,  # keep a numbered checkpoint every N epochs (last.ckpt: every epoch)
+    "ckpt_every": 4,  # keep a numbered checkpoint every N epochs (last.ckpt: every epoch); notebook 06 scores each
     "preview_every": 4,  # validation loss + preview grid every N epochs
     "n_preview": 8,  # masks in a preview grid
     "log_every": 10,  # optimizer steps between logged training losses

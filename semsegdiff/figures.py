@@ -381,25 +381,40 @@ def plot_per_class_iou(per_class: pd.DataFrame, rare: set[str] = frozenset()) ->
 
 def plot_sampler_sweep(sweep: pd.DataFrame, reference: tuple[str, int] = ("ddpm", 1000),
                        column: str = "mIoU_on_subset") -> plt.Figure:
-    """Consistency mIoU (on the masks every setting was scored on) against seconds per image; the reference as a band."""
-    column = column if column in sweep else "mIoU"
+    """Each setting against seconds per image: its mIoU gap to the reference procedure with the 95% interval paired
+    by mask (``gap_points``, :func:`semsegdiff.eval.reference_gaps`) and the 1-point target dotted; without gaps,
+    consistency mIoU (on the masks every setting was scored on) with the reference as a band."""
+    gaps = "gap_points" in sweep
+    column = "gap_points" if gaps else column if column in sweep else "mIoU"
     fig, ax = plt.subplots(figsize=(TEXT_WIDTH / 2, 2.8))
     ref = sweep[(sweep["sampler"] == reference[0]) & (sweep["steps"] == reference[1])]
-    if len(ref):
+    name = f"{reference[0]} {reference[1]}"
+    if gaps:
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.axhline(-1, ls=":", color="0.3", lw=0.9, label="target: 1 point below")
+    elif len(ref):
         r = float(ref[column].iloc[0])
-        ax.axhspan(r - 0.01, r + 0.01, color="0.88", zorder=0, label=f"{reference[0]} {reference[1]} ± 1 point")
+        ax.axhspan(r - 0.01, r + 0.01, color="0.88", zorder=0, label=f"{name} ± 1 point")
     markers = dict(zip(sweep["sampler"].unique(), "osD^v<>"))
     for i, (sampler, t) in enumerate(sweep.groupby("sampler", sort=False)):
         t = t.sort_values("steps")
-        ax.plot(t["seconds_per_image"], t[column], marker=markers[sampler], ms=4, lw=1, color=f"C{i}", label=sampler)
-        for _, row in t.iterrows():
-            ax.annotate(f"{row['steps']}", (row["seconds_per_image"], row[column]), textcoords="offset points",
-                        xytext=(3, 4), fontsize=6, color=f"C{i}")
+        x = t["seconds_per_image"] * (1 + 0.04 * (i - 2)) if gaps else t["seconds_per_image"]  # bars side by side
+        if gaps and not (sampler == reference[0] and (t["steps"] == reference[1]).all()):
+            ax.errorbar(x, t[column], yerr=[t[column] - t["gap_low"], t["gap_high"] - t[column]], fmt="none",
+                        ecolor=f"C{i}", elinewidth=0.8, capsize=1.5, alpha=0.7)
+        ax.plot(x, t[column], marker=markers[sampler], ms=4, lw=1, color=f"C{i}", label=sampler)
+        for xi, (_, row) in zip(x, t.iterrows()):
+            ax.annotate(f"{row['steps']}", (xi, row[column]), textcoords="offset points", xytext=(3, 4), fontsize=6,
+                        color=f"C{i}")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("seconds per image (log; labels: steps)")
-    n = int(sweep["n_masks"].min()) if column == "mIoU" else None
-    ax.set_ylabel("consistency mIoU" + (f" ({n} masks)" if n else " (the reference masks)"))
+    if gaps:
+        n = int(ref["n_masks"].iloc[0]) if len(ref) else None
+        ax.set_ylabel(f"mIoU points vs {name}\n(95% CI{f', {n} masks' if n else ''})")
+    else:
+        n = int(sweep["n_masks"].min()) if column == "mIoU" else None
+        ax.set_ylabel("consistency mIoU" + (f" ({n} masks)" if n else " (the reference masks)"))
     ax.legend(ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.28), frameon=False)
     return fig
 
@@ -605,6 +620,9 @@ def plot_target_curves(curve: pd.DataFrame, panels: list[tuple[str, str, float, 
         for i, (key, group) in enumerate(curve.sort_values("minutes").groupby(by)):
             color = f"C{i}"
             ax.plot(group["minutes"], group[column], "o-", color=color, ms=3, lw=1.0, label=f"{by} {key}")
+            low, high = (f"{column.rsplit('_', 1)[0]}_{end}" for end in ("low", "high"))
+            if low in group and high in group:  # the interval of each point (gap_points: gap_low, gap_high)
+                ax.fill_between(group["minutes"], group[low], group[high], color=color, alpha=0.12, lw=0)
             cross = (crossings or {}).get(column)
             row = cross[cross[by] == key] if cross is not None else pd.DataFrame()
             if len(row) and row["how"].iloc[0].startswith("extrapolated") and np.isfinite(row["crosses_at_minutes"].iloc[0]):

@@ -11,7 +11,7 @@ from conftest import tiny_cfg
 
 from semsegdiff.cli import main
 from semsegdiff.errors import CheckpointError, DataError
-from semsegdiff.eval import (consistency, diversity, ensure_judge, evaluate_checkpoint, fid, inception_features, kid,
+from semsegdiff.eval import (confusion, consistency, diversity, ensure_judge, evaluate_checkpoint, fid, inception_features, kid,
                              load_segmenter, ssim)
 from semsegdiff.labels import CLASS_NAMES, IGNORE
 
@@ -82,6 +82,35 @@ def test_per_image_miou_is_each_image_scored_alone():
     pred[:, 4:8] = torch.randint(0, 21, (5, 4, 12), generator=g).to(torch.uint8)  # 19, 20: outside the classes
     want = [consistency(pred[i:i + 1], masks[i:i + 1])["miou"] for i in range(5)]
     assert np.allclose(per_image_miou(pred, masks), want, equal_nan=True) and np.isnan(want[4])
+
+
+def test_a_paired_gap_sums_per_mask_confusions_and_resamples_masks_for_both_sets():
+    from semsegdiff.eval import paired_gap
+    from semsegdiff.eval.metrics import image_confusions
+
+    g = torch.Generator().manual_seed(1)
+    masks = torch.randint(0, 19, (12, 8, 8), generator=g).to(torch.uint8)
+    good, bad = masks.clone(), masks.clone()
+    bad[:, :3] = torch.randint(0, 19, (12, 3, 8), generator=g).to(torch.uint8)  # about 3/8 of the pixels wrong
+    a, b = image_confusions(good, masks), image_confusions(bad, masks)
+    assert a.shape == (12, 19, 20) and a.sum(0).tolist() == confusion(good, masks).cpu().tolist()  # summed: the set's
+    same = paired_gap(a, a)
+    assert same == (0.0, 0.0, 0.0)  # identical sets: no gap and no spread, whatever the draw
+    gap, low, high = paired_gap(b, a)
+    want = 100 * (consistency(bad, masks)["miou"] - consistency(good, masks)["miou"])
+    assert gap == pytest.approx(want) and low <= gap <= high < 0
+    assert paired_gap(b, a) == (gap, low, high)  # seeded
+    assert np.isnan(paired_gap(b[:2], a[:2])[1])  # two masks: no interval
+    with pytest.raises(ValueError, match="the same masks"):
+        paired_gap(a, b[:5])
+
+
+def test_training_points_are_the_checkpoints_a_run_kept_and_its_end(tiny_checkpoint):
+    from semsegdiff.eval import training_points
+
+    points = training_points(tiny_checkpoint)  # 2 steps over 2 epochs, a numbered checkpoint every epoch
+    assert [e for e, _, _ in points] == [1, 2] and points[-1][1] == tiny_checkpoint
+    assert points[0][1].name.startswith("step") and 0 < points[0][2] <= points[1][2]
 
 
 def test_pixel_accuracy_of_an_all_ignore_mask_is_undefined_not_zero():

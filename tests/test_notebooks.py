@@ -171,6 +171,12 @@ def test_04_generation_quality(tmp_path):
     targets = pd.read_csv(figs / "04_generation_quality_targets.csv", index_col=0)
     assert len(targets) == 4 + 2 * 3 and set(targets["met"]) <= {True, False}  # + each student step count: mIoU, FID
     assert "lcm student 1 steps at most 1 point below ddpm 1000" in targets.index
+    gaps = samplers.set_index(["sampler", "steps"])  # each gap to the reference, paired by mask, with its interval
+    assert gaps.loc[("ddpm", 1000), ["gap_points", "gap_low", "gap_high"]].tolist() == [0.0, 0.0, 0.0]
+    assert ((gaps["gap_low"] <= gaps["gap_points"] + 1e-9) & (gaps["gap_points"] <= gaps["gap_high"] + 1e-9)).all()
+    gap20 = targets.loc["DPM-Solver++ 20 at most 1 mIoU point below ddpm 1000 (points)"]
+    assert gap20["value"] == pytest.approx(gaps.loc[("dpmsolver++", 20), "gap_points"], rel=1e-4)
+    assert gap20["ci_low"] <= gap20["value"] <= gap20["ci_high"] and gap20["met"] == (gap20["value"] >= -1)
     assert (tmp_path / "runs/quick/judge.ckpt").is_file() and "judge features" in outputs(executed)
     curve = pd.read_csv(figs / "04_generation_quality_student_curve.csv")  # the student after 1 and 2 steps
     assert curve[["distill_steps", "steps"]].values.tolist() == [[n, s] for n in (1, 2) for s in (1, 2, 4)]
@@ -222,7 +228,7 @@ def test_05_adas_ablation(tmp_path):
 
 @pytest.mark.notebook
 def test_06_conditions(tmp_path):
-    overrides = tiny_overrides(ablate_low_fraction=0.25, ablate_gen_seeds=1, ablate_steps=2, steps=4)
+    overrides = tiny_overrides(ablate_low_fraction=0.25, ablate_gen_seeds=1, ablate_steps=2, steps=4, epochs=2)
     no_attributes = get_profile("quick", **{**overrides, "attributes": False})  # the consistency target's reference
     train(no_attributes, root=tmp_path, out=tmp_path / "runs/no_attributes", progress=False)
     params = {"overrides": overrides, "n_check": 6, "seeds": 3, "attribute_scales": [4.0],  # steps: overrides' 4
@@ -254,3 +260,10 @@ def test_06_conditions(tmp_path):
     gaps = pd.read_csv(figs / "06_conditions_enrichment.csv")
     assert set(gaps["arm"]) == {"real+gen", "real+cond"} and "all val" in set(gaps["subset"])
     assert (tmp_path / "runs/quick/attributes.ckpt").is_file() and "val images per rare condition" in outputs(executed)
+    curve = pd.read_csv(figs / "06_conditions_curve.csv")  # each kept checkpoint (ckpt_every 1: epoch 1) and the end
+    assert curve["epoch"].tolist() == list(range(1, overrides["epochs"] + 1)) and curve["minutes"].is_monotonic_increasing
+    last = curve.iloc[-1]  # the final model's point is the check above, against none asked
+    assert last["time"] == pytest.approx(targets["value"].iloc[0], rel=1e-4)
+    assert last["consistency_vs_none"] == pytest.approx(asked["consistency_miou"].mean() / check["consistency_miou"].iloc[0] - 1,
+                                                        rel=1e-3)
+    assert (figs / "06_conditions_curve.png").stat().st_size > 3000

@@ -12,27 +12,32 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .evaluate import sweep
+from .evaluate import Evaluation
+from .stats import paired_gap
+from .sweeps import sweep
 
 
 def student_curve(series: list[tuple[int, Path, float]], masks: np.ndarray, real: np.ndarray, judge, *,
-                  reference_miou: float, teacher_fid: float, steps: list[int], guidance: float, n_masks: int,
+                  reference: Evaluation, teacher_fid: float, steps: list[int], guidance: float, n_masks: int,
                   seed: int, subset: int, precision: str = "auto", device: str = "cpu",
                   attrs: np.ndarray | None = None) -> pd.DataFrame:
     """Each student of ``series`` (:func:`semsegdiff.models.distill.student_series`) sampled in ``steps`` steps
-    on the sweep's masks (with ``attrs``, the real images' conditions): its mIoU gap to the reference procedure (on the first ``subset`` masks, in points) and
-    its FID over the teacher's, against the minutes of distillation behind it."""
+    on the sweep's masks (with ``attrs``, the real images' conditions): its mIoU gap to the ``reference``
+    procedure's evaluation on the first ``subset`` masks (in points, with its interval paired by mask) and its
+    FID over the teacher's, against the minutes of distillation behind it."""
     from ..models import load_checkpoint
 
+    ref = reference.confusions[:subset]
     rows = []
     for iters, path, minutes in series:
         student = load_checkpoint(path, device=device, precision=precision)
-        df, _ = sweep(student, path, masks, real, judge, per_mask=1, seed=seed, subset=subset,
-                      settings=[dict(sampler="lcm", steps=n, guidance=guidance, n_masks=n_masks) for n in steps],
-                      cache=path.parent / "generated", attrs=attrs)
-        for r in df.itertuples():
-            rows.append({"distill_steps": iters, "minutes": minutes, "steps": r.steps,
-                         "gap_points": 100 * (r.mIoU_on_subset - reference_miou), "fid_vs_teacher": r.FID / teacher_fid})
+        df, evaluations = sweep(student, path, masks, real, judge, per_mask=1, seed=seed,
+                                settings=[dict(sampler="lcm", steps=n, guidance=guidance, n_masks=n_masks)
+                                          for n in steps], cache=path.parent / "generated", attrs=attrs)
+        for r, ev in zip(df.itertuples(), evaluations):
+            gap, low, high = paired_gap(ev.confusions[:subset], ref)
+            rows.append({"distill_steps": iters, "minutes": minutes, "steps": r.steps, "gap_points": gap,
+                         "gap_low": low, "gap_high": high, "fid_vs_teacher": r.FID / teacher_fid})
     return pd.DataFrame(rows)
 
 
@@ -65,4 +70,49 @@ def crossings(curve: pd.DataFrame, column: str, target: float, by: str, higher_i
         at, how = crossing(group["minutes"].to_numpy(), group[column].to_numpy(), target, higher_is_better)
         rows.append({by: key, "target": target, "last_minutes": float(group["minutes"].max()),
                      "last_value": float(group[column].iloc[-1]), "crosses_at_minutes": at, "how": how})
+    return pd.DataFrame(rows)
+
+
+def training_points(checkpoint: str | Path) -> list[tuple[int, Path, float]]:
+    """(epoch, checkpoint, minutes of training) of the numbered checkpoints its run kept on the way (``ckpt_every``)
+    and of ``checkpoint`` itself, the run's end; a checkpoint outside a run folder is its one point."""
+    from ..models import read_checkpoint, run_paths
+
+    checkpoint = Path(checkpoint)
+    paths = run_paths(checkpoint.parent)
+    try:
+        metrics = pd.read_csv(paths["metrics"]).dropna(subset=["train_minutes"])
+        minutes = metrics.groupby("epoch")["train_minutes"].max()
+    except (OSError, ValueError, KeyError):
+        minutes = pd.Series(dtype=float)
+    # a kept checkpoint records the (0-based) epoch it was saved in, the final one the epochs it completed
+    final = int(read_checkpoint(checkpoint)["epoch"])
+    numbered = sorted(paths["checkpoints"].glob("step*.ckpt")) if paths["checkpoint"] == checkpoint else []
+    points = [(e + 1, path) for path in numbered if (e := int(read_checkpoint(path)["epoch"])) + 1 < final]
+    return [(e, path, float(minutes.get(e - 1, float("nan")))) for e, path in [*points, (final, checkpoint)]]
+
+
+def condition_curve(checkpoint: str | Path, classifier, judge, masks: np.ndarray, real: np.ndarray,
+                    codes: np.ndarray, *, n_check: int, seed: int, final: pd.DataFrame | None = None,
+                    precision: str = "auto", device: str = "cpu") -> pd.DataFrame:
+    """The targets of :func:`semsegdiff.eval.conditions.condition_targets` at each point of :func:`training_points`
+    against the minutes of training: the attribute check on the first ``n_check`` of the val ``masks`` (the same
+    masks, seeds and judges at every point; ``final``: ``checkpoint``'s own check when it was made already). One
+    row per checkpoint, a column per attribute (recovered / ceiling) and ``consistency_vs_none`` (against the
+    same model with no attribute asked, at every point, also where ``final`` holds a baseline's row)."""
+    from ..models import load_checkpoint
+    from .conditions import BASELINE, check_conditions, condition_targets
+
+    rows = []
+    for epoch, path, minutes in training_points(checkpoint):
+        if final is not None and path == Path(checkpoint):
+            table = final
+        else:
+            model = load_checkpoint(path, device=device, precision=precision)
+            table = check_conditions(model, classifier, judge, masks[:n_check], real, codes, seed=seed,
+                                     real_masks=masks)[0]
+        values = condition_targets(table[table["attribute"] != BASELINE])["value"]  # vs none asked, at every point
+        rows.append({"series": "this run", "epoch": epoch, "minutes": minutes,
+                     **{t.split(":")[0]: float(v) for t, v in values.items() if ":" in t},
+                     "consistency_vs_none": float(values.iloc[-1])})
     return pd.DataFrame(rows)

@@ -36,8 +36,9 @@ from ..errors import DataError, SettingError
 from ..files import atomic_dir, check_output, claim, file_fingerprint, marker, write_text
 from ..labels import CLASS_NAMES
 from ..precision import lightning_precision
+from ..tensors import to_numpy
 from .judge import Segmenter, key_hash
-from .metrics import consistency, diversity, fid, kid, per_image_miou, ssim
+from .metrics import consistency, diversity, fid, image_confusions, kid, miou_of, ssim
 
 # The WINS 2024 paper's Table I (Mask2Former judge on BDD100K val, 1000 masks; FID protocol not stated).
 PAPER_TABLE_I = {"consistency mIoU": 0.357, "pixel accuracy": 0.817, "SSIM": 0.659, "FID": 1.06, "KID": 0.0105}
@@ -137,6 +138,7 @@ class Evaluation:
     per_image: pd.DataFrame
     generated: GeneratedSet
     settings: dict[str, Any] = field(default_factory=dict)
+    confusions: torch.Tensor | None = None  # (N, C, C + 1) per mask, summed over its images: paired bootstraps
 
     def row(self, metric: str) -> pd.Series:
         return self.table.set_index("metric").loc[metric]
@@ -193,14 +195,16 @@ def score(generated: GeneratedSet, masks: np.ndarray, real: np.ndarray, judge: S
         real_f, gen_f = (real_f - mu) / sd, (gen_f - mu) / sd
         ref_f = None if ref_f is None else (ref_f - mu) / sd
     rows: dict[str, list[float]] = {m: [] for m in ("miou", "acc", "ssim", "fid", "fid_floor", "kid", "kid_floor")}
-    per_class, per_image = [], []
+    per_class, per_image, confusions = [], [], 0
     for j in range(k):
         pred = judge.predict_ids(images[:, j])
         c = consistency(pred, masks_t)
         rows["miou"].append(c["miou"])
         rows["acc"].append(c["pixel_accuracy"])
         per_class.append(c["per_class_iou"])
-        per_image.append(per_image_miou(pred, masks_t))
+        each = image_confusions(pred, masks_t)
+        confusions = confusions + each
+        per_image.append(to_numpy(miou_of(each)))
         rows["ssim"].append(ssim(images[:, j], real_t))
         if ref_f is None:
             order = np.random.default_rng(j).permutation(n)
@@ -236,7 +240,7 @@ def score(generated: GeneratedSet, masks: np.ndarray, real: np.ndarray, judge: S
     per_image_df = pd.DataFrame({"mask": np.arange(n), "miou_mean": per_image_mean})
     settings = {**(settings or {}), **{k_: v for k_, v in generated.manifest.items() if k_ != "key"},
                 "features": features, "absent_classes": ceiling["absent"], "judge_arch": judge.hparams.arch}
-    return Evaluation(table, per_class_df, per_image_df, generated, settings)
+    return Evaluation(table, per_class_df, per_image_df, generated, settings, confusions)
 
 
 def table_one(evaluation: Evaluation) -> pd.DataFrame:
@@ -253,82 +257,6 @@ def table_one(evaluation: Evaluation) -> pd.DataFrame:
         "ratio": ["-" if not np.isfinite(t.loc[m, "ratio"]) else f"{t.loc[m, 'ratio']:.2f}x" for m in cols],
         "WINS 2024 (reported)": [paper[m] for m in cols],
     }, index=cols)
-
-
-def targets(evaluation: Evaluation, samplers: pd.DataFrame, reference: tuple[str, int] = ("ddpm", 1000),
-            column: str = "mIoU_on_subset") -> pd.DataFrame:
-    """The evaluation targets, measured: consistency >= 0.95x ceiling, FID <= 2x floor, fast samplers and students
-    at most 1 mIoU point below the reference procedure (one-sided: a sampler that scores higher has lost nothing)."""
-    t = evaluation.table.set_index("metric")
-    fid_ratio = float(t.loc[[m for m in t.index if m.startswith("FID")][0], "ratio"])
-    consistency_ratio = float(t.loc["consistency mIoU", "ratio"])
-    by = samplers.set_index(["sampler", "steps"])
-    miou = by[column]
-    ref = float(miou.loc[reference])
-    gap20 = float(miou.get(("dpmsolver++", 20), np.nan) - ref)
-    best10 = max(((v - ref, f"{s} {n}") for (s, n), v in miou.items() if n == 10), default=(np.nan, "-"))
-    rows = [
-        ("consistency mIoU >= 0.95x the real ceiling", consistency_ratio, consistency_ratio >= 0.95),
-        ("FID <= 2x the real-vs-real floor", fid_ratio, fid_ratio <= 2.0),
-        (f"DPM-Solver++ 20 at most 1 mIoU point below {reference[0]} {reference[1]}", gap20, gap20 >= -0.01),
-        (f"a 10-step sampler at most 1 point below ({best10[1]})", best10[0], best10[0] >= -0.01),
-    ]
-    teacher_fid = by["FID"].get(("dpmsolver++", 20), np.nan)
-    for (s, n), v in miou.items():  # distilled students (sampler "lcm ..."): the issue's few-step targets
-        if str(s).startswith("lcm") and n <= 4:
-            rows.append((f"{s} {n} steps at most 1 point below {reference[0]} {reference[1]}", v - ref, v - ref >= -0.01))
-            ratio = float(by.loc[(s, n), "FID"] / teacher_fid)
-            rows.append((f"{s} {n} steps: FID <= 1.1x DPM-Solver++ 20's", ratio, ratio <= 1.1))
-    return pd.DataFrame(rows, columns=["target", "value", "met"]).set_index("target")
-
-
-def check_sweep(n_val: int, sweep_masks: int, reference_masks: int) -> None:
-    """Before any work: a sweep scores ``sweep_masks`` masks (at least 4: FID/KID) against at least 2 real images of
-    other masks, and the reference procedure ``reference_masks`` of them (1 or more: consistency; FID from 2)."""
-    most = n_val - 2
-    if most < 4:
-        raise DataError(f"the val split has {n_val} images; the sampler and guidance sweeps need at least 6 (4 masks to "
-                        "score and 2 real images of other masks to compare with): use a dataset with a larger val split")
-    if not 4 <= sweep_masks <= most:
-        raise SettingError(f"sweep_masks: {sweep_masks} masks; with {n_val} val images choose 4 to {most}")
-    if not 1 <= reference_masks <= sweep_masks:
-        raise SettingError(f"reference_masks: {reference_masks}; choose 1 to sweep_masks ({sweep_masks})")
-
-
-def sweep(model, checkpoint: str | Path, masks: np.ndarray, real: np.ndarray, judge: Segmenter,
-          settings: list[dict[str, Any]], *, per_mask: int, seed: int, cache: str | Path, features: str = "judge features",
-          extractor=None, subset: int | None = None, progress: bool = False,
-          attrs: np.ndarray | None = None) -> tuple[pd.DataFrame, list[Evaluation]]:
-    """Generate and score once per entry of ``settings`` (each: sampler, steps, guidance, optionally n_masks).
-
-    Each setting scores the first ``n_masks`` masks (generated with ``attrs``, the real images' attribute codes,
-    when the model has attributes: see :func:`conditions_of`); FID/KID compare them with the real images
-    of the masks after them (and the floor their own real images with those). Returns one
-    summary row per setting (see :meth:`Evaluation.summary`) and the evaluations. Every set is
-    cached, so a second sweep with the same settings only scores. With ``subset``, every
-    setting is also scored on the first ``subset`` masks alone (column ``mIoU_on_subset``):
-    the same images, so settings run on different numbers of masks compare on equal terms.
-    """
-    rows, evaluations = [], []
-    for s in settings:
-        n = int(s.get("n_masks", len(masks)))
-        if n >= len(masks) - 1:
-            raise DataError(f"a sweep over {n} masks needs real images of other masks to compare with; "
-                            f"use fewer than {len(masks) - 1} of the {len(masks)}")
-        generated = generate_set(model, checkpoint, masks[:n], sampler=s["sampler"], steps=s["steps"],
-                                 guidance=s["guidance"], per_mask=per_mask, seed=seed, cache=cache, progress=progress,
-                                 attrs=None if attrs is None else attrs[:n])
-        ev = score(generated, masks[:n], real[:n], judge, reference=real[n:], features=features, extractor=extractor)
-        if progress:
-            print(f"{s['sampler']} {s['steps']} steps, guidance {s['guidance']:g}, {n} masks: consistency mIoU "
-                  f"{ev.row('consistency mIoU')['generated']:.3f}, {generated.seconds_per_image:.3f} s/image", flush=True)
-        rows.append(ev.summary())
-        if subset:
-            head = score(generated.head(subset), masks[:subset], real[:subset], judge, reference=real[subset:],
-                         features=features, extractor=extractor)
-            rows[-1]["mIoU_on_subset"] = head.summary()["mIoU"]
-        evaluations.append(ev)
-    return pd.DataFrame(rows), evaluations
 
 
 def _std(values: list[float]) -> float:

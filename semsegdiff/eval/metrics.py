@@ -65,14 +65,11 @@ def scores_from_confusion(matrix: torch.Tensor) -> dict:
     }
 
 
-def per_image_miou(pred: torch.Tensor | np.ndarray, masks: torch.Tensor | np.ndarray,
-                   num_classes: int = NUM_CLASSES) -> np.ndarray:
-    """Each image's mIoU (N,), as :func:`consistency` of that image alone gives it, from one batched count.
-
-    The (N, C, C + 1) confusion matrices are one ``bincount`` of (image, mask class, predicted
-    class) triples; a prediction outside the classes is a miss (the last column), ignore pixels
-    are left out, and an image whose mask is all ignore scores NaN.
-    """
+def image_confusions(pred: torch.Tensor | np.ndarray, masks: torch.Tensor | np.ndarray,
+                     num_classes: int = NUM_CLASSES) -> torch.Tensor:
+    """Each image's (C, C + 1) confusion matrix, as :func:`confusion` of that image alone gives it: (N, C, C + 1)
+    int64 on the CPU, from one batched ``bincount`` of (image, mask class, predicted class) triples. Summed over
+    any set of images they give that set's matrix, so a bootstrap over masks needs no second pass of the judge."""
     pred, masks = as_tensor(pred).long(), as_tensor(masks).long()
     confusion(pred, masks, num_classes)  # the checks of ids and shapes, once for the whole batch
     n, c = len(masks), num_classes
@@ -80,11 +77,25 @@ def per_image_miou(pred: torch.Tensor | np.ndarray, masks: torch.Tensor | np.nda
     scored = masks != IGNORE
     image = torch.arange(n, device=masks.device).view(n, *[1] * (masks.ndim - 1)).expand_as(masks)
     index = (image * c + masks.clamp(max=c - 1)) * (c + 1) + pred
-    m = torch.bincount(index[scored], minlength=n * c * (c + 1)).reshape(n, c, c + 1).double().cpu()
-    tp, support, predicted = m[:, :, :c].diagonal(dim1=1, dim2=2), m.sum(2), m[:, :, :c].sum(1)
+    return torch.bincount(index[scored], minlength=n * c * (c + 1)).reshape(n, c, c + 1).cpu()
+
+
+def miou_of(matrices: torch.Tensor) -> torch.Tensor:
+    """The mIoU of each (..., C, C + 1) confusion matrix over the classes present in it (NaN when none is), as
+    :func:`scores_from_confusion` computes it for one."""
+    m = matrices.double()
+    c = m.shape[-2]
+    tp, support, predicted = m[..., :c].diagonal(dim1=-2, dim2=-1), m.sum(-1), m[..., :c].sum(-2)
     union = support + predicted - tp
     iou = torch.where(union > 0, tp / union.clamp(min=1), torch.full_like(tp, float("nan")))
-    return to_numpy(torch.nanmean(iou, dim=1))
+    return torch.nanmean(iou, dim=-1)
+
+
+def per_image_miou(pred: torch.Tensor | np.ndarray, masks: torch.Tensor | np.ndarray,
+                   num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """Each image's mIoU (N,), as :func:`consistency` of that image alone gives it; an image whose mask is all
+    ignore scores NaN. A prediction outside the classes is a miss, ignore pixels are left out."""
+    return to_numpy(miou_of(image_confusions(pred, masks, num_classes)))
 
 
 def consistency(pred: torch.Tensor, masks: torch.Tensor) -> dict:
