@@ -18,7 +18,8 @@ Conventions, for every function here:
 - An inserted object stands on its foot point, as tall as the perspective makes it (``horizon``);
   ``insert(..., "auto")`` finds it a spot on its ground where it covers nothing in front of it and at most
   half of anything behind it, and may hide the sky above the horizon, as tall vehicles do (``place``).
-  Those three live in :mod:`semsegdiff.placement` and are reached from here as ``masks.insert`` etc.
+  Those three live in :mod:`semsegdiff.placement` and are imported here (``masks.insert`` etc.); the argument
+  checks and shapes every edit shares live in :mod:`semsegdiff.shapes`.
 
 Example::
 
@@ -40,174 +41,18 @@ import torch
 from scipy import ndimage
 from torchvision.io import encode_png
 
-from .data.formats import check_ids, read_mask
+from .data.formats import read_mask
 from .errors import DataError, SettingError
 from .files import write_bytes
-from .labels import CLASS_NAMES, IGNORE, LABELS, NUM_CLASSES, class_id, ids_to_colors
-
-MAX_PIXELS = 8192 * 8192  # largest mask made here (resize, sketches): 64 MiB of ids
-BIG = 1_000_000  # largest coordinate, size or distance in pixels accepted: beyond any mask, safe from overflow
-
-
-# ---------------------------------------------------------------- argument checks
-def _check(mask, what: str = "mask") -> np.ndarray:
-    """The mask itself if it is a non-empty 2-D uint8 array of train ids; DataError naming the problem otherwise."""
-    ok = isinstance(mask, np.ndarray) and mask.ndim == 2 and mask.dtype == np.uint8
-    if not ok or not mask.size:
-        got = f"a {mask.dtype} array of shape {mask.shape}" if isinstance(mask, np.ndarray) else type(mask).__name__
-        got = f"an empty {mask.shape[0]}x{mask.shape[1]} array" if ok else got
-        hint = "; an RGB colour mask? use masks.snap()" if np.ndim(mask) == 3 else ""
-        raise DataError(f"{what}: expected a non-empty 2-D uint8 array of train ids (H, W), got {got}{hint}")
-    return check_ids(mask, what)
-
-
-def _cls(c) -> int:
-    """Train id of a class name or id (255 / "ignore" allowed)."""
-    if isinstance(c, str):
-        if c.strip().lower() == "ignore":
-            return IGNORE
-        try:
-            return class_id(c)
-        except KeyError as e:
-            raise SettingError(e.args[0]) from None
-    if isinstance(c, (int, np.integer)) and not isinstance(c, bool) and (0 <= c < NUM_CLASSES or c == IGNORE):
-        return int(c)
-    raise SettingError(f"a class must be a name such as 'car' or an id 0..{NUM_CLASSES - 1} (255 = ignore), got {c!r}")
-
-
-def _name(cid: int) -> str:
-    return "ignore" if cid == IGNORE else CLASS_NAMES[cid]
-
-
-def _number(v, what: str, low: float | None = 0.0, whole: bool = False, high: float | None = BIG) -> float:
-    """v as an int (``whole``) or float in low..high (None: no bound); SettingError naming ``what`` otherwise.
-
-    Bounded by default to +-BIG: no mask is near that size, and larger values overflow pixel arithmetic.
-    """
-    kinds = (int, np.integer) if whole else (int, float, np.integer, np.floating)
-    if (isinstance(v, bool) or not isinstance(v, kinds) or isinstance(v, (float, np.floating)) and not np.isfinite(v)
-            or low is not None and v < low or high is not None and abs(v) > high):
-        most = f"{high:,.0f}" if high is not None else ""
-        if low is None:
-            bound = f" from -{most} to {most}" if most else ""
-        else:
-            bound = f" >= {low:g}" + (f" and <= {most}" if most else "")
-        raise SettingError(f"{what} must be a {'whole number' if whole else 'number'}{bound}, got {v!r}")
-    return int(v) if whole else float(v)
-
-
-def _rng(seed, what: str = "seed") -> np.random.Generator:
-    """A numpy Generator from a seed: an int >= 0, a Generator (used as it is) or None (fresh entropy)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise SettingError(f"{what} must be a whole number >= 0 or a numpy Generator, got {seed!r}")
-    return np.random.default_rng(seed)
-
-
-def _points(points, what: str, at_least: int = 1) -> np.ndarray:
-    """(n, 2) float array of (row, col) points; ``at_least=0`` asks for a single point."""
-    try:
-        pts = np.asarray(points)
-        pts = pts.astype(float) if pts.dtype.kind in "iuf" else np.empty(0)  # numbers, not "3", None or True
-    except (TypeError, ValueError):
-        pts = np.empty(0)
-    single = at_least == 0
-    shape_ok = pts.shape == (2,) if single else (pts.ndim == 2 and pts.shape[1] == 2 and len(pts) >= at_least)
-    if isinstance(points, str) or not shape_ok or not (np.abs(pts) <= BIG).all():  # also refuses NaN
-        need = "a (row, col) pair" if single else f"a list of at least {at_least} (row, col) points"
-        raise SettingError(f"{what} must be {need} of finite numbers from -{BIG:,} to {BIG:,}, got {points!r}")
-    return pts.reshape(-1, 2)
-
-
-def _pixel(at, shape: tuple[int, int], what: str) -> tuple[int, int]:
-    """A (row, col) point that must lie inside the mask, rounded to a pixel."""
-    r, c = np.rint(_points(at, what, at_least=0)[0]).astype(int)
-    if not (0 <= r < shape[0] and 0 <= c < shape[1]):
-        raise SettingError(f"{what} (row {r}, col {c}) is outside the {shape[0]}x{shape[1]} mask "
-                           f"(rows 0..{shape[0] - 1}, cols 0..{shape[1] - 1})")
-    return int(r), int(c)
-
-
-def _region(region, shape: tuple[int, int], what: str) -> np.ndarray:
-    if not (isinstance(region, np.ndarray) and region.dtype == bool and region.shape == shape):
-        got = f"{region.dtype} {region.shape}" if isinstance(region, np.ndarray) else type(region).__name__
-        raise SettingError(f"{what} must be a boolean array of the mask's shape {shape}, got {got}")
-    return region
-
-
-# ---------------------------------------------------------------- shapes in pixel coordinates
-# kind: geometry -- "poly": (points,), "line": (points, radius), "ellipse": (centre, (ry, rx)),
-# "ring": (centre, radius, width); points are (row, col) rows of an array.
-def _extent(kind: str, geom) -> tuple[np.ndarray, np.ndarray]:
-    """Lowest and highest (row, col) the ideal shape reaches."""
-    if kind in ("poly", "line"):
-        pad = geom[1] if kind == "line" else 0.0
-        return geom[0].min(0) - pad, geom[0].max(0) + pad
-    half = np.asarray(geom[1], float) if kind == "ellipse" else np.array([geom[1], geom[1]])
-    return np.asarray(geom[0]) - half, np.asarray(geom[0]) + half
-
-
-def _polyline_distance(rr, cc, pts: np.ndarray) -> np.ndarray:
-    """Distance of every pixel to the polyline through pts (one point: to that point)."""
-    best = np.hypot(rr - pts[0, 0], cc - pts[0, 1])
-    for a, b in zip(pts[:-1], pts[1:]):
-        d = b - a
-        t = np.clip(((rr - a[0]) * d[0] + (cc - a[1]) * d[1]) / max(d @ d, 1e-12), 0, 1)
-        best = np.minimum(best, np.hypot(rr - a[0] - t * d[0], cc - a[1] - t * d[1]))
-    return best
-
-
-def _inside(kind: str, geom, rr: np.ndarray, cc: np.ndarray) -> np.ndarray:
-    if kind == "poly":
-        pts, inside = geom[0], np.zeros(rr.shape, bool)
-        for (ya, xa), (yb, xb) in zip(pts, np.roll(pts, -1, axis=0)):  # even-odd rule, one edge at a time
-            crosses = (ya > rr) != (yb > rr)
-            inside ^= crosses & (cc < xa + (rr - ya) * (xb - xa) / (yb - ya if yb != ya else 1.0))
-        return inside | (_polyline_distance(rr, cc, np.vstack([pts, pts[:1]])) <= 0.5)
-    if kind == "line":
-        return _polyline_distance(rr, cc, geom[0]) <= geom[1] + 0.5
-    (r0, c0), size = geom[0], geom[1]
-    if kind == "ellipse":
-        return ((rr - r0) / (size[0] + 0.5)) ** 2 + ((cc - c0) / (size[1] + 0.5)) ** 2 <= 1
-    d = np.hypot(rr - r0, cc - c0)
-    return (d <= size + 0.5) & (d >= size - geom[2] - 0.5)
-
-
-def _shape_pixels(kind: str, geom, shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
-    """Boolean (H, W) pixels of one shape, and whether it would cover pixels outside the mask."""
-    lo, hi = _extent(kind, geom)
-    first, last, limit = np.ceil(lo - 0.5).astype(int), np.floor(hi + 0.5).astype(int), np.array(shape) - 1
-    (r0, c0), (r1, c1) = np.maximum(first, 0), np.minimum(last, limit)
-    pixels = np.zeros(shape, bool)
-    if r0 <= r1 and c0 <= c1:
-        rr, cc = np.mgrid[r0:r1 + 1, c0:c1 + 1].astype(float)
-        pixels[r0:r1 + 1, c0:c1 + 1] = _inside(kind, geom, rr, cc)
-    anchors = np.rint(geom[0]).astype(int).reshape(-1, 2) if kind != "ring" else np.empty((0, 2), int)
-    anchors = anchors[((anchors >= 0) & (anchors <= limit)).all(1)]  # the pixels under its points: never empty
-    pixels[anchors[:, 0], anchors[:, 1]] = True
-    return pixels, bool((first < 0).any() or (last > limit).any())
-
-
-def _paint(mask, cls, kind: str, geom, what: str) -> np.ndarray:
-    mask, cls = _check(mask), _cls(cls)
-    pixels, clipped = _shape_pixels(kind, geom, mask.shape)
-    h, w = mask.shape
-    if not pixels.any():
-        raise SettingError(f"{what} lies entirely outside the {h}x{w} mask; coordinates are (row, col) with "
-                           f"rows 0..{h - 1} and cols 0..{w - 1}")
-    if clipped:
-        warnings.warn(f"{what} reaches outside the {h}x{w} mask and was clipped to it", stacklevel=3)
-    out = mask.copy()
-    out[pixels] = cls
-    return out
-
+from .labels import IGNORE, LABELS, ids_to_colors
+from .placement import OBJECT_ALIASES, SILHOUETTES, Silhouette, horizon, insert, place  # noqa: F401 - masks.insert etc.
+from .shapes import MAX_PIXELS, as_pixel, as_points, as_region, check_mask, class_name, class_of, number, paint
 
 # ---------------------------------------------------------------- painting
 def replace(mask, src, dst, where=None) -> np.ndarray:
     """Pixels of class ``src`` become ``dst``; only inside the boolean region ``where`` when given."""
-    mask, src, dst = _check(mask), _cls(src), _cls(dst)
-    hit = (mask == src) & (True if where is None else _region(where, mask.shape, "where"))
+    mask, src, dst = check_mask(mask), class_of(src), class_of(dst)
+    hit = (mask == src) & (True if where is None else as_region(where, mask.shape, "where"))
     out = mask.copy()
     out[hit] = dst
     return out
@@ -215,9 +60,9 @@ def replace(mask, src, dst, where=None) -> np.ndarray:
 
 def rectangle(mask, cls, top_left, bottom_right) -> np.ndarray:
     """Paint the rectangle between two opposite corners, both included."""
-    (r0, c0), (r1, c1) = _points(top_left, "top_left", 0)[0], _points(bottom_right, "bottom_right", 0)[0]
+    (r0, c0), (r1, c1) = as_points(top_left, "top_left", 0)[0], as_points(bottom_right, "bottom_right", 0)[0]
     corners = np.array([(r0, c0), (r0, c1), (r1, c1), (r1, c0)])
-    return _paint(mask, cls, "poly", (corners,), f"the rectangle {tuple(top_left)}-{tuple(bottom_right)}")
+    return paint(mask, cls, "poly", (corners,), f"the rectangle {tuple(top_left)}-{tuple(bottom_right)}")
 
 
 def ellipse(mask, cls, center, radii) -> np.ndarray:
@@ -225,24 +70,24 @@ def ellipse(mask, cls, center, radii) -> np.ndarray:
     pair = tuple(radii) if isinstance(radii, (list, tuple)) or np.ndim(radii) == 1 else (radii, radii)
     if len(pair) != 2:
         raise SettingError(f"radii must be one radius or a (row radius, col radius) pair in pixels, got {radii!r}")
-    radii_rc = np.array([_number(r, "radii") for r in pair])
-    return _paint(mask, cls, "ellipse", (_points(center, "center", 0)[0], radii_rc), f"the ellipse at {center}")
+    radii_rc = np.array([number(r, "radii") for r in pair])
+    return paint(mask, cls, "ellipse", (as_points(center, "center", 0)[0], radii_rc), f"the ellipse at {center}")
 
 
 def polygon(mask, cls, points) -> np.ndarray:
     """Paint the polygon through ``points`` [(row, col), ...] (even-odd rule where its outline crosses itself)."""
-    return _paint(mask, cls, "poly", (_points(points, "points", 3),), "the polygon")
+    return paint(mask, cls, "poly", (as_points(points, "points", 3),), "the polygon")
 
 
 def stroke(mask, cls, points, radius: float = 1.0) -> np.ndarray:
     """Paint a round brush of ``radius`` pixels along the polyline ``points`` (radius 0: a 1-pixel line)."""
-    return _paint(mask, cls, "line", (_points(points, "points"), _number(radius, "radius")), "the stroke")
+    return paint(mask, cls, "line", (as_points(points, "points"), number(radius, "radius")), "the stroke")
 
 
 def fill(mask, cls, at) -> np.ndarray:
     """Flood-fill the 4-connected region of the class under ``at`` with ``cls``."""
-    mask, cls = _check(mask), _cls(cls)
-    r, c = _pixel(at, mask.shape, "fill: at")
+    mask, cls = check_mask(mask), class_of(cls)
+    r, c = as_pixel(at, mask.shape, "fill: at")
     regions, _ = ndimage.label(mask == mask[r, c])  # default structure: 4-connectivity
     out = mask.copy()
     out[regions == regions[r, c]] = cls
@@ -264,18 +109,18 @@ def _fill(mask: np.ndarray, hole: np.ndarray, source: np.ndarray, what: str) -> 
 
 def remove(mask, cls_or_region) -> np.ndarray:
     """Remove a class (name or id) or a boolean region; the hole takes the nearest surrounding labels."""
-    mask = _check(mask)
+    mask = check_mask(mask)
     if isinstance(cls_or_region, np.ndarray):
-        hole, what = _region(cls_or_region, mask.shape, "remove: region"), "removing the region"
+        hole, what = as_region(cls_or_region, mask.shape, "remove: region"), "removing the region"
     else:
-        cls = _cls(cls_or_region)
-        hole, what = mask == cls, f"removing {_name(cls)!r}"
+        cls = class_of(cls_or_region)
+        hole, what = mask == cls, f"removing {class_name(cls)!r}"
     return _fill(mask, hole, ~hole & (mask != IGNORE), what)
 
 
 def flip(mask) -> np.ndarray:
     """Mirror left-right."""
-    return _check(mask)[:, ::-1].copy()
+    return check_mask(mask)[:, ::-1].copy()
 
 
 def translate(mask, cls, dy: int, dx: int) -> np.ndarray:
@@ -283,25 +128,25 @@ def translate(mask, cls, dy: int, dx: int) -> np.ndarray:
 
     Pixels moved outside the mask are dropped with a warning.
     """
-    mask, cls = _check(mask), _cls(cls)
-    dy, dx = _number(dy, "dy", None, whole=True), _number(dx, "dx", None, whole=True)
+    mask, cls = check_mask(mask), class_of(cls)
+    dy, dx = number(dy, "dy", None, whole=True), number(dx, "dx", None, whole=True)
     rr, cc = np.nonzero(mask == cls)
     rr, cc = rr + dy, cc + dx
     inside = (rr >= 0) & (rr < mask.shape[0]) & (cc >= 0) & (cc < mask.shape[1])
     if len(rr) and not inside.any():
-        raise SettingError(f"translate: moving {_name(cls)!r} by (dy={dy}, dx={dx}) takes all of it outside the "
+        raise SettingError(f"translate: moving {class_name(cls)!r} by (dy={dy}, dx={dx}) takes all of it outside the "
                            f"{mask.shape[0]}x{mask.shape[1]} mask")
-    out = _fill(mask, mask == cls, (mask != cls) & (mask != IGNORE), f"moving {_name(cls)!r}")
+    out = _fill(mask, mask == cls, (mask != cls) & (mask != IGNORE), f"moving {class_name(cls)!r}")
     if not inside.all():
-        warnings.warn(f"translate: {int((~inside).sum())} of {len(rr)} {_name(cls)!r} pixels moved outside the mask "
-                      "and were dropped", stacklevel=2)
+        warnings.warn(f"translate: {int((~inside).sum())} of {len(rr)} {class_name(cls)!r} pixels moved outside the "
+                      "mask and were dropped", stacklevel=2)
     out[rr[inside], cc[inside]] = cls
     return out
 
 
 def grow(mask, cls, pixels: int) -> np.ndarray:
     """Widen ``cls`` by ``pixels`` (a round brush): it covers whatever lies within that distance of it."""
-    mask, cls, n = _check(mask), _cls(cls), _number(pixels, "pixels", whole=True)
+    mask, cls, n = check_mask(mask), class_of(cls), number(pixels, "pixels", whole=True)
     region, out = mask == cls, mask.copy()
     if region.any() and n > 0:
         out[ndimage.distance_transform_edt(~region) <= n] = cls
@@ -310,21 +155,21 @@ def grow(mask, cls, pixels: int) -> np.ndarray:
 
 def shrink(mask, cls, pixels: int) -> np.ndarray:
     """Thin ``cls`` by ``pixels`` from its borders with other classes; freed pixels take the neighbours' labels."""
-    mask, cls, n = _check(mask), _cls(cls), _number(pixels, "pixels", whole=True)
+    mask, cls, n = check_mask(mask), class_of(cls), number(pixels, "pixels", whole=True)
     region = mask == cls
     if region.all() or n == 0:
         return mask.copy()
     rim = region & (ndimage.distance_transform_edt(region) <= n)
-    return _fill(mask, rim, ~region & (mask != IGNORE), f"shrinking {_name(cls)!r}")
+    return _fill(mask, rim, ~region & (mask != IGNORE), f"shrinking {class_name(cls)!r}")
 
 
 def resize(mask, size) -> np.ndarray:
     """Nearest-neighbour resize to ``size``: an int (square) or (h, w); ids stay ids."""
-    mask = _check(mask)
+    mask = check_mask(mask)
     hw = (size, size) if np.ndim(size) == 0 else size
     if isinstance(size, str) or len(hw) != 2:
         raise SettingError(f"size must be a positive int or an (h, w) pair, got {size!r}")
-    h, w = (_number(v, "size", 1, whole=True) for v in hw)
+    h, w = (number(v, "size", 1, whole=True) for v in hw)
     if h * w > MAX_PIXELS:
         raise SettingError(f"size {h}x{w}: {h * w:,} pixels, more than the {MAX_PIXELS:,} (8192 x 8192) a mask may "
                            "have here")
@@ -365,7 +210,7 @@ def from_ascii(text: str, legend: dict | None = None, size=None) -> np.ndarray:
         r, c = np.argwhere(unknown)[0]
         raise SettingError(f"from_ascii: character {str(chars[r, c])!r} at line {r + 1}, column {c + 1} is not in the "
                            f"legend ({''.join(keys)})")
-    ids = np.array([_cls(legend[k]) for k in keys], np.uint8)[np.searchsorted(keys, chars)]
+    ids = np.array([class_of(legend[k]) for k in keys], np.uint8)[np.searchsorted(keys, chars)]
     return ids if size is None else resize(ids, size)
 
 
@@ -402,14 +247,14 @@ def snap(rgb, palette: dict | None = None, tol: float = 30.0) -> tuple[np.ndarra
     In an RGBA image (H, W, 4), fully transparent pixels (alpha 0) become ignore (255) whatever their
     colour and count as exact; any other alpha is opaque.
     """
-    rgb, tol = np.asarray(rgb), _number(tol, "snap: tol")
+    rgb, tol = np.asarray(rgb), number(tol, "snap: tol")
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] not in (3, 4) or not rgb.size:
         raise DataError(f"snap: expected a non-empty RGB(A) uint8 image (H, W, 3 or 4), got a {rgb.dtype} array of "
                         f"shape {rgb.shape}")
     table = {**{label.id: label.color for label in LABELS}, IGNORE: (0, 0, 0)} if palette is None else palette
     if not isinstance(table, dict) or not table:
         raise SettingError("palette must be a dict {class name or id: (r, g, b)}")
-    ids = np.array([_cls(k) for k in table], np.uint8)
+    ids = np.array([class_of(k) for k in table], np.uint8)
     try:
         colours = np.array([tuple(v) for v in table.values()], float)
     except (TypeError, ValueError):
@@ -428,7 +273,7 @@ def snap(rgb, palette: dict | None = None, tol: float = 30.0) -> tuple[np.ndarra
         mask[clear], far[clear] = IGNORE, 0.0
     r, c = np.unravel_index(far.argmax(), far.shape)
     report = SnapReport(int(far.size), int((far > tol).sum()), float(tol), float(far[r, c]), (int(r), int(c)),
-                        tuple(int(v) for v in rgb[r, c, :3]), _name(mask[r, c]))
+                        tuple(int(v) for v in rgb[r, c, :3]), class_name(mask[r, c]))
     return mask, report
 
 
@@ -437,7 +282,7 @@ def render(mask, title: str = ""):
     """A matplotlib Figure of the mask in the Cityscapes palette (ignore black) with a legend of its classes."""
     from .figures import plot_mask
 
-    return plot_mask(_check(mask), title=title)
+    return plot_mask(check_mask(mask), title=title)
 
 
 def diff(a, b) -> tuple[pd.DataFrame, np.ndarray]:
@@ -445,12 +290,12 @@ def diff(a, b) -> tuple[pd.DataFrame, np.ndarray]:
 
     The overlay (H, W, 3) uint8 shows ``b``'s colours where the masks differ and ``a`` dimmed elsewhere.
     """
-    a, b = _check(a, "a"), _check(b, "b")
+    a, b = check_mask(a, "a"), check_mask(b, "b")
     if a.shape != b.shape:
         raise SettingError(f"diff: the masks differ in shape, {a.shape} and {b.shape}; resize() one of them")
     changed = a != b
     pairs, counts = np.unique(a[changed].astype(np.int64) * 256 + b[changed], return_counts=True)
-    table = pd.DataFrame({"from": [_name(p // 256) for p in pairs], "to": [_name(p % 256) for p in pairs],
+    table = pd.DataFrame({"from": [class_name(p // 256) for p in pairs], "to": [class_name(p % 256) for p in pairs],
                           "pixels": counts})
     table = table.sort_values("pixels", ascending=False, kind="stable").reset_index(drop=True)
     return table, np.where(changed[..., None], ids_to_colors(b), ids_to_colors(a) // 3)
@@ -461,11 +306,11 @@ def changed_region(a, b, grow: int = 2) -> np.ndarray:
 
     What local regeneration generates anew (``model.generate(..., init=photo, keep=~region)``).
     """
-    a, b = _check(a, "a"), _check(b, "b")
+    a, b = check_mask(a, "a"), check_mask(b, "b")
     if a.shape != b.shape:
         raise DataError(f"the masks differ in size: {a.shape} and {b.shape}")
     changed = a != b
-    grow = min(_number(grow, "grow", whole=True), sum(a.shape))  # further changes nothing
+    grow = min(number(grow, "grow", whole=True), sum(a.shape))  # further changes nothing
     return ndimage.binary_dilation(changed, iterations=grow) if grow and changed.any() else changed
 
 
@@ -478,25 +323,13 @@ def read(path, colors: dict | None = None) -> np.ndarray:
     path, colors = Path(path), colors or {**{label.id: label.color for label in LABELS}, IGNORE: (0, 0, 0)}
     if not path.is_file():
         raise DataError(f"{path}: mask file not found")
-    return _check(read_mask(path, colors), str(path))
+    return check_mask(read_mask(path, colors), str(path))
 
 
 def write(path, mask, colour: bool = False) -> Path:
     """Write a mask atomically as a PNG of train ids, or with ``colour`` in the palette (ignore black)."""
-    mask, path = _check(mask), Path(path)
+    mask, path = check_mask(mask), Path(path)
     if path.suffix.lower() != ".png":
         raise SettingError(f"{path}: masks are written as PNG (JPEG would change the ids); use a .png name")
     pixels = torch.from_numpy(ids_to_colors(mask)).permute(2, 0, 1) if colour else torch.from_numpy(mask)[None]
     return write_bytes(path, encode_png(pixels.contiguous()).cpu().numpy().tobytes())
-
-
-PLACEMENT = ("Silhouette", "SILHOUETTES", "OBJECT_ALIASES", "horizon", "place", "insert")  # semsegdiff.placement's
-
-
-def __getattr__(name: str):
-    """``masks.insert``, ``masks.place``, ... : the object-placement API of :mod:`semsegdiff.placement`."""
-    if name in PLACEMENT:
-        from . import placement
-
-        return getattr(placement, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,7 +15,7 @@ from scipy import ndimage
 
 from .errors import SettingError
 from .labels import IGNORE, THINGS, class_id
-from .masks import _check, _cls, _extent, _name, _number, _pixel, _rng, _shape_pixels
+from .shapes import as_pixel, as_rng, check_mask, class_name, class_of, extent, number, shape_pixels
 
 ROAD, SIDEWALK, SKY = class_id("road"), class_id("sidewalk"), class_id("sky")
 VERGE = [class_id(c) for c in ("sidewalk", "terrain", "vegetation", "building", "wall", "fence")]
@@ -101,7 +101,7 @@ def _object(obj) -> str:
     """The SILHOUETTES key of an object or class name or id (unknown names: class_id's closest names)."""
     key = OBJECT_ALIASES.get(obj.strip().lower() if isinstance(obj, str) else obj, obj)
     if key not in SILHOUETTES:
-        key = _name(_cls(key))
+        key = class_name(class_of(key))
         key = OBJECT_ALIASES.get(key, key)
         if key not in SILHOUETTES:
             raise SettingError(f"no silhouette for {key!r}; insert draws: {', '.join(SILHOUETTES)}")
@@ -124,7 +124,7 @@ def _draw(mask: np.ndarray, sil: Silhouette, foot, h: float) -> tuple[np.ndarray
     """(new mask, the object's pixels, whether it was clipped) for the object standing at foot, h pixels tall."""
     out, covered, clipped = mask.copy(), np.zeros(mask.shape, bool), False
     for part_cls, kind, *geom in sil.parts:
-        pixels, part_clipped = _shape_pixels(kind, _to_pixels(kind, geom, foot, h), mask.shape)
+        pixels, part_clipped = shape_pixels(kind, _to_pixels(kind, geom, foot, h), mask.shape)
         pixels[foot[0] + 1:] = False  # it stands on the ground: nothing below its foot row
         out[pixels], covered, clipped = class_id(part_cls), covered | pixels, clipped or part_clipped
     return out, covered, clipped
@@ -150,7 +150,7 @@ def horizon(mask) -> int:
     truck, bus, train or person at least 4 px tall whose bottom touches the road gives r - height / H.
     The estimate is the higher of the road's top and the median of those.
     """
-    mask = _check(mask)
+    mask = check_mask(mask)
     cls = ROAD if (mask == ROAD).any() else SIDEWALK
     regions, n = ndimage.label(mask == cls, structure=np.ones((3, 3)))
     if not n:
@@ -189,7 +189,7 @@ def _ground(mask: np.ndarray, on: tuple[str, ...]) -> np.ndarray:
 
 def _boxes(sil: Silhouette, rr, cc, h) -> tuple[np.ndarray, ...]:
     """Pixel bounding boxes (top, left, bottom, right) of the object standing at (rr, cc), h pixels tall."""
-    parts = [_extent(kind, _to_pixels(kind, geom, (0, 0), 1.0)) for _, kind, *geom in sil.parts]
+    parts = [extent(kind, _to_pixels(kind, geom, (0, 0), 1.0)) for _, kind, *geom in sil.parts]
     lo, hi = np.min([p[0] for p in parts], 0), np.max([p[1] for p in parts], 0)  # (row, col) per pixel of height
     return (np.ceil(rr + lo[0] * h - 0.5).astype(int), np.ceil(cc + lo[1] * h - 0.5).astype(int),
             np.floor(rr + hi[0] * h + 0.5).astype(int), np.floor(cc + hi[1] * h + 0.5).astype(int))
@@ -244,8 +244,8 @@ def place(mask, obj, *, height: float | None = None, seed=None) -> tuple[int, in
     ``seed``: an int >= 0 or a numpy Generator. Without a spot, the SettingError names the rule that ruled
     out the last candidates (no ground below the horizon, too narrow, ...).
     """
-    mask, key, rng = _check(mask), _object(obj), _rng(seed)
-    fixed_h = _number(height, "height", 1) if height is not None else None
+    mask, key, rng = check_mask(mask), _object(obj), as_rng(seed)
+    fixed_h = number(height, "height", 1) if height is not None else None
     sil, (h_img, w_img) = SILHOUETTES[key], mask.shape
     on, ground = " or ".join(sil.on), _ground(mask, sil.on)
     no_spot = f"no plausible spot for a {key} in this mask"
@@ -306,10 +306,10 @@ def insert(mask, cls, at, height: float | None = None, *, seed=None) -> np.ndarr
     by ``seed`` (an int >= 0 or a numpy Generator); an object reaching outside the mask at a given ``at``
     is clipped with a warning.
     """
-    mask, key, rng = _check(mask), _object(cls), _rng(seed)
-    h = _number(height, "height", 1) if height is not None else None
+    mask, key, rng = check_mask(mask), _object(cls), as_rng(seed)
+    h = number(height, "height", 1) if height is not None else None
     auto = isinstance(at, str) and at == "auto"
-    foot = place(mask, key, height=h, seed=rng) if auto else _pixel(at, mask.shape, "insert: at (or 'auto')")
+    foot = place(mask, key, height=h, seed=rng) if auto else as_pixel(at, mask.shape, "insert: at (or 'auto')")
     if h is None:
         hz = horizon(mask)
         if foot[0] <= hz:

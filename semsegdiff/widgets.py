@@ -2,9 +2,8 @@
 
 Two layers, so the logic is tested without a browser:
 
-- :class:`PainterState`, plain Python: the mask, the tool, the class, the brush radius and the undo/redo
-  stacks. ``press(row, col)``, ``drag(row, col)``, ``release()`` are one stroke = one undo step; strokes
-  and fills go through :func:`masks.stroke` / :func:`masks.fill` (no per-pixel Python loops).
+- :class:`PainterState` (:mod:`semsegdiff.painter_state`), plain Python: the mask, the tool, the class, the
+  brush radius and the undo/redo stacks; one stroke = one undo step.
 - :class:`Painter`, the ipywidgets + ipycanvas view: converts canvas pixels to mask coordinates
   (divided by ``zoom``), calls the state, and draws only the pixels a stroke changed (one ``fill_rects``
   in the class colour per mouse event). The whole image is sent again (``put_image_data``) only after a
@@ -21,213 +20,15 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
-from dataclasses import dataclass
 
 import numpy as np
 
-from . import masks
+from . import shapes
 from .errors import SettingError
 from .labels import CLASS_NAMES, IGNORE, PALETTE, ids_to_colors
+from .painter_state import HISTORY, TOOLS, Change, PainterState  # noqa: F401 - importable from here too
 
-TOOLS = ("paint", "erase", "fill", "pick")  # erase paints ignore (255)
-HISTORY = 100  # undo steps kept
 DISPLAY_PX = 512  # default zoom: the mask drawn about this many screen pixels across
-
-
-@dataclass(frozen=True)
-class Change:
-    """What a step changed, for the view: pixels (``rows``, ``cols``) now of class ``cls``, or ``full``: redraw all."""
-
-    rows: np.ndarray
-    cols: np.ndarray
-    cls: int
-    full: bool = False
-
-    @classmethod
-    def everything(cls) -> "Change":
-        return cls(np.empty(0, int), np.empty(0, int), IGNORE, full=True)
-
-
-class PainterState:
-    """The painter's state without any widget: mask, tool, class, brush radius, undo and redo.
-
-    ``mask`` (uint8 train ids, 255 = ignore) is checked like every mask in :mod:`semsegdiff.masks`;
-    without it a ``size`` (int or (h, w), default 32) mask filled with ``start`` ("road" or "ignore").
-    Coordinates are mask ``(row, col)`` with pixel centres at whole numbers; fractions are fine.
-    Points outside the mask are clipped (a stroke) or ignored (fill, pick) without warnings. Points that
-    are not finite numbers within +-masks.BIG (NaN, inf, 1e300, None) are refused with a SettingError
-    naming them, before anything changes: the mask, the stroke in progress and the history stay as they were.
-    """
-
-    def __init__(self, mask=None, *, size=None, start="road", cls="car", radius: float = 1.0,
-                 tool: str = "paint"):
-        if mask is not None and size is not None:
-            raise SettingError("give a mask or a size, not both")
-        if mask is None:
-            h, w = _size(32 if size is None else size)
-            mask = np.full((h, w), masks._cls(start), np.uint8)
-        self._mask = masks._check(mask).copy()  # never aliases the caller's array
-        self._undo: list[np.ndarray] = []
-        self._redo: list[np.ndarray] = []
-        self._before: np.ndarray | None = None  # the mask before the stroke in progress
-        self._last: tuple[float, float] | None = None  # the stroke's last point
-        self.cls, self.tool, self.radius = cls, tool, radius
-
-    # ------------------------------------------------------------ settings
-    @property
-    def mask(self) -> np.ndarray:
-        """A copy of the current mask (H, W) uint8: changing it does not change the painter."""
-        return self._mask.copy()
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self._mask.shape
-
-    @property
-    def cls(self) -> int:
-        """Train id painted by paint and fill (255 = ignore); set by name or id."""
-        return self._cls
-
-    @cls.setter
-    def cls(self, value) -> None:
-        self._cls = masks._cls(value)
-
-    @property
-    def tool(self) -> str:
-        """One of :data:`TOOLS`: paint, erase (to ignore), fill, pick (eyedropper)."""
-        return self._tool
-
-    @tool.setter
-    def tool(self, value: str) -> None:
-        if value not in TOOLS:
-            raise SettingError(f"tool must be one of {', '.join(TOOLS)}, got {value!r}")
-        self.release()
-        self._tool = value
-
-    @property
-    def radius(self) -> float:
-        """Brush radius in mask pixels (0: one pixel wide)."""
-        return self._radius
-
-    @radius.setter
-    def radius(self, value: float) -> None:
-        self._radius = masks._number(value, "brush radius")
-
-    @property
-    def drawing(self) -> bool:
-        return self._before is not None
-
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._undo) or self.drawing
-
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._redo) and not self.drawing
-
-    # ------------------------------------------------------------ mouse
-    def press(self, row: float, col: float) -> Change | None:
-        """Start a stroke (paint, erase), fill the region under the point, or pick its class."""
-        row, col = _point(row, col, "press")
-        self.release()
-        if self.tool == "pick":
-            self.pick(row, col)
-            return None
-        if self.tool == "fill":
-            at = self._inside(row, col)
-            return None if at is None else self._commit(masks.fill(self._mask, self.cls, at))
-        self._before, self._last = self._mask.copy(), (row, col)
-        return self._stroke([(row, col)])
-
-    def drag(self, row: float, col: float) -> Change | None:
-        """Continue the stroke in progress to (row, col); nothing when no stroke is in progress."""
-        row, col = _point(row, col, "drag")
-        if not self.drawing:
-            return None
-        segment, self._last = [self._last, (row, col)], (row, col)
-        return self._stroke(segment)
-
-    def release(self) -> None:
-        """End the stroke in progress: it becomes one undo step if it changed anything."""
-        if self.drawing:
-            before, self._before, self._last = self._before, None, None
-            if (before != self._mask).any():
-                self._push(before)
-
-    def pick(self, row: float, col: float) -> int | None:
-        """Eyedropper: the class under (row, col) becomes the class to paint, and the tool paint again."""
-        at = self._inside(*_point(row, col, "pick"))
-        if at is None:
-            return None
-        self.cls = int(self._mask[at])
-        self._tool = "paint"
-        return self.cls
-
-    # ------------------------------------------------------------ history
-    def undo(self) -> Change | None:
-        """Back one step (a stroke in progress ends first); None when there is nothing to undo."""
-        return self._step(self._undo, self._redo)
-
-    def redo(self) -> Change | None:
-        """Forward one undone step; None when there is nothing to redo (a new edit clears it)."""
-        return self._step(self._redo, self._undo)
-
-    def load(self, mask) -> Change:
-        """Replace the mask (any size), as one undo step."""
-        return self._commit(masks._check(mask).copy(), always=True)
-
-    # ------------------------------------------------------------ internals
-    def _inside(self, row: float, col: float) -> tuple[int, int] | None:
-        r, c = int(np.rint(row)), int(np.rint(col))
-        return (r, c) if 0 <= r < self.shape[0] and 0 <= c < self.shape[1] else None
-
-    def _step(self, take: list, put: list) -> Change | None:
-        self.release()
-        if not take:
-            return None
-        put.append(self._mask)
-        self._mask = take.pop()
-        return Change.everything()
-
-    def _push(self, before: np.ndarray) -> None:
-        self._undo.append(before)  # in place: _step holds on to these lists
-        del self._undo[:-HISTORY]
-        self._redo.clear()  # a new edit forgets what was undone
-
-    def _commit(self, new: np.ndarray, always: bool = False) -> Change | None:
-        self.release()
-        if not always and (new.shape == self.shape and (new == self._mask).all()):
-            return None
-        self._push(self._mask)
-        self._mask = new
-        return Change.everything()
-
-    def _stroke(self, points) -> Change | None:
-        value = IGNORE if self.tool == "erase" else self.cls
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*reaches outside")  # a stroke off the edge: clipped
-            try:
-                new = masks.stroke(self._mask, value, points, self.radius)
-            except SettingError:  # the segment lies entirely outside the mask
-                return None
-        rows, cols = np.nonzero(new != self._mask)
-        self._mask = new
-        return Change(rows, cols, value) if len(rows) else None
-
-
-def _point(row, col, what: str) -> tuple[float, float]:
-    """(row, col) as floats if both are finite numbers within +-masks.BIG; a SettingError naming them otherwise."""
-    r, c = masks._points((row, col), f"{what}: row, col", at_least=0)[0]
-    return float(r), float(c)
-
-
-def _size(size) -> tuple[int, int]:
-    hw = (size, size) if np.ndim(size) == 0 else tuple(size)
-    if len(hw) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 1 <= v <= 4096
-                               for v in hw):
-        raise SettingError(f"size must be a whole number of pixels or (h, w), 1..4096, got {size!r}")
-    return int(hw[0]), int(hw[1])
 
 
 def _hex(cid: int) -> str:
@@ -258,7 +59,8 @@ class Painter:
 
         self.state = PainterState(mask, size=size, start=start, cls=cls, radius=radius)
         h, w = self.state.shape
-        self.zoom = masks._number(zoom, "zoom", low=1, whole=True) if zoom is not None else max(1, DISPLAY_PX // max(h, w))
+        self.zoom = (shapes.number(zoom, "zoom", low=1, whole=True) if zoom is not None
+                     else max(1, DISPLAY_PX // max(h, w)))
         self.model, self.image, self._thread = model, None, None
 
         self.canvas = Canvas(width=w * self.zoom, height=h * self.zoom)
@@ -270,7 +72,7 @@ class Painter:
         self.canvas.on_client_ready(lambda *_: self._redraw())  # a new view starts blank
 
         ids = list(range(len(CLASS_NAMES))) + [IGNORE]
-        self.palette = {cid: W.Button(description=masks._name(cid), tooltip=f"{cid}: {masks._name(cid)}",
+        self.palette = {cid: W.Button(description=shapes.class_name(cid), tooltip=f"{cid}: {shapes.class_name(cid)}",
                                       layout=W.Layout(width="auto"),
                                       style=dict(button_color=_hex(cid), text_color=_text_colour(cid)))
                         for cid in ids}
@@ -377,7 +179,7 @@ class Painter:
 
     def set_zoom(self, zoom: int) -> None:
         """Screen pixels per mask pixel (the zoom slider follows)."""
-        zoom = masks._number(zoom, "zoom", low=1, whole=True)
+        zoom = shapes.number(zoom, "zoom", low=1, whole=True)
         self.zoom_slider.max = max(self.zoom_slider.max, zoom)
         self.zoom_slider.value = zoom  # -> _zoom_to, when it changes
 
@@ -474,5 +276,5 @@ class Painter:
         h, w = s.shape
         if not (self._thread is not None and self._thread.is_alive()):
             n = int((s._mask == s.cls).sum())
-            self.status.value = (f"{h}x{w} mask, zoom {self.zoom}: {s.tool} <b>{masks._name(s.cls)}</b> "
+            self.status.value = (f"{h}x{w} mask, zoom {self.zoom}: {s.tool} <b>{shapes.class_name(s.cls)}</b> "
                                  f"(id {s.cls}, {n} px now)")

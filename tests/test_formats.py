@@ -1,7 +1,6 @@
 """Reading the three layouts, and a clear error for every kind of bad input."""
 from __future__ import annotations
 
-import json
 import re
 import shutil
 

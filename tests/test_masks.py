@@ -17,7 +17,7 @@ from hypothesis.extra import numpy as hnp
 from scipy import ndimage
 from torchvision.io import decode_jpeg, encode_jpeg
 
-from semsegdiff import masks, placement
+from semsegdiff import masks, placement, shapes
 from semsegdiff.data.synthetic import plan_scene, render_scenes
 from semsegdiff.errors import DataError, SettingError
 from semsegdiff.labels import IGNORE, NUM_CLASSES, class_id, ids_to_colors
@@ -67,8 +67,8 @@ def inside_mask(data, mask, floats=False):
 def test_replace_changes_only_src_inside_where(mask, src, dst, data):
     where = data.draw(st.none() | hnp.arrays(bool, mask.shape))
     out = edited(masks.replace, mask, src, dst, where=where)
-    hit = (mask == masks._cls(src)) & (True if where is None else where)
-    np.testing.assert_array_equal(out, np.where(hit, masks._cls(dst), mask))
+    hit = (mask == shapes.class_of(src)) & (True if where is None else where)
+    np.testing.assert_array_equal(out, np.where(hit, shapes.class_of(dst), mask))
 
 
 @FAST
@@ -80,7 +80,7 @@ def test_rectangle_paints_its_box_corners_included(mask, cls, data):
         out = edited(masks.rectangle, mask, cls, (r0, c0), (r1, c1))
     box = np.zeros(mask.shape, bool)
     box[min(r0, r1):max(r0, r1) + 1, min(c0, c1):max(c0, c1) + 1] = True
-    np.testing.assert_array_equal(out, np.where(box, masks._cls(cls), mask))
+    np.testing.assert_array_equal(out, np.where(box, shapes.class_of(cls), mask))
 
 
 @FAST
@@ -100,9 +100,9 @@ def test_shapes_change_only_their_bounding_box(mask, cls, kind, data):
     box = (rows >= lo[0] - 0.5) & (rows <= hi[0] + 0.5) & (cols >= lo[1] - 0.5) & (cols <= hi[1] + 0.5)
     np.testing.assert_array_equal(out[~box], mask[~box])
     painted = out != mask
-    assert (out[painted] == masks._cls(cls)).all()
+    assert (out[painted] == shapes.class_of(cls)).all()
     r, c = np.rint(points[0]).astype(int)  # the pixel under a point of the shape is always painted
-    assert out[r, c] == masks._cls(cls)
+    assert out[r, c] == shapes.class_of(cls)
 
 
 @FAST
@@ -112,7 +112,7 @@ def test_fill_recolours_exactly_the_4_connected_region(mask, cls, data):
     out = edited(masks.fill, mask, cls, (r, c))
     regions, _ = ndimage.label(mask == mask[r, c])
     region = regions == regions[r, c]
-    np.testing.assert_array_equal(out, np.where(region, masks._cls(cls), mask))
+    np.testing.assert_array_equal(out, np.where(region, shapes.class_of(cls), mask))
 
 
 # ---------------------------------------------------------------- inserting objects
@@ -275,7 +275,7 @@ def test_insert_auto_on_real_bdd_masks(sample_pairs):
 @FAST
 @given(any_masks, classes)
 def test_remove_fills_from_neighbours_never_ignore(mask, cls):
-    cid = masks._cls(cls)
+    cid = shapes.class_of(cls)
     if (mask == cid).any() and not ((mask != cid) & (mask != IGNORE)).any():
         with pytest.raises(SettingError, match="whole mask"):
             masks.remove(mask, cls)
@@ -308,7 +308,7 @@ def test_flip_twice_is_identity(mask):
 @FAST
 @given(any_masks, classes, st.integers(-10, 10), st.integers(-10, 10))
 def test_translate_moves_the_class(mask, cls, dy, dx):
-    cid = masks._cls(cls)
+    cid = shapes.class_of(cls)
     rr, cc = np.nonzero(mask == cid)
     rr, cc = rr + dy, cc + dx
     inside = (rr >= 0) & (rr < mask.shape[0]) & (cc >= 0) & (cc < mask.shape[1])
@@ -330,7 +330,7 @@ def test_translate_moves_the_class(mask, cls, dy, dx):
 @FAST
 @given(any_masks, classes, st.integers(0, 4))
 def test_grow_and_shrink(mask, cls, n):
-    cid = masks._cls(cls)
+    cid = shapes.class_of(cls)
     grown = edited(masks.grow, mask, cls, n)
     assert ((grown == cid) >= (mask == cid)).all()
     far = ndimage.distance_transform_edt(mask != cid) > n
@@ -360,7 +360,7 @@ def test_resize_nearest(mask, k, side):
 @FAST
 @given(any_masks, st.integers(1, 3))
 def test_from_ascii_round_trip(mask, k):
-    char = {masks._cls(name): ch for ch, name in masks.DEFAULT_LEGEND.items()}
+    char = {shapes.class_of(name): ch for ch, name in masks.DEFAULT_LEGEND.items()}
     text = "\n".join("".join(char[v] for v in row) for row in mask.tolist())
     np.testing.assert_array_equal(masks.from_ascii(text), mask)
     np.testing.assert_array_equal(masks.from_ascii("\n  " + text.replace("\n", "\n  ") + "\n", size=(
@@ -430,14 +430,14 @@ def test_diff_counts_and_overlay(mask, cls, data):
     assert table["pixels"].sum() == changed.sum() and table["pixels"].is_monotonic_decreasing
     assert overlay.shape == (*mask.shape, 3) and overlay.dtype == np.uint8
     np.testing.assert_array_equal(overlay[changed], ids_to_colors(other)[changed])
-    assert (table["to"] == ("ignore" if masks._cls(cls) == IGNORE else masks._name(masks._cls(cls)))).all()
+    assert (table["to"] == ("ignore" if shapes.class_of(cls) == IGNORE else shapes.class_name(shapes.class_of(cls)))).all()
 
 
 def test_render_legend_lists_the_classes_present(sample_pairs):
     mask = sample_pairs[1][0]
     fig = masks.render(mask, title="real")
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels == [masks._name(c) for c in np.unique(mask)]
+    assert labels == [shapes.class_name(c) for c in np.unique(mask)]
     plt.close(fig)
 
 

@@ -139,9 +139,9 @@ def test_undo_during_a_stroke_ends_it_first():
 
 
 def test_history_keeps_the_last_steps(monkeypatch):
-    import semsegdiff.widgets as widgets
+    import semsegdiff.painter_state as painter_state
 
-    monkeypatch.setattr(widgets, "HISTORY", 3)
+    monkeypatch.setattr(painter_state, "HISTORY", 3)
     s = PainterState(size=8, radius=0)
     for col in range(5):
         s.press(0, col)

@@ -23,7 +23,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -31,8 +31,16 @@ from ..attributes import ATTRIBUTES, NAMES, SOURCE_KEYS, UNKNOWN, code, value
 from ..errors import DataError, SettingError
 from ..files import write_text
 
-if TYPE_CHECKING:
-    from .formats import Dataset, Sample
+
+class Sample(Protocol):  # a pair of :mod:`.formats` (this module sits below it: it needs the name only)
+    name: str
+
+
+class Dataset(Protocol):  # :class:`.formats.Dataset`, as far as attributes go
+    root: Path
+    splits: dict[str, list[Sample]]
+    attribute_files: list[Path]
+
 
 CSV_NAME = "attributes.csv"
 CSV_COLUMNS = ("name", *NAMES)
