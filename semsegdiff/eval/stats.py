@@ -50,7 +50,7 @@ def paired_gap(a: torch.Tensor, b: torch.Tensor, confidence: float = 0.95, resam
     gaps = []
     for rows in draws.split(250):  # (250, N, C, C + 1) at a time: bounded memory
         gaps.append(100 * (miou_of(a[rows].sum(1)) - miou_of(b[rows].sum(1))))
-    gaps = torch.cat(gaps).numpy()
+    gaps = torch.cat(gaps).cpu().numpy()
     alpha = (1 - confidence) / 2
     return gap, float(np.nanquantile(gaps, alpha)), float(np.nanquantile(gaps, 1 - alpha))
 
