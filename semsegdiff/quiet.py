@@ -14,7 +14,8 @@ import warnings
 WARNINGS = [
     (Warning, r".*isinstance\(treespec, LeafSpec\)` is deprecated"),  # Lightning 2.6 on torch >= 2.10, inside Lightning
     (Warning, r"The number of training batches \(\d+\) is smaller than the logging interval"),  # short epochs
-    (Warning, r"Metric `(FrechetInceptionDistance|KernelInceptionDistance)` will save all extracted features"),
+    (Warning, r"Metric `(FrechetInceptionDistance|KernelInceptionDistance|Kernel Inception Distance)` will save all "
+              r"extracted features"),
     (Warning, r"The '(predict|val|train)_dataloader' does not have many workers"),  # the loaders are in-memory arrays
     (Warning, r"Trying to infer the `batch_size` from an ambiguous collection"),
     (Warning, r"You are using `torch.load` with `weights_only=False`"),  # Lightning's own resume path

@@ -94,7 +94,7 @@ class AttributeClassifier(pl.LightningModule):
 
 
 def _loader(images: np.ndarray, codes: np.ndarray, batch_size: int, train: bool) -> DataLoader:
-    data = TensorDataset(torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2),
+    data = TensorDataset(torch.from_numpy(np.array(images)).permute(0, 3, 1, 2),  # a copy: images may be a read-only map
                          torch.from_numpy(np.asarray(codes, dtype=np.int64)))
     return DataLoader(data, batch_size=batch_size, shuffle=train, drop_last=train and len(data) > batch_size)
 
