@@ -124,7 +124,8 @@ def plot_target_curves(curve: pd.DataFrame, panels: list[tuple[str, str, float, 
     for ax, (column, label, target, higher) in zip(axes[0], panels):
         for i, (key, group) in enumerate(curve.sort_values("minutes").groupby(by)):
             color = f"C{i}"
-            ax.plot(group["minutes"], group[column], "o-", color=color, ms=3, lw=1.0, label=f"{by} {key}")
+            name = str(key) if by == "series" else f"{by} {key}"
+            ax.plot(group["minutes"], group[column], "o-", color=color, ms=3, lw=1.0, label=name)
             low, high = (f"{column.rsplit('_', 1)[0]}_{end}" for end in ("low", "high"))
             if low in group and high in group:  # the interval of each point (gap_points: gap_low, gap_high)
                 ax.fill_between(group["minutes"], group[low], group[high], color=color, alpha=0.12, lw=0)
@@ -138,6 +139,8 @@ def plot_target_curves(curve: pd.DataFrame, panels: list[tuple[str, str, float, 
         ax.axhline(target, ls=":", color="0.3", lw=0.9, label=f"target ({'>=' if higher else '<='} {target:g})")
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(plt.FuncFormatter(  # 2 and 5 between the decades, not 2 x 10^0
+            lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
         ax.set_xlabel(xlabel)
         ax.set_ylabel(label)
     axes[0][0].legend()
