@@ -65,8 +65,9 @@ def make_dataset(out: Path, n_synthetic: int = 36) -> Path:
     return out
 
 
-def run(name: str, args: list[str], log: list[str], expect_error: str | None = None) -> None:
-    """Run ``semsegdiff ARGS``; stop the rehearsal at a failure (or at a success where ``expect_error`` was due)."""
+def run(name: str, args: list[str], log: list[str], expect_error: str | None = None, expect: str | None = None) -> None:
+    """Run ``semsegdiff ARGS``; stop the rehearsal at a failure (or at a success where ``expect_error`` was due, or
+    without the line ``expect`` says it must print)."""
     cmd = [sys.executable, "-m", "semsegdiff.cli", *args]
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
@@ -74,6 +75,7 @@ def run(name: str, args: list[str], log: list[str], expect_error: str | None = N
     seconds = time.perf_counter() - start
     out = (done.stdout + done.stderr).strip()
     ok = done.returncode == 0 if expect_error is None else (done.returncode == 1 and expect_error in out)
+    ok = ok and (expect is None or expect in out)
     log.append(f"{name:<40} {seconds:6.0f} s  {'ok' if ok else 'FAILED'}")
     print(log[-1], flush=True)
     if not ok:
@@ -107,7 +109,7 @@ def main() -> None:
                                   "--max-steps", "2", "--preview-every", "1", "--no-progress", *train_flags], log)
     run("train --profile paper --resume", ["train", "--profile", "paper", "--data", str(data), "--out", str(run_dir),
                                            "--max-steps", "3", "--resume", "--no-progress", "--preview-every", "1",
-                                           *train_flags], log)
+                                           *train_flags], log, expect="at step 2")  # resumed, not started over
     run("generate", ["generate", "--checkpoint", str(ckpt), "--masks", str(masks), "--out", str(work / "cli/generated"),
                      "--steps", "2", "--overwrite", "--no-progress"], log)
     run("edit", ["edit", "--checkpoint", str(ckpt), "--image", str(photo), "--mask", str(mask), "--edited-mask",

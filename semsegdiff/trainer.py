@@ -5,7 +5,8 @@
 writes under ``out/name/``::
 
     metrics.csv                 train loss per logged step, validation metrics (appended on resume)
-    checkpoints/last.ckpt       every epoch (or every ``ckpt_minutes`` of training), with optimizer state, for --resume
+    checkpoints/last.ckpt       every epoch (or every ``ckpt_minutes`` of training, and at its end), with optimizer
+                                state, for --resume
     checkpoints/stepNNNNNNN.ckpt every ``ckpt_every`` epochs
 """
 from __future__ import annotations
@@ -129,6 +130,21 @@ class StopAtStep(Callback):
             trainer.should_stop = True
 
 
+class LastAtEnd(Callback):
+    """Write ``last.ckpt`` when training ends, where it is otherwise written only every ``ckpt_minutes``: a run that
+    ended (or stopped at ``--max-steps``) before its first interval had no checkpoint to ``--resume`` from, and a
+    resume started over. Atomic; not after a non-finite loss (that run ends in an exception, never here)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}-end.tmp")
+        trainer.save_checkpoint(tmp)  # every rank takes part; rank zero writes
+        if trainer.is_global_zero:
+            os.replace(tmp, self.path)
+
+
 class _AppendingWriter(ExperimentWriter):
     """Lightning's CSV writer, keeping the rows logged before ``keep_before`` (the resumed step) on resume."""
 
@@ -201,7 +217,8 @@ def make_trainer(cfg: dict[str, Any], out: str | Path, *, name: str, callbacks: 
                             save_top_k=-1, **every),
             # last.ckpt after every epoch or every ckpt_minutes, for --resume (the numbered one keeps it when N == 1)
             *([ModelCheckpoint(filename="last", save_top_k=1, **last, **every)] if cfg["ckpt_every"] > 1 or minutes
-              else [])] if checkpoints else []
+              else []),
+            *([LastAtEnd(logs / "checkpoints" / "last.ckpt")] if minutes else [])] if checkpoints else []
     return pl.Trainer(
         max_epochs=cfg["epochs"], accelerator=accelerator, devices=cfg["devices"], num_nodes=cfg["num_nodes"],
         strategy=cfg["strategy"], precision=precision, gradient_clip_val=cfg["grad_clip"] or None,

@@ -149,6 +149,19 @@ def test_killed_training_resumes_at_the_same_global_step(tmp_path):
     assert epochs.is_unique and epochs.tolist() == list(range(len(epochs)))  # no epoch run twice
 
 
+def test_a_run_checkpointed_by_the_minute_resumes_where_it_ended(tmp_path):
+    """The rehearsal's fault (paper profile, ckpt_minutes 10): a run shorter than its checkpoint interval left no
+    last.ckpt, and --resume started over. last.ckpt is now also written when training ends."""
+    cfg = tiny_cfg(tmp_path, ckpt_minutes=10.0, ckpt_every=8, epochs=1000, preview_every=1000)
+    out = tmp_path / "run"
+    train(cfg, out=out, progress=False, max_steps=2)
+    assert read_checkpoint(run_paths(out)["last"])["global_step"] == 2
+    train(cfg, out=out, progress=False, max_steps=5, resume=True)
+    assert read_checkpoint(out / "diffusion.ckpt")["global_step"] == 5 and not (out / "previous").exists()
+    steps = pd.read_csv(run_paths(out)["metrics"]).dropna(subset=["train_loss_step"])["step"]
+    assert steps.tolist() == list(range(5))  # the first run's two steps kept, three more trained
+
+
 def test_resume_refuses_a_different_model(tmp_path, tiny_checkpoint):
     out = tiny_checkpoint.parent
     cfg = tiny_cfg(tmp_path, data=str(read_checkpoint(tiny_checkpoint)["hyper_parameters"]["data"]), channels=16)

@@ -100,6 +100,8 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
     claim(out, "training run", legacy=is_run_folder, create=False)
     if resume and not ckpt_path:
         print(f"no {paths['last']} to resume from: starting a new run", flush=True)
+    elif ckpt_path:
+        print(f"resuming {ckpt_path} at step {resume_step}", flush=True)
     prepared = dataset_for(cfg, root=root, progress=progress)
     if "train" not in prepared.splits:
         raise DataError(f"{prepared.root}: the dataset has no train split (it has {', '.join(prepared.splits)})")
