@@ -26,6 +26,7 @@ from ..attributes import ATTRIBUTES, NAMES, UNKNOWN, code, value
 from ..config import check_setting
 from ..errors import CheckpointError, DataError, SettingError
 from ..precision import autocast
+from ..tensors import as_tensor
 from ..trainer import make_trainer, save_final
 from .judge import MEAN, STD, build_network, judge_key, read_module_checkpoint
 from .metrics import consistency, fid
@@ -94,7 +95,7 @@ class AttributeClassifier(pl.LightningModule):
 
 
 def _loader(images: np.ndarray, codes: np.ndarray, batch_size: int, train: bool) -> DataLoader:
-    data = TensorDataset(torch.from_numpy(np.array(images)).permute(0, 3, 1, 2),  # a copy: images may be a read-only map
+    data = TensorDataset(as_tensor(images).permute(0, 3, 1, 2),  # a copy: images may be a read-only memory map
                          torch.from_numpy(np.asarray(codes, dtype=np.int64)))
     return DataLoader(data, batch_size=batch_size, shuffle=train, drop_last=train and len(data) > batch_size)
 
@@ -205,7 +206,7 @@ def check_conditions(model, classifier: AttributeClassifier, judge, masks: np.nd
         asked = {a: v, "attribute_guidance": attribute_guidance} if a in NAMES else {}
         generated = (baseline if a == BASELINE else model).generate(masks, seed=seeds, **asked)
         images[f"{a}={v}"] = generated
-        c = consistency(judge.predict_ids(generated), torch.from_numpy(masks))["miou"]
+        c = consistency(judge.predict_ids(generated), as_tensor(masks))["miou"]
         row = {"attribute": a, "value": v, "images": len(masks), "consistency_miou": c}
         held = real_codes[:, NAMES.index(a)] == code(a, v) if a in NAMES else np.full(len(real), a == NONE)
         if real_pred is not None and held.any():

@@ -36,7 +36,7 @@ from ..errors import DataError, SettingError
 from ..files import atomic_dir, check_output, claim, file_fingerprint, marker, write_text
 from ..labels import CLASS_NAMES
 from ..precision import lightning_precision
-from ..tensors import to_numpy
+from ..tensors import as_tensor, to_numpy
 from .judge import Segmenter, key_hash
 from .metrics import consistency, diversity, fid, image_confusions, kid, miou_of, ssim
 
@@ -175,8 +175,7 @@ def score(generated: GeneratedSet, masks: np.ndarray, real: np.ndarray, judge: S
     """
     images = generated.images  # (N, K, 3, H, W)
     n, k = images.shape[:2]
-    masks_t = torch.from_numpy(np.ascontiguousarray(masks))
-    real_t = torch.from_numpy(np.ascontiguousarray(real)).permute(0, 3, 1, 2)  # (N, 3, H, W)
+    masks_t, real_t = as_tensor(masks), as_tensor(real).permute(0, 3, 1, 2)  # copies of (read-only) maps; (N, 3, H, W)
     if n < 4 and reference is None:
         raise DataError(f"the evaluation needs at least 4 masks (FID/KID compare two halves of >= 2); got {n}")
     if n < 1 or reference is not None and len(reference) < 2:
@@ -188,7 +187,7 @@ def score(generated: GeneratedSet, masks: np.ndarray, real: np.ndarray, judge: S
     real_f = extract(real_t).double()
     gen_f = torch.stack([extract(images[:, j]) for j in range(k)], dim=1).double()  # (N, K, D)
     ref_f = None if reference is None else \
-        extract(torch.from_numpy(np.ascontiguousarray(reference)).permute(0, 3, 1, 2)).double()
+        extract(as_tensor(reference).permute(0, 3, 1, 2)).double()
     if features != "Inception":  # judge features: standardised per dimension by the real images' statistics
         pool = real_f if ref_f is None else torch.cat([real_f, ref_f])
         mu, sd = pool.mean(0), pool.std(0).clamp(min=1e-6)

@@ -110,8 +110,9 @@ def targets(evaluation: Evaluation, samplers: pd.DataFrame, reference: tuple[str
 
     gap(f"DPM-Solver++ 20 at most 1 mIoU point below {name} (points)", ("dpmsolver++", 20))
     tens = by[[n == 10 and not str(s).startswith("lcm") for s, n in by.index]]
-    best10 = tens["gap_points"].idxmax() if len(tens) else ("-", 10)
-    gap(f"a 10-step sampler at most 1 point below ({best10[0]} {best10[1]})", best10)
+    best10 = tens["gap_points"].idxmax() if len(tens) else None
+    gap(f"a 10-step sampler at most 1 point below ({f'{best10[0]} 10' if best10 else 'none in the sweep'})",
+        best10 or ("-", 10))
     teacher_fid = by["FID"].get(("dpmsolver++", 20), np.nan)
     for s, n in by.index:  # distilled students (sampler "lcm ..."): the few-step targets
         if str(s).startswith("lcm") and n <= 4:

@@ -44,7 +44,8 @@ def cpu_warning(cfg: dict[str, Any], n_train: int, epochs: int | None = None, ma
     seconds = training_flops(cfg) * images / (CPU_TFLOPS * 1e12)
     if seconds < 3600 and cfg["profile"] not in GPU_PROFILES:
         return None
-    took = f"{seconds / 3600:.1f} hours" if seconds >= 3600 else f"{seconds / 60:.0f} minutes"
+    took = f"{seconds / 3600:.1f} hours" if seconds >= 3600 else \
+        f"{seconds / 60:.0f} minutes" if seconds >= 90 else "under two minutes"
     what = f"{epochs} epochs of {n_train} images" if images == n_train * epochs else f"{max_steps} steps of {cfg['batch_size']} images"
     return (f"warning: no CUDA GPU here, and profile {cfg['profile']!r} trains {what} at "
             f"{cfg['size']} px: about {took} on this CPU (estimated at {CPU_TFLOPS:g} TFLOP/s). Stop it (Ctrl-C) and "
