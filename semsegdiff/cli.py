@@ -42,13 +42,16 @@ def _synth(a: argparse.Namespace) -> None:
 def _prepare(a: argparse.Namespace) -> None:
     from .data import open_prepared, prepare
 
-    s = _settings(a, ["size", "val_fraction", "seed", "workers"])
+    s = _settings(a, ["size", "crop", "val_fraction", "seed", "workers"])
     out = prepare(a.src, a.out, size=s["size"] or PROFILES["paper"]["size"], seed=s["seed"] or 0,
                   val_fraction=QUICK["val_fraction"] if s["val_fraction"] is None else s["val_fraction"],
-                  overwrite=a.overwrite, workers=s["workers"] or 4)
-    meta = open_prepared(out).meta
+                  overwrite=a.overwrite, workers=s["workers"] or 4, crop=0.5 if s["crop"] is None else s["crop"])
+    prepared = open_prepared(out)
+    meta, (h, w) = prepared.meta, prepared.frame
     counts = ", ".join(f"{k} {v['images']}" for k, v in meta["splits"].items())
-    print(f"prepared {meta['source_format']} dataset {a.src} at {meta['size']}x{meta['size']} -> {out} ({counts})")
+    kept = ", ".join(f"{k} {v['kept']:.0%}" for k, v in meta["splits"].items())
+    print(f"prepared {meta['source_format']} dataset {a.src} at {h}x{w} (height x width) -> {out} ({counts}); "
+          f"the crop kept {kept} of each frame")
     _print_sources(meta["attribute_sources"], meta["splits"].values())
 
 
@@ -78,8 +81,9 @@ def _info(a: argparse.Namespace) -> None:
     from .data import distribution_table, is_prepared, open_dataset, open_prepared, read_attributes
 
     if is_prepared(a.path):
-        meta = open_prepared(a.path).meta
-        print(f"prepared cache of a {meta['source_format']} dataset ({meta['source']}), {meta['size']}x{meta['size']}")
+        prepared = open_prepared(a.path)
+        meta, (h, w) = prepared.meta, prepared.frame
+        print(f"prepared cache of a {meta['source_format']} dataset ({meta['source']}), {h}x{w} (height x width)")
         table = distribution_table(meta["splits"])
         cols = ["pixel_share", "image_share"]
         print(table.pivot(index="class", columns="split", values=cols).loc[list(dict.fromkeys(table["class"]))]
@@ -259,16 +263,19 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("synth", help="render the embedded procedural driving-scene dataset (BDD100K layout)")
     s.add_argument("out", type=Path)
     _setting_flag(s, "n_synthetic", "number of scenes (default 2000)", "--n")
-    _setting_flag(s, "size", "image side in pixels (default 64)")
+    _setting_flag(s, "size", "image side, or HxW for a wider view such as 64x112 (default 64)")
     _setting_flag(s, "seed", "seed of the scenes (default 0)")
     _setting_flag(s, "val_fraction", f"share of scenes in the val split (default {QUICK['val_fraction']})")
     s.add_argument("--overwrite", action="store_true", help="replace OUT if semsegdiff wrote it")
     s.set_defaults(func=_synth)
 
-    s = sub.add_parser("prepare", help="centre-crop, resize and cache a dataset for training")
+    s = sub.add_parser("prepare", help="crop to the frame's aspect, resize and cache a dataset for training")
     s.add_argument("src", type=Path, help="dataset folder: reference, bdd100k or cityscapes layout")
     s.add_argument("out", type=Path)
-    _setting_flag(s, "size", f"image side (default {PROFILES['paper']['size']})")
+    _setting_flag(s, "size", f"image side (a centred square), or HxW for whole frames such as 128x224 "
+                             f"(default {PROFILES['paper']['size']})")
+    _setting_flag(s, "crop", "where the crop sits along the side it cuts: 0 top/left, 0.5 centre (default), "
+                             "1 bottom/right")
     _setting_flag(s, "val_fraction", f"val share for layouts without splits (default {QUICK['val_fraction']})")
     _setting_flag(s, "seed", "seed of that split (default 0)")
     _setting_flag(s, "workers", "decoding threads (default 4)")

@@ -17,11 +17,14 @@ import torch
 import yaml
 
 from .errors import SettingError
+from .frame import canonical, frame, label, parse_size
 
 QUICK: dict[str, Any] = {
     # data
     "data": "synthetic",  # the embedded procedural dataset, or a dataset/cache path
-    "size": 32,  # image side after centre-crop and resize
+    "size": 32,  # frame after crop and resize: a side (square, the reference's crop) or HxW such as 32x56 (whole
+    # frames at their aspect: BDD100K 16:9, Cityscapes 2:1; semsegdiff.frame)
+    "crop": 0.5,  # where the crop sits along the side it cuts: 0 top / left, 0.5 centre, 1 bottom / right
     "n_synthetic": 2000,  # scenes generated when data == "synthetic"
     "val_fraction": 0.125,  # val share of layouts without their own splits (synthetic, reference)
     "seed": 0,  # synthetic scenes, train/val split, weight initialisation
@@ -164,7 +167,7 @@ PROFILES["reference"] = {  # the reference recipe: `semsegdiff train --profile r
 
 # Groups of settings, defined once (in the order of QUICK above).
 GROUPS: dict[str, tuple[str, ...]] = {
-    "data": ("data", "size", "n_synthetic", "val_fraction", "seed", "cache"),
+    "data": ("data", "size", "crop", "n_synthetic", "val_fraction", "seed", "cache"),
     "model": ("channels", "channel_mult", "num_res_blocks", "attn_levels", "emb_dim", "injection", "mask_hidden",
               "dropout", "attributes", "scale_shift"),  # CondUNet keyword arguments
     "schedule": ("noise_schedule", "prediction_type", "num_train_timesteps"),  # make_scheduler keyword arguments
@@ -187,7 +190,7 @@ SHAPE_KEYS = ("num_classes", "size", *(k for k in MODEL_KEYS if k != "dropout"))
 # ... nor its optimizer's parameter groups: a resumed optimizer keeps the learning rates it was saved with.
 RESUME_KEYS = (*SHAPE_KEYS, "attribute_lr_scale")
 # What checkpoints saved before a setting existed were trained with (loading fills these in, not the profile's value).
-LEGACY = {"attributes": False, "scale_shift": False, "attribute_balance": 0.0, "attribute_lr_scale": 1.0}
+LEGACY = {"attributes": False, "scale_shift": False, "attribute_balance": 0.0, "attribute_lr_scale": 1.0, "crop": 0.5}
 # Settings that do not change what training produces: a checkpoint trained with other values is reused.
 RUN_ONLY_KEYS = ("profile", "cache", *GROUPS["run"], *GROUPS["sampling"], *GROUPS["judge"], *GROUPS["evaluation"],
                  *GROUPS["ablation"], *GROUPS["distillation"])
@@ -209,7 +212,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "ablate_regimes": ("full", "low"),
 }
 RANGES: dict[str, tuple[float | None, float | None]] = {
-    "size": (8, 2048), "n_synthetic": (2, 10_000_000), "val_fraction": (0.0, 0.9), "seed": (0, 2**32 - 1),
+    "size": (8, 2048), "crop": (0.0, 1.0), "n_synthetic": (2, 10_000_000), "val_fraction": (0.0, 0.9), "seed": (0, 2**32 - 1),
     "channels": (1, 1024), "channel_mult": (1, 16), "num_res_blocks": (1, 8), "attn_levels": (0, 8),
     "emb_dim": (1, 8192), "mask_hidden": (1, 1024), "dropout": (0.0, 0.95), "num_train_timesteps": (2, 100_000),
     "p_uncond": (0.0, 0.99), "p_uncond_attr": (0.0, 0.99), "attribute_balance": (0.0, 1.0),
@@ -244,6 +247,11 @@ def check_setting(key: str, value: Any) -> Any:
     default = QUICK.get(key, OTHER_DEFAULTS.get(key))
     if key == "devices":
         return _devices(name, value)
+    if key == "size":
+        value = parse_size(value, name)
+        for side in frame(value):
+            _check_rule(name, key, side)
+        return value
     if isinstance(value, str) and not isinstance(default, str):
         try:
             value = yaml.safe_load(value)
@@ -324,9 +332,12 @@ def validate(cfg: dict[str, Any]) -> dict[str, Any]:
             out[key] = check_setting(key, cfg[key])
     if "channel_mult" in out and "size" in out:
         factor = 2 ** (len(out["channel_mult"]) - 1)
-        if out["size"] % factor:
-            raise SettingError(f"size (--size): {out['size']} must be a multiple of {factor} for channel_mult "
-                               f"{out['channel_mult']} ({len(out['channel_mult']) - 1} downsamplings)")
+        if any(side % factor for side in frame(out["size"])):
+            h, w = (-(-side // factor) * factor for side in frame(out["size"]))
+            sides = "" if isinstance(out["size"], int) else "each side of "
+            raise SettingError(f"size (--size): {sides}{label(out['size'])} must be a multiple of {factor} for "
+                               f"channel_mult {out['channel_mult']} ({len(out['channel_mult']) - 1} downsamplings); "
+                               f"{label(canonical(h, w))} would work")
         if out.get("attn_levels", 0) > len(out["channel_mult"]):
             raise SettingError(f"attn_levels (--attn-levels): {out['attn_levels']} is more than the "
                                f"{len(out['channel_mult'])} levels of channel_mult {out['channel_mult']}")

@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "semsegdiff"
 FLOORS = {  # the first matching prefix decides; lower floors never import higher ones
-    0: ("errors", "labels", "limits", "tensors", "quiet", "precision", "attributes", "files"),
+    0: ("errors", "labels", "limits", "tensors", "quiet", "precision", "attributes", "files", "frame"),
     1: ("config", "figures"),
     2: ("data", "trainer"),
     3: ("shapes", "placement", "masks"),

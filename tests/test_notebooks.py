@@ -117,6 +117,19 @@ def test_02_train_diffusion(tmp_path):
     assert "reusing" in outputs(executed) and ckpt.stat().st_mtime_ns == mtime
 
 
+@pytest.mark.notebook
+def test_02_trains_on_whole_frames_given_as_height_by_width(tmp_path):
+    overrides = {k: v for k, v in TINY.items() if k not in ("n_synthetic", "size", "epochs")}
+    params = {"n_synthetic": 48, "size": "16x24", "epochs": 1, "overrides": overrides, "n_show": 2}
+    run_notebooks("quick", only=["02_train"], parameters=params, notebooks_dir=NOTEBOOKS,
+                  out_dir=tmp_path / "runs", root=tmp_path, progress=False)
+    from semsegdiff.models import load_checkpoint
+
+    assert load_checkpoint(tmp_path / "runs/quick/diffusion.ckpt").frame == (16, 24)
+    for name in ("previews", "samples", "trajectory"):
+        assert (tmp_path / f"figures/02_train_diffusion_{name}.png").stat().st_size > 3000, name
+
+
 def tiny_overrides(**extra) -> dict:
     """The tiny settings at 32 px (the judge's ResNet encoder halves the image 3 times), one epoch, a tiny judge."""
     return {**TINY, "size": 32, "n_synthetic": 96, "epochs": 1, "judge_epochs": 1, "judge_batch_size": 8, **extra}

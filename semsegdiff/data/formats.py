@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from torchvision.io import ImageReadMode, decode_image
-from torchvision.transforms.v2 import InterpolationMode
-from torchvision.transforms.v2 import functional as TF
 
 from ..errors import DataError
 from ..files import atomic_dir
+from ..frame import Size
 from ..labels import IGNORE, LABELS, NUM_CLASSES, class_id, cityscapes_lut, colors_to_ids
 from .attribute_files import CSV_NAME, find_attribute_files, write_attribute_csv
+from .crop import center_crop_resize
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 SPLITS = ("train", "val", "test")
@@ -224,10 +224,10 @@ def read_mask(path: Path, colors: dict[int, tuple[int, int, int]] | None = None)
     return read_color_mask(path, colors, rgb=rgb)
 
 
-def read_mask_folder(folder: str | Path, *, size: int | None = None) -> tuple[list[Path], np.ndarray]:
+def read_mask_folder(folder: str | Path, *, size: Size | None = None) -> tuple[list[Path], np.ndarray]:
     """Read every PNG mask in ``folder``: ids, or colours (``colormap.json`` in it or its parent, else the palette).
 
-    With ``size``, masks are centre-cropped to square and resized (nearest) to ``size``;
+    With ``size`` (a side or a frame), masks are centre-cropped to its aspect and resized (nearest) to it;
     without it they must all have the same shape. Returns the files and a (N, H, W) uint8 array.
     """
     folder = Path(folder)
@@ -394,25 +394,6 @@ def open_dataset(root: str | Path) -> Dataset:
         raise DataError(f"{root}: no image/mask pairs found in this {dataset.format} layout")
     dataset.attribute_files = find_attribute_files(root, dataset.format)
     return dataset
-
-
-def center_crop_resize(image: np.ndarray | None, mask: np.ndarray, size: int) -> tuple[np.ndarray | None, np.ndarray]:
-    """Centre-crop a pair to a square (as the reference does) and resize it to ``size``.
-
-    The image is resized with antialiasing, the mask with nearest neighbour (ids stay ids).
-    ``image`` may be ``None`` to crop and resize a mask alone.
-    """
-    h, w = mask.shape
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    msk = torch.from_numpy(np.ascontiguousarray(mask[top:top + side, left:left + side]))[None]
-    img = None if image is None else \
-        torch.from_numpy(np.ascontiguousarray(image[top:top + side, left:left + side])).permute(2, 0, 1)
-    if side != size:
-        msk = TF.resize(msk, [size, size], interpolation=InterpolationMode.NEAREST_EXACT)
-        if img is not None:
-            img = TF.resize(img, [size, size], interpolation=InterpolationMode.BILINEAR, antialias=True)
-    return (None if img is None else img.permute(1, 2, 0).cpu().numpy()), msk[0].cpu().numpy()
 
 
 def write_bdd100k(out: str | Path, splits: dict[str, tuple[np.ndarray, np.ndarray, list[str]]], *,

@@ -1,10 +1,10 @@
-"""Centre-crop, resize and cache a dataset as uint8 arrays, with class statistics.
+"""Crop (to the frame's aspect), resize and cache a dataset as uint8 arrays, with class statistics.
 
 A prepared cache is a folder::
 
     meta.json                 provenance, sizes, names, per-class statistics and attribute counts per split
-    {split}_images.npy        (N, S, S, 3) uint8 RGB
-    {split}_masks.npy         (N, S, S) uint8 train ids, 255 = ignore
+    {split}_images.npy        (N, H, W, 3) uint8 RGB (H = W = size for a square frame)
+    {split}_masks.npy         (N, H, W) uint8 train ids, 255 = ignore
     {split}_attributes.npy    (N, 3) uint8 time, weather, scene codes (semsegdiff.attributes; 0 = unknown)
 
 Training reads it through memory maps: no JPEG decoding, no colour conversion per item.
@@ -24,11 +24,14 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from ..attributes import NAMES, counts
+from ..config import check_setting
 from ..errors import DataError, SettingError
 from ..files import atomic_dir, write_text
+from ..frame import Size, frame, label, parse_size
 from ..labels import CLASS_NAMES
 from .attribute_files import read_attributes
-from .formats import Dataset, center_crop_resize, open_dataset
+from .crop import center_crop_resize, kept_share
+from .formats import Dataset, open_dataset
 from .stats import class_stats
 
 FORMAT_VERSION = 3  # 3: attribute arrays and counts
@@ -43,15 +46,19 @@ def split_indices(n: int, val_fraction: float, seed: int) -> dict[str, np.ndarra
     return {"train": np.sort(order[n_val:]), "val": np.sort(order[:n_val])}
 
 
-def prepare(src: str | Path, out: str | Path, *, size: int = 128, val_fraction: float = 0.125,
-            seed: int = 0, overwrite: bool = False, workers: int = 4, progress: bool = True) -> Path:
+def prepare(src: str | Path, out: str | Path, *, size: Size = 128, val_fraction: float = 0.125,
+            seed: int = 0, overwrite: bool = False, workers: int = 4, progress: bool = True, crop: float = 0.5) -> Path:
     """Read any supported layout in ``src`` and write a prepared cache to ``out``.
+
+    Each pair is cropped to the aspect of ``size`` (a side: a square; ``[h, w]``: a whole frame)
+    at ``crop`` (0.5: centred) and resized; meta.json records the share of each frame kept.
 
     Layouts with their own splits keep them; a single-split layout (the reference one) is
     split into train/val with ``val_fraction`` and ``seed``. The attribute files of the dataset
     give each image its codes (unknown where none names it). Nothing is left in ``out`` if any
     pair or attribute file is bad: the error names the file.
     """
+    size, crop = check_setting("size", size), check_setting("crop", crop)
     dataset = open_dataset(src)
     attributes = read_attributes(dataset)  # before any decoding: a bad file fails fast
     splits = dict(dataset.splits)
@@ -66,8 +73,9 @@ def prepare(src: str | Path, out: str | Path, *, size: int = 128, val_fraction: 
         "semsegdiff_version": __version__,
         "source": str(Path(src).resolve()),
         "source_format": dataset.format,
-        "fingerprint": fingerprint(dataset, size=size, val_fraction=val_fraction, seed=seed),
+        "fingerprint": fingerprint(dataset, size=size, val_fraction=val_fraction, seed=seed, crop=crop),
         "size": size,
+        **({"crop": crop} if crop != 0.5 else {}),
         "seed": seed if "all" in dataset.splits else None,
         "val_fraction": val_fraction if "all" in dataset.splits else None,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -80,11 +88,14 @@ def prepare(src: str | Path, out: str | Path, *, size: int = 128, val_fraction: 
         for split, samples in splits.items():
             if not samples:
                 continue
-            images = np.empty((len(samples), size, size, 3), np.uint8)
-            masks = np.empty((len(samples), size, size), np.uint8)
+            images = np.empty((len(samples), *frame(size), 3), np.uint8)
+            masks = np.empty((len(samples), *frame(size)), np.uint8)
+            kept = np.empty(len(samples))
 
             def load(i: int) -> None:
-                images[i], masks[i] = center_crop_resize(*dataset.read(samples[i]), size)
+                image, mask = dataset.read(samples[i])
+                kept[i] = kept_share(*mask.shape, size)
+                images[i], masks[i] = center_crop_resize(image, mask, size, crop)
 
             with ThreadPoolExecutor(max(1, workers)) as pool:
                 list(tqdm(pool.map(load, range(len(samples))), total=len(samples),
@@ -93,7 +104,8 @@ def prepare(src: str | Path, out: str | Path, *, size: int = 128, val_fraction: 
             np.save(tmp / f"{split}_masks.npy", masks)
             codes = attributes.codes(samples)
             np.save(tmp / f"{split}_attributes.npy", codes)
-            meta["splits"][split] = {"names": [s.name for s in samples], **class_stats(masks),
+            meta["splits"][split] = {"names": [s.name for s in samples], "kept": round(float(kept.mean()), 4),
+                                     **class_stats(masks),
                                      "attributes": counts(codes), "attributes_missing": attributes.missing(samples)}
         if not meta["splits"]:
             raise DataError(f"{src}: no image/mask pairs to prepare")
@@ -101,13 +113,14 @@ def prepare(src: str | Path, out: str | Path, *, size: int = 128, val_fraction: 
     return Path(out)
 
 
-def fingerprint(dataset: Dataset, *, size: int, val_fraction: float, seed: int) -> str:
+def fingerprint(dataset: Dataset, *, size: Size, val_fraction: float, seed: int, crop: float = 0.5) -> str:
     """A hash of what a prepared cache is made from: every file's path, size and mtime, and the settings.
 
     The files are the pairs, colormaps and attribute files; the split settings count only for
     layouts without their own splits.
     """
     h = hashlib.sha256(json.dumps({"format_version": FORMAT_VERSION, "size": size, **(
+        {"crop": crop} if crop != 0.5 else {}), **(
         {"val_fraction": val_fraction, "seed": seed} if "all" in dataset.splits else {})}).encode())
     files = sorted({p for samples in dataset.splits.values() for s in samples for p in (s.image, s.mask)}
                    | set(dataset.colormaps.values()) | set(dataset.attribute_files))
@@ -129,15 +142,25 @@ class Prepared:
         return list(self.meta["splits"])
 
     @property
-    def size(self) -> int:
-        return int(self.meta["size"])
+    def size(self) -> Size:
+        """The frame in the setting's form: a side, or [height, width]."""
+        return parse_size(self.meta["size"])
+
+    @property
+    def frame(self) -> tuple[int, int]:
+        """(height, width) of every image."""
+        return frame(self.meta["size"])
+
+    def kept(self, split: str) -> float | None:
+        """Mean share of each source frame the crop kept (None: prepared before it was recorded)."""
+        return self.meta["splits"][self._check(split)].get("kept")
 
     def images(self, split: str) -> np.ndarray:
-        """(N, S, S, 3) uint8 memory map."""
+        """(N, H, W, 3) uint8 memory map."""
         return np.load(self.root / f"{self._check(split)}_images.npy", mmap_mode="r")
 
     def masks(self, split: str) -> np.ndarray:
-        """(N, S, S) uint8 memory map of train ids."""
+        """(N, H, W) uint8 memory map of train ids."""
         return np.load(self.root / f"{self._check(split)}_masks.npy", mmap_mode="r")
 
     def attributes(self, split: str) -> np.ndarray:
@@ -170,14 +193,13 @@ def open_prepared(path: str | Path) -> Prepared:
         meta = json.loads((path / "meta.json").read_text())
     except json.JSONDecodeError as e:
         raise DataError(f"{path / 'meta.json'}: malformed JSON ({e.msg} at line {e.lineno})") from e
-    if not (isinstance(meta, dict) and isinstance(meta.get("size"), int) and isinstance(meta.get("splits"), dict)
+    if not (isinstance(meta, dict) and _is_size(meta.get("size")) and isinstance(meta.get("splits"), dict)
             and all(isinstance(v, dict) and isinstance(v.get("images"), int) for v in meta["splits"].values())):
         raise DataError(f"{path / 'meta.json'}: not the meta.json of a prepared cache (size, splits with image "
                         "counts); prepare the dataset again")
     prepared = Prepared(path, meta)
     for split, info in meta["splits"].items():
-        arrays = [("images", (info["images"], meta["size"], meta["size"], 3)),
-                  ("masks", (info["images"], meta["size"], meta["size"]))]
+        arrays = [("images", (info["images"], *frame(meta["size"]), 3)), ("masks", (info["images"], *frame(meta["size"])))]
         if "attributes" in info:  # caches of format 3 on
             arrays.append(("attributes", (info["images"], len(NAMES))))
         for kind, shape in arrays:
@@ -194,22 +216,22 @@ def open_prepared(path: str | Path) -> Prepared:
     return prepared
 
 
-def ensure_dataset(data: str | Path = "synthetic", *, size: int = 64, cache: str | Path = "data",
+def ensure_dataset(data: str | Path = "synthetic", *, size: Size = 64, cache: str | Path = "data",
                    n_synthetic: int = 2000, seed: int = 0, val_fraction: float = 0.125, root: str | Path = ".",
-                   progress: bool = True) -> Prepared:
+                   progress: bool = True, crop: float = 0.5) -> Prepared:
     """Resolve a notebook's ``data`` parameter to an opened prepared cache, building it if needed.
 
     ``data`` is ``"synthetic"`` (the embedded procedural dataset: generated once under
     ``cache``), a prepared cache folder, or a raw dataset in any supported layout (prepared
-    once to ``cache/prepared/<name>-<size>px-<fingerprint>``). A cache is reused only while
-    its fingerprint (file list, sizes, mtimes, size and split settings) matches the raw
+    once to ``cache/prepared/<name>-<size>px-<fingerprint>``, cropped at ``crop``). A cache is reused only
+    while its fingerprint (file list, sizes, mtimes, size, crop and split settings) matches the raw
     dataset. Relative paths are taken under ``root``.
     """
-    cache = Path(root) / cache
+    cache, size = Path(root) / cache, check_setting("size", size)
     if str(data) == "synthetic":
         from .synthetic import write_dataset
 
-        raw = cache / f"synthetic-n{n_synthetic}-seed{seed}-val{val_fraction:g}-{size}px"
+        raw = cache / f"synthetic-n{n_synthetic}-seed{seed}-val{val_fraction:g}-{label(size)}px"  # at its frame
         if not (raw / "attributes.csv").is_file():  # none yet, or written before scenes had attributes
             write_dataset(raw, n=n_synthetic, size=size, seed=seed, val_fraction=val_fraction, overwrite=True,
                           progress=progress)
@@ -218,20 +240,29 @@ def ensure_dataset(data: str | Path = "synthetic", *, size: int = 64, cache: str
         data = Path(root) / data
     if is_prepared(data):
         prepared = open_prepared(data)
-        if prepared.size != size:
-            raise DataError(f"{data}: prepared cache is {prepared.size}px but size {size} was asked for; "
+        if prepared.frame != frame(size):
+            raise DataError(f"{data}: prepared cache is {label(prepared.size)}px but size {label(size)} was asked for; "
                             "point data at the raw dataset to prepare it at that size")
         return prepared
     dataset = open_dataset(data)
-    fp = fingerprint(dataset, size=size, val_fraction=val_fraction, seed=seed)
-    out = cache / "prepared" / f"{data.resolve().name}-{size}px-{fp[:10]}"
+    fp = fingerprint(dataset, size=size, val_fraction=val_fraction, seed=seed, crop=crop)
+    out = cache / "prepared" / f"{data.resolve().name}-{label(size)}px-{fp[:10]}"
     if is_prepared(out) and open_prepared(out).meta.get("fingerprint") == fp:
         return open_prepared(out)
-    prepare(data, out, size=size, seed=seed, val_fraction=val_fraction, overwrite=True, progress=progress)
+    prepare(data, out, size=size, seed=seed, val_fraction=val_fraction, overwrite=True, progress=progress, crop=crop)
     return open_prepared(out)
 
 
 def dataset_for(cfg: dict[str, Any], *, root: str | Path = ".", progress: bool = True) -> Prepared:
-    """The prepared dataset of a run configuration (its data, size, cache, synthetic count, split and seed)."""
+    """The prepared dataset of a run configuration (its data, size, crop, cache, synthetic count, split and seed)."""
     return ensure_dataset(cfg["data"], size=cfg["size"], cache=cfg["cache"], n_synthetic=cfg["n_synthetic"],
-                          seed=cfg["seed"], val_fraction=cfg["val_fraction"], root=root, progress=progress)
+                          seed=cfg["seed"], val_fraction=cfg["val_fraction"], root=root, progress=progress,
+                          crop=cfg.get("crop", 0.5))
+
+
+def _is_size(value: Any) -> bool:
+    try:
+        parse_size(value)
+    except SettingError:
+        return False
+    return True

@@ -44,6 +44,7 @@ import torch
 from ..attributes import NAMES, code
 from ..config import validate
 from ..errors import CheckpointError, DataError, SettingError
+from ..frame import label
 from ..files import atomic_dir, file_fingerprint, hold, marker
 from ..labels import CLASS_NAMES
 from ..precision import lightning_precision
@@ -208,13 +209,14 @@ def _setup(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path, out
 
     model = load_checkpoint(checkpoint, device=device, precision=cfg.get("precision"))
     if cfg["size"] != model.size:  # before rendering or preparing any data
-        raise DataError(f"{checkpoint}: generates {model.size}px images but the study's data settings ask for "
-                        f"{cfg['size']}px (size)")
+        raise DataError(f"{checkpoint}: generates {label(model.size)}px images but the study's data settings ask "
+                        f"for {label(cfg['size'])}px (size)")
     fingerprint = file_fingerprint(checkpoint)
     student = _student(cfg, checkpoint, fingerprint, device) if "real+gen student" in cfg["ablate_arms"] else None
     prepared = dataset_for(cfg, root=root, progress=progress)  # after every check of the models
     if prepared.size != model.size:
-        raise DataError(f"{checkpoint}: generates {model.size}px images but the dataset is {prepared.size}px")
+        raise DataError(f"{checkpoint}: generates {label(model.size)}px images but the dataset is "
+                        f"{label(prepared.size)}px")
     if "val" not in prepared.splits:
         raise DataError(f"{prepared.root}: the ablation scores segmenters on a val split; the cache has none")
     out = Path(out) if out else Path(checkpoint).parent / "ablation"

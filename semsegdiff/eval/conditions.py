@@ -25,6 +25,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from ..attributes import ATTRIBUTES, NAMES, UNKNOWN, code, value
 from ..config import check_setting
 from ..errors import CheckpointError, DataError, SettingError
+from ..frame import label
 from ..precision import autocast
 from ..tensors import as_tensor
 from ..trainer import make_trainer, save_final
@@ -118,7 +119,7 @@ def ensure_classifier(cfg: dict[str, Any], *, root: str | Path = ".", out: str |
     if path.is_file():
         try:
             found = load_classifier(path, device, cfg.get("precision", "auto"))
-            if found.hparams.data == key:
+            if {"crop": 0.5, **found.hparams.data} == key:  # classifiers from before the crop setting
                 return found, path
         except CheckpointError:
             pass
@@ -245,8 +246,9 @@ def _baseline(baseline: nn.Module | str | Path, model: nn.Module) -> nn.Module:
         raise SettingError(f"baseline: {name} was trained with attributes; the consistency target's reference is a "
                            "model trained without them (--attributes false)")
     if (baseline.size, baseline.cfg["num_classes"]) != (model.size, model.cfg["num_classes"]):
-        raise CheckpointError(f"baseline: {name} generates {baseline.size} px images of {baseline.cfg['num_classes']} "
-                              f"classes, the model checked {model.size} px of {model.cfg['num_classes']}")
+        raise CheckpointError(f"baseline: {name} generates {label(baseline.size)} px images of "
+                              f"{baseline.cfg['num_classes']} classes, the model checked {label(model.size)} px of "
+                              f"{model.cfg['num_classes']}")
     return baseline
 
 

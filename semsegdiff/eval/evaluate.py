@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 
 from ..errors import DataError, SettingError
+from ..frame import label
 from ..files import atomic_dir, check_output, claim, file_fingerprint, marker, write_text
 from ..labels import CLASS_NAMES
 from ..precision import lightning_precision
@@ -161,8 +162,8 @@ def check_pair(model, judge: Segmenter, checkpoint: str | Path = "checkpoint", j
         raise DataError(f"{judge_path}: the judge has {judge.hparams.num_classes} classes but {checkpoint} generates "
                         f"{model.cfg['num_classes']}; train the judge on the same class table")
     if judge.size != model.size:
-        raise DataError(f"{judge_path}: the judge was trained on {judge.size}px images but {checkpoint} generates "
-                        f"{model.size}px; train the judge on the same prepared size")
+        raise DataError(f"{judge_path}: the judge was trained on {label(judge.size)}px images but {checkpoint} "
+                        f"generates {label(model.size)}px; train the judge on the same prepared size")
 
 
 def score(generated: GeneratedSet, masks: np.ndarray, real: np.ndarray, judge: Segmenter, *,

@@ -27,6 +27,7 @@ from torchmetrics.classification import MulticlassConfusionMatrix
 from ..config import GROUPS, check_setting
 from ..data.datamodule import paired_flip
 from ..errors import CheckpointError, SettingError
+from ..frame import Size, canonical, frame, parse_size
 from ..labels import IGNORE, NUM_CLASSES
 from ..precision import autocast
 from ..trainer import make_trainer, save_final
@@ -37,13 +38,17 @@ STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 JUDGE_KEYS = ("judge_arch", "judge_epochs", "judge_batch_size", "judge_lr", "judge_weights")
 
 
-def build_network(arch: str, num_classes: int = NUM_CLASSES, weights: str = "", size: int = 128) -> nn.Module:
-    """A segmentation network by name for ``size`` px images; ``weights``: a local file for its encoder (or whole net)."""
+def build_network(arch: str, num_classes: int = NUM_CLASSES, weights: str = "", size: Size = 128) -> nn.Module:
+    """A segmentation network by name for ``size`` images (a side or [h, w]); ``weights``: a local file for its
+    encoder (or whole net)."""
     if arch == "unet_resnet18":
         import segmentation_models_pytorch as smp
 
         # as deep as the image allows while the bottleneck keeps 4x4 pixels (3 stages at 32 px, all 5 from 128 px)
-        depth = max(1, min(5, int(math.log2(size)) - 2))
+        # and each side halves evenly at every stage (32x56: 3 stages)
+        h, w = frame(size)
+        halvings = min((side & -side).bit_length() - 1 for side in (h, w))
+        depth = max(1, min(5, int(math.log2(min(h, w))) - 2, halvings))
         net = smp.Unet(encoder_name="resnet18", encoder_weights=None, classes=num_classes, encoder_depth=depth,
                        decoder_channels=(256, 128, 64, 32, 16)[-depth:])
         target = net.encoder
@@ -83,7 +88,7 @@ def _load_weights(net: nn.Module, encoder: nn.Module, path: Path) -> None:
 class Segmenter(pl.LightningModule):
     """A segmentation network trained with cross-entropy (ignore 255); val mIoU logged as ``val_miou``."""
 
-    def __init__(self, *, arch: str = "unet_resnet18", num_classes: int = NUM_CLASSES, size: int = 32,
+    def __init__(self, *, arch: str = "unet_resnet18", num_classes: int = NUM_CLASSES, size: Size = 32,
                  lr: float = 1e-3, weight_decay: float = 1e-4, epochs: int = 30, weights: str = "",
                  total_steps: int | None = None, data: dict[str, Any] | None = None):
         super().__init__()
@@ -92,8 +97,9 @@ class Segmenter(pl.LightningModule):
         self.confusion = MulticlassConfusionMatrix(num_classes, ignore_index=IGNORE)
 
     @property
-    def size(self) -> int:
-        return int(self.hparams.size)
+    def size(self) -> Size:
+        """The frame it segments: a side, or [height, width]."""
+        return parse_size(self.hparams.size)
 
     precision = "auto"  # of predict_ids and features (semsegdiff.precision); training takes the run's setting
 
@@ -182,7 +188,7 @@ def train_segmenter(cfg: dict[str, Any], train: tuple[np.ndarray, np.ndarray], v
     batch = cfg["judge_batch_size"]
     epochs = math.ceil(steps / max(1, len(images) // batch)) if steps else cfg["judge_epochs"]
     pl.seed_everything(cfg["seed"] if seed is None else seed, workers=True, verbose=False)
-    module = Segmenter(arch=arch or cfg["judge_arch"], size=int(images.shape[1]), lr=cfg["judge_lr"], epochs=epochs,
+    module = Segmenter(arch=arch or cfg["judge_arch"], size=canonical(*images.shape[1:3]), lr=cfg["judge_lr"], epochs=epochs,
                        weights=cfg["judge_weights"], total_steps=steps, data=data)
     run = {**cfg, "epochs": epochs, "ckpt_every": max(epochs, 1), "logger": "csv"}
     trainer = make_trainer(run, out, name=name, val_every=max(1, epochs // 5) if val is not None else 10**6,
@@ -245,7 +251,7 @@ def ensure_judge(cfg: dict[str, Any], *, root: str | Path = ".", out: str | Path
     if not retrain and path.is_file():
         try:
             judge = load_segmenter(path, device, cfg.get("precision", "auto"))
-            if judge.hparams.data == key:
+            if {"crop": 0.5, **judge.hparams.data} == key:  # judges from before the crop setting: centred
                 if progress:
                     print(f"reusing the judge {path} (trained with these settings)", flush=True)
                 return judge, path

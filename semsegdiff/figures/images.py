@@ -16,7 +16,8 @@ def plot_pairs(images: np.ndarray, masks: np.ndarray, titles: list[str] | None =
     """Images (top row) above their masks in the Cityscapes palette (bottom row), with a class legend."""
     n, gap, legend = len(images), 0.03, 0.5  # gap between panels (share of a panel), legend height (in)
     side = TEXT_WIDTH / (n + (n - 1) * gap)
-    height = side * (2 + gap) + legend
+    tall = side * masks[0].shape[0] / masks[0].shape[1]  # panels at the frames' aspect
+    height = tall * (2 + gap) + legend
     fig, axes = plt.subplots(2, n, figsize=(TEXT_WIDTH, height), squeeze=False)
     fig.subplots_adjust(left=0, right=1, top=1, bottom=legend / height, wspace=gap, hspace=gap)
     for i in range(n):
@@ -58,9 +59,11 @@ def preview_grid(masks, images, path: str | Path, real=None, pad: int = 2) -> Pa
 def plot_image_rows(rows: dict[str, np.ndarray], col_titles: list[str] | None = None) -> plt.Figure:
     """A grid of images: one labelled row per entry of ``rows`` (each (N, H, W, 3) uint8 or (N, H, W) ids)."""
     n_rows, n = len(rows), len(next(iter(rows.values())))
+    first = np.asarray(next(iter(rows.values()))[0])
     side = TEXT_WIDTH / (n + 0.9)
-    fig, axes = plt.subplots(n_rows, n, figsize=(TEXT_WIDTH, side * n_rows * 1.04), squeeze=False)
-    fig.subplots_adjust(left=0.9 / (n + 0.9), right=1, top=1 - (0.25 / (side * n_rows) if col_titles else 0),
+    tall = side * first.shape[0] / first.shape[1]  # panels at the frames' aspect
+    fig, axes = plt.subplots(n_rows, n, figsize=(TEXT_WIDTH, tall * n_rows * 1.04), squeeze=False)
+    fig.subplots_adjust(left=0.9 / (n + 0.9), right=1, top=1 - (0.25 / (tall * n_rows) if col_titles else 0),
                         bottom=0, wspace=0.03, hspace=0.03)
     for r, (label, imgs) in enumerate(rows.items()):
         for i in range(n):

@@ -14,6 +14,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..config import MODEL_KEYS
+from ..frame import frame, label, pixels
 from ..labels import NUM_CLASSES
 from .unet import CondUNet
 
@@ -23,10 +24,10 @@ GPU_PROFILES = ("gpu", "paper", "reference")
 
 def training_flops(cfg: dict[str, Any]) -> float:
     """FLOPs of one training image (U-Net forward and backward) of the run configuration ``cfg``."""
-    size = cfg["size"]
+    h, w = frame(cfg["size"])
     with torch.device("meta"):
         net = CondUNet(num_classes=cfg.get("num_classes", NUM_CLASSES), **{k: cfg[k] for k in MODEL_KEYS})
-        x, cond = torch.zeros(1, 3, size, size), torch.zeros(1, net.num_classes, size, size)
+        x, cond = torch.zeros(1, 3, h, w), torch.zeros(1, net.num_classes, h, w)
         t = torch.zeros(1, dtype=torch.long)
         attrs = torch.zeros(1, 3, dtype=torch.long) if cfg["attributes"] else None
         with FlopCounterMode(display=False) as counter:
@@ -39,7 +40,7 @@ def cpu_warning(cfg: dict[str, Any], n_train: int, epochs: int | None = None, ma
     is a GPU profile): the estimated time and how to go on; None otherwise. ``max_steps`` (> 0) caps the run."""
     epochs = cfg["epochs"] if epochs is None else epochs
     images = n_train * epochs if max_steps <= 0 else min(n_train * epochs, max_steps * cfg["batch_size"])
-    if cfg["profile"] not in GPU_PROFILES and images * cfg["size"] ** 2 < 2e8:
+    if cfg["profile"] not in GPU_PROFILES and images * pixels(cfg["size"]) < 2e8:
         return None  # minutes at most (the quick profile is a tenth of this): not worth counting
     seconds = training_flops(cfg) * images / (CPU_TFLOPS * 1e12)
     if seconds < 3600 and cfg["profile"] not in GPU_PROFILES:
@@ -48,5 +49,5 @@ def cpu_warning(cfg: dict[str, Any], n_train: int, epochs: int | None = None, ma
         f"{seconds / 60:.0f} minutes" if seconds >= 90 else "under two minutes"
     what = f"{epochs} epochs of {n_train} images" if images == n_train * epochs else f"{max_steps} steps of {cfg['batch_size']} images"
     return (f"warning: no CUDA GPU here, and profile {cfg['profile']!r} trains {what} at "
-            f"{cfg['size']} px: about {took} on this CPU (estimated at {CPU_TFLOPS:g} TFLOP/s). Stop it (Ctrl-C) and "
+            f"{label(cfg['size'])} px: about {took} on this CPU (estimated at {CPU_TFLOPS:g} TFLOP/s). Stop it (Ctrl-C) and "
             "use --profile quick for a CPU run, or run it on a machine with a GPU; it goes on otherwise.")

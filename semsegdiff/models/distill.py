@@ -39,6 +39,7 @@ from ..config import GROUPS, RUN_ONLY_KEYS, validate
 from ..data import SegDataModule, dataset_for
 from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DataError, OutputError, SettingError
+from ..frame import label
 from ..files import claim, file_fingerprint, hold, overlaps, write_bytes
 from ..trainer import fused_adamw, is_rank_zero, make_trainer, resolve_accelerator, save_final
 from .diffusion import Guided, drop_attributes
@@ -188,7 +189,7 @@ def distill(teacher: str | Path, *, out: str | Path | None = None, root: str | P
               "--distill-iters (or --max-steps) to continue it", flush=True)
     prepared = dataset_for(cfg, root=root, progress=progress)
     if "train" not in prepared.splits or prepared.size != cfg["size"]:
-        raise DataError(f"{prepared.root}: no {cfg['size']}px train split to distil on")
+        raise DataError(f"{prepared.root}: no {label(cfg['size'])}px train split to distil on")
     with hold(claim(out, "distillation run", legacy=is_run_folder), "semsegdiff distill"):
         if not ckpt_path and is_rank_zero():
             move_aside(out)

@@ -39,9 +39,10 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
     sampler, steps, guidance = (model.cfg[k] if v is None else check_setting(k, v)
                                 for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance)))
     files, ids = read_mask_folder(masks, size=model.size if resize else None)
-    if ids.shape[1:] != (model.size, model.size):
-        raise DataError(f"{masks}: masks are {ids.shape[2]}x{ids.shape[1]} but {checkpoint} was trained on "
-                        f"{model.size}x{model.size}; pass --resize to centre-crop and resize them")
+    if ids.shape[1:] != model.frame:
+        raise DataError(f"{masks}: masks are {ids.shape[1]}x{ids.shape[2]} but {checkpoint} was trained on "
+                        f"{model.frame[0]}x{model.frame[1]} (height x width); pass --resize to crop them to its "
+                        "aspect (centred) and resize them")
     reps = torch.from_numpy(ids).repeat_interleave(per_mask, dim=0)
     seeds = [seed + j for j in range(len(reps))]
     rows = []
@@ -88,10 +89,11 @@ def edit_photo(checkpoint: str | Path, image: str | Path, mask: str | Path, edit
         if m[1].shape != photo.shape[:2]:
             raise DataError(f"{m[0]}: the {name} is {m[1].shape[1]}x{m[1].shape[0]} but the image {image} is "
                             f"{photo.shape[1]}x{photo.shape[0]}")
-    if photo.shape[:2] != (model.size, model.size):
+    if photo.shape[:2] != model.frame:
         if not resize:
-            raise DataError(f"{image}: is {photo.shape[1]}x{photo.shape[0]} but {checkpoint} was trained on "
-                            f"{model.size}x{model.size}; pass --resize to centre-crop and resize image and masks")
+            raise DataError(f"{image}: is {photo.shape[0]}x{photo.shape[1]} but {checkpoint} was trained on "
+                            f"{model.frame[0]}x{model.frame[1]} (height x width); pass --resize to crop image and "
+                            "masks to its aspect (centred) and resize them")
         photo, original = center_crop_resize(photo, original, model.size)
         target = center_crop_resize(None, target, model.size)[1]
     region = changed_region(original, target, dilate)

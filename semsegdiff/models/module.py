@@ -21,6 +21,7 @@ from ..attributes import check_codes, requested
 from ..config import LEGACY, MODEL_KEYS, PROFILES, QUICK, RESUME_KEYS, SCHEDULE_KEYS, check_setting, validate
 from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DataError, DivergenceError, SettingError
+from ..frame import Size, frame, label, parse_size
 from ..labels import NUM_CLASSES
 from ..tensors import as_tensor, to_numpy
 from ..trainer import NormClipping, fused_adamw
@@ -55,8 +56,14 @@ class DiffusionModule(NormClipping, pl.LightningModule):
             self.model.compile()  # in place: the state dict keeps its names
 
     @property
-    def size(self) -> int:
-        return int(self.cfg["size"])
+    def size(self) -> Size:
+        """The frame it was trained on, in the setting's form: a side, or [height, width]."""
+        return parse_size(self.cfg["size"])
+
+    @property
+    def frame(self) -> tuple[int, int]:
+        """(height, width) of its images."""
+        return frame(self.cfg["size"])
 
     @property
     def is_student(self) -> bool:
@@ -333,7 +340,7 @@ class EMA(WeightAveraging):
 
 
 def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", num_classes: int | None = None,
-                    size: int | None = None, precision: str | None = None) -> DiffusionModule:
+                    size: Size | None = None, precision: str | None = None) -> DiffusionModule:
     """Load a diffusion checkpoint (EMA weights, ``weights_only=True``) ready for :meth:`generate`.
 
     ``num_classes`` and ``size``, when given, must match what the checkpoint was trained for;
@@ -341,9 +348,10 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", num
     """
     ckpt = read_checkpoint(path)
     hp = ckpt["hyper_parameters"]
-    for key, want in (("num_classes", num_classes), ("size", size)):
-        if want is not None and hp[key] != want:
-            raise CheckpointError(f"{path}: trained for {key} = {hp[key]}, but {want} was asked for")
+    for key, want, same in (("num_classes", num_classes, lambda a, b: a == b),
+                            ("size", size, lambda a, b: frame(a) == frame(parse_size(b)))):
+        if want is not None and not same(hp[key], want):
+            raise CheckpointError(f"{path}: trained for {key} = {label(hp[key])}, but {label(want)} was asked for")
     missing = [k for k in ("size", *MODEL_KEYS, *SCHEDULE_KEYS) if k not in hp and k not in LEGACY]
     if missing:
         raise CheckpointError(f"{path}: the checkpoint's stored settings lack {', '.join(missing)}")

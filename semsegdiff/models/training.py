@@ -27,6 +27,7 @@ from pytorch_lightning.callbacks import Callback
 from ..config import GROUPS, LEGACY, RUN_ONLY_KEYS, validate
 from ..data import SegDataModule, dataset_for
 from ..errors import CheckpointError, DataError, OutputError, SettingError
+from ..frame import label
 from ..files import atomic_path, claim, hold, marker, overlaps
 from ..trainer import is_rank_zero, make_trainer, resolve_accelerator, save_final
 from .cost import cpu_warning
@@ -106,7 +107,8 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
     if "train" not in prepared.splits:
         raise DataError(f"{prepared.root}: the dataset has no train split (it has {', '.join(prepared.splits)})")
     if prepared.size != cfg["size"]:
-        raise DataError(f"{prepared.root}: cache is {prepared.size}px but the run asks for size {cfg['size']}")
+        raise DataError(f"{prepared.root}: cache is {label(prepared.size)}px but the run asks for size "
+                        f"{label(cfg['size'])}")
     n_train = prepared.meta["splits"]["train"]["images"]
     warning = cpu_warning(cfg, n_train, max_steps=max_steps or -1) if device == "cpu" else None
     if warning and is_rank_zero():

@@ -39,6 +39,7 @@ from torch import nn
 from ..attributes import ATTRIBUTES
 from ..config import CHOICES
 from ..errors import DataError, SettingError
+from ..frame import Size, frame
 from ..labels import IGNORE
 
 INJECTIONS = CHOICES["injection"]
@@ -51,12 +52,14 @@ def one_hot(mask: torch.Tensor, num_classes: int) -> torch.Tensor:
     return out.scatter_(1, idx, 1.0)[:, :num_classes]
 
 
-def check_masks(mask: torch.Tensor, num_classes: int, size: int | None = None) -> None:
-    """Raise DataError unless ``mask`` is a (B, H, W) batch of ids < num_classes or 255 (of side ``size``)."""
+def check_masks(mask: torch.Tensor, num_classes: int, size: Size | None = None) -> None:
+    """Raise DataError unless ``mask`` is a (B, H, W) batch of ids < num_classes or 255 (of frame ``size``)."""
     if mask.ndim != 3:
         raise DataError(f"masks must be a (B, H, W) batch of class ids, got shape {tuple(mask.shape)}")
-    if size is not None and tuple(mask.shape[1:]) != (size, size):
-        raise DataError(f"masks are {mask.shape[1]}x{mask.shape[2]} but the model was trained on {size}x{size}")
+    if size is not None and tuple(mask.shape[1:]) != frame(size):
+        h, w = frame(size)
+        raise DataError(f"masks are {mask.shape[1]}x{mask.shape[2]} but the model was trained on {h}x{w} "
+                        "(height x width); crop and resize them to its frame (semsegdiff generate --resize)")
     if mask.is_floating_point():
         raise DataError(f"masks must hold integer class ids, got dtype {mask.dtype}")
     bad = (mask.long() >= num_classes) & (mask.long() != IGNORE) | (mask.long() < 0)

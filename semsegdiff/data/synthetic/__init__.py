@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 from ...attributes import encode
 from ...config import check_setting
 from ...files import check_output
+from ...frame import Size, frame, label, pixels
 from ...limits import check_memory
 from ..formats import write_bdd100k
 from .layers import draw_scene
@@ -48,8 +49,8 @@ from .plan import Scene, plan_scene
 __all__ = ["Scene", "draw_scene", "plan_scene", "render_scene", "render_scenes", "scene_attributes", "write_dataset"]
 
 
-def render_scene(rng: np.random.Generator, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """One scene: image uint8 (size, size, 3) RGB and mask uint8 (size, size) of train ids."""
+def render_scene(rng: np.random.Generator, size: Size = 64) -> tuple[np.ndarray, np.ndarray]:
+    """One scene: image uint8 (H, W, 3) RGB and mask uint8 (H, W) of train ids (``size``: a side or [H, W])."""
     return draw_scene(plan_scene(rng, size))
 
 
@@ -58,9 +59,9 @@ def scene_attributes(scene: Scene) -> dict[str, str]:
     return {"time": scene.env.time, "weather": scene.env.weather, "scene": scene.env.kind}
 
 
-def render_scenes(n: int, size: int = 64, seed: int = 0, progress: bool = False,
+def render_scenes(n: int, size: Size = 64, seed: int = 0, progress: bool = False,
                   workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """n scenes as (images (n, size, size, 3) uint8, masks (n, size, size) uint8).
+    """n scenes as (images (n, H, W, 3) uint8, masks (n, H, W) uint8); ``size`` a side or [H, W].
 
     Scene i uses ``np.random.default_rng([seed, i])``: the same seed gives the same data and a
     prefix of a larger run equals a smaller run, whatever the number of ``workers`` (processes;
@@ -69,18 +70,19 @@ def render_scenes(n: int, size: int = 64, seed: int = 0, progress: bool = False,
     return _render(n, size, seed, progress, workers)[:2]
 
 
-def _render(n: int, size: int, seed: int, progress: bool, workers: int | None = None
+def _render(n: int, size: Size, seed: int, progress: bool, workers: int | None = None
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`render_scenes` and the scenes' attribute codes (n, 3) uint8."""
-    images = np.empty((n, size, size, 3), np.uint8)
-    masks = np.empty((n, size, size), np.uint8)
+    size = check_setting("size", size)
+    images = np.empty((n, *frame(size), 3), np.uint8)
+    masks = np.empty((n, *frame(size)), np.uint8)
     codes = np.empty((n, 3), np.uint8)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     workers = min(16, cores) if workers is None else max(1, workers)
-    if n * size * size < 2_000_000:  # ~3 s of rendering: not worth the processes (quick profile: 2000 at 32 px)
+    if n * pixels(size) < 2_000_000:  # ~3 s of rendering: not worth the processes (quick profile: 2000 at 32 px)
         workers = 1
     chunks = [range(s, min(n, s + 64)) for s in range(0, n, 64)]
-    bar = tqdm(total=n, desc=f"render {size}px scenes", disable=not progress, mininterval=1.0)
+    bar = tqdm(total=n, desc=f"render {label(size)}px scenes", disable=not progress, mininterval=1.0)
     if workers == 1:
         done = map(_render_chunk, [(seed, c, size) for c in chunks])
     else:
@@ -105,7 +107,7 @@ def _render_chunk(job: tuple[int, range, int]) -> tuple[np.ndarray, np.ndarray, 
             encode([scene_attributes(scene) for scene in scenes], "synthetic scene"))
 
 
-def write_dataset(out: str | Path, *, n: int = 2000, size: int = 64, seed: int = 0, val_fraction: float = 0.125,
+def write_dataset(out: str | Path, *, n: int = 2000, size: Size = 64, seed: int = 0, val_fraction: float = 0.125,
                   overwrite: bool = False, progress: bool = True) -> Path:
     """Render ``n`` scenes and write them to ``out`` in the official BDD100K layout.
 
@@ -117,7 +119,7 @@ def write_dataset(out: str | Path, *, n: int = 2000, size: int = 64, seed: int =
     n, size, seed, val_fraction = (check_setting(k, v) for k, v in (
         ("n_synthetic", n), ("size", size), ("seed", seed), ("val_fraction", val_fraction)))
     check_output(out, overwrite=overwrite)  # before the rendering, not after
-    check_memory(n * size * size * 4, f"n_synthetic {n} scenes at size {size}")  # images and masks, in memory
+    check_memory(n * pixels(size) * 4, f"n_synthetic {n} scenes at size {label(size)}")  # images and masks, in memory
     images, masks, codes = _render(n, size, seed, progress)
     names = [f"synth-s{seed}-{i:06d}" for i in range(n)]
     n_train = n - round(n * val_fraction)

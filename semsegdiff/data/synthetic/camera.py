@@ -2,9 +2,10 @@
 
 A pinhole camera one unit above a flat ground plane looks down the road. A ground point at lateral
 offset x and inverse depth ``inv_depth = 1 / z`` projects to image row ``horizon + inv_depth`` and
-column ``vanish_x + bend(inv_depth) + x * inv_depth`` (coordinates normalised to [0, 1]; the bend
-curves the road near the horizon), so anything standing there with height H spans H * inv_depth of
-the image. Canvas buffers hold inverse depth, so 0 means infinitely far and larger is nearer.
+column ``vanish_x + bend(inv_depth) + x * inv_depth`` (coordinates in units of the image height:
+rows in [0, 1], columns in [0, aspect], aspect = width / height; the bend curves the road near the
+horizon), so anything standing there with height H spans H * inv_depth of the image. A wide frame
+is the square view widened: the same focal length, the camera sees more of the road to the sides. Canvas buffers hold inverse depth, so 0 means infinitely far and larger is nearer.
 """
 from __future__ import annotations
 
@@ -16,16 +17,17 @@ import numpy as np
 
 from .tables import SKY
 
-_INTERPOLATION: dict = {}  # (size, cells) -> bilinear interpolation matrix
+_INTERPOLATION: dict = {}  # (pixels, cells) -> bilinear interpolation matrix
 
 
 @dataclass
 class Camera:
-    """Horizon row, vanishing-point column and road bend, all in normalised image coordinates."""
+    """Horizon row, vanishing-point column and road bend, in units of the image height."""
 
     horizon: float
     vanish_x: float
     bend: float
+    aspect: float = 1.0  # width / height of the image
 
     def column(self, x, inv_depth):
         """Image column of the ground point at lateral x and the given inverse depth."""
@@ -34,7 +36,7 @@ class Camera:
 
     def nearest_depth(self, x: float) -> float:
         """Nearest depth at which lateral offset x is still inside the image."""
-        room = (1 - self.vanish_x) if x > 0 else self.vanish_x
+        room = (self.aspect - self.vanish_x) if x > 0 else self.vanish_x
         return max(1 / (1 - self.horizon), abs(x) / max(room, 0.05))
 
     def horizon_row(self, size: int) -> int:
@@ -47,10 +49,10 @@ def noise_lattice(rng: np.random.Generator, cells_y: int, cells_x: int) -> np.nd
     return rng.standard_normal((cells_y + 1, cells_x + 1)).astype(np.float32)
 
 
-def smooth_noise(lattice: np.ndarray, size: int) -> np.ndarray:
-    """Bilinear value noise: a (cy + 1, cx + 1) lattice of random values stretched to (size, size)."""
+def smooth_noise(lattice: np.ndarray, rows: int, cols: int | None = None) -> np.ndarray:
+    """Bilinear value noise: a (cy + 1, cx + 1) lattice of random values stretched to (rows, cols or rows)."""
     mats = []
-    for cells in (lattice.shape[0] - 1, lattice.shape[1] - 1):
+    for size, cells in ((rows, lattice.shape[0] - 1), (rows if cols is None else cols, lattice.shape[1] - 1)):
         if (size, cells) not in _INTERPOLATION:
             x = (np.arange(size) + 0.5) / size * cells
             i = np.minimum(x.astype(int), cells - 1)
@@ -64,14 +66,15 @@ def smooth_noise(lattice: np.ndarray, size: int) -> np.ndarray:
 class Canvas:
     """Image, mask, inverse-depth and glow buffers plus the camera and noise textures of one scene."""
 
-    def __init__(self, size: int, camera: Camera, pixel_noise: np.ndarray, low_noise: np.ndarray):
-        self.size, self.camera = size, camera
-        self.centres = ((np.arange(size) + 0.5) / size).astype(np.float32)  # pixel centres, normalised
-        self.horizon_row = camera.horizon_row(size)
-        self.image = np.zeros((size, size, 3), np.float32)
-        self.mask = np.full((size, size), SKY, np.uint8)
-        self.inv_depth = np.zeros((size, size), np.float32)  # 0 = infinitely far
-        self.glow = np.zeros((size, size), np.float32)  # 1 = emissive, exempt from night darkening
+    def __init__(self, height: int, width: int, camera: Camera, pixel_noise: np.ndarray, low_noise: np.ndarray):
+        self.size, self.width, self.camera = height, width, camera  # size: pixels per unit of image height
+        self.rows = ((np.arange(height) + 0.5) / height).astype(np.float32)  # pixel centres in [0, 1]
+        self.cols = ((np.arange(width) + 0.5) / height).astype(np.float32)  # pixel centres in [0, aspect]
+        self.horizon_row = camera.horizon_row(height)
+        self.image = np.zeros((height, width, 3), np.float32)
+        self.mask = np.full((height, width), SKY, np.uint8)
+        self.inv_depth = np.zeros((height, width), np.float32)  # 0 = infinitely far
+        self.glow = np.zeros((height, width), np.float32)  # 1 = emissive, exempt from night darkening
         self.noise = pixel_noise  # per-pixel standard normal texture
         self.low_noise = low_noise  # smooth large-scale texture
 
@@ -128,10 +131,10 @@ def draw_patch(canvas: Canvas, a: tuple, b: tuple, y_low: float, y_high: float, 
     if j1 <= j0:
         j0 = j1 = int((ua + ub) * 0.5 * size)
         j1 += 1
-    j0, j1 = max(j0, 0), min(j1, size)
+    j0, j1 = max(j0, 0), min(j1, canvas.width)
     if j1 <= j0:
         return
-    t = np.minimum(np.maximum((canvas.centres[j0:j1] - ua) / max(ub - ua, 1e-9), 0.0), 1.0)
+    t = np.minimum(np.maximum((canvas.cols[j0:j1] - ua) / max(ub - ua, 1e-9), 0.0), 1.0)
     inv_depth = da + t * (db - da)
     s = (sa * da + t * (sb * db - sa * da)) / inv_depth
     top = horizon + min(da * (1 - y_high), db * (1 - y_high))  # rows: extremes sit at the patch ends
@@ -140,7 +143,7 @@ def draw_patch(canvas: Canvas, a: tuple, b: tuple, y_low: float, y_high: float, 
     if i1 <= i0:
         return
     zone = (slice(i0, i1), slice(j0, j1))
-    y = 1 - (canvas.centres[i0:i1, None] - horizon) / inv_depth
+    y = 1 - (canvas.rows[i0:i1, None] - horizon) / inv_depth
     solid, cls, rgb, glow = shader(s, y, inv_depth, zone)
     draw = (y >= y_low) & (y < y_high) & (inv_depth >= canvas.inv_depth[zone])
     if solid is not None:

@@ -63,8 +63,12 @@ class Environment:
         return c is None or z1 < c.near - 0.3 or z0 > c.far + 0.3
 
 
-def plan_environment(rng: np.random.Generator) -> Environment:
-    """Draw the scene type, camera (horizon, vanishing point, bend), lanes, kerbs, intersection, lighting."""
+def plan_environment(rng: np.random.Generator, aspect: float = 1.0) -> Environment:
+    """Draw the scene type, camera (horizon, vanishing point, bend), lanes, kerbs, intersection, lighting.
+
+    ``aspect`` (width / height) widens the view: the vanishing point keeps its place in the centre
+    square, and the image shows more to either side.
+    """
     kind = SCENE_TYPES[rng.choice(4, p=SCENE_P)]
     mix = MIX[kind]
     horizon, vanish_x = rng.uniform(0.38, 0.56), 0.5 + rng.normal(0, 0.05)
@@ -103,5 +107,6 @@ def plan_environment(rng: np.random.Generator) -> Environment:
     asphalt = np.float32(rng.uniform(55, 105)) * np.exp(rng.normal(0, 0.03, 3)).astype(np.float32)
     pave = pick_colour(rng, PAVE_RGB, 8)
     field_rgb = [pick_colour(rng, {TERRAIN: TERRAIN_RGB, VEGETATION: FOLIAGE_RGB}.get(c, PAVE_RGB)) for c in field]
-    return Environment(kind, mix, Camera(horizon, vanish_x, bend), time, weather, lanes, n_oncoming, road,
+    camera = Camera(horizon, vanish_x + (aspect - 1) / 2, bend, aspect)
+    return Environment(kind, mix, camera, time, weather, lanes, n_oncoming, road,
                        parking_x, parked, sidewalk, field, cross, tram, sun, marks, asphalt, pave, field_rgb)

@@ -16,9 +16,9 @@ from .tables import BUILDING, LAMP_RGB, MARK_RGB, OVERCAST_RGB, ROAD, SIDEWALK, 
 
 
 def draw_scene(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
-    """Render a planned scene: image uint8 (size, size, 3) RGB and mask uint8 (size, size) of train ids."""
-    env, size = scene.env, scene.size
-    canvas = Canvas(size, env.camera, scene.pixel_noise, smooth_noise(scene.low_lattice, size))
+    """Render a planned scene: image uint8 (H, W, 3) RGB and mask uint8 (H, W) of train ids."""
+    env, (h, w) = scene.env, scene.pixel_noise.shape
+    canvas = Canvas(h, w, env.camera, scene.pixel_noise, smooth_noise(scene.low_lattice, h, w))
     draw_sky(canvas, scene)
     draw_ground(canvas, env)
     draw_far_band(canvas, scene)
@@ -41,12 +41,12 @@ def horizon_colour(env: Environment) -> np.ndarray:
 
 def draw_sky(canvas: Canvas, scene: Scene) -> None:
     """Gradient from zenith to horizon with clouds (by weather) and, at night, a few lights."""
-    env, horizon_row, size = scene.env, canvas.horizon_row, canvas.size
+    env, horizon_row = scene.env, canvas.horizon_row
     zenith, horizon, cloud = sky_colours(env)
-    t = (canvas.centres[:horizon_row] / env.camera.horizon)[:, None, None] ** 1.6
+    t = (canvas.rows[:horizon_row] / env.camera.horizon)[:, None, None] ** 1.6
     rgb = np.float32(zenith) + (np.float32(horizon) - np.float32(zenith)) * t
     threshold = dict(clear=1.2, cloudy=0.1, overcast=-0.6, rain=-0.8, fog=0.0)[env.weather]
-    clouds = smooth_noise(scene.cloud_lattice, size)[:horizon_row] + 0.3 * canvas.low_noise[:horizon_row]
+    clouds = smooth_noise(scene.cloud_lattice, canvas.size, canvas.width)[:horizon_row] + 0.3 * canvas.low_noise[:horizon_row]
     cover = np.clip((clouds - threshold) * 1.5, 0, 1)[..., None]
     canvas.image[:horizon_row] = rgb + (np.float32(cloud) - rgb) * cover * (1 - 0.5 * t)
     canvas.glow[:horizon_row] = 1.0
@@ -57,9 +57,9 @@ def draw_sky(canvas: Canvas, scene: Scene) -> None:
 def draw_ground(canvas: Canvas, env: Environment) -> None:
     """Road, lane marks, crossing, kerb, sidewalk and field classes from each pixel's ground coordinates."""
     horizon_row, size = canvas.horizon_row, canvas.size
-    inv_depth = (canvas.centres[horizon_row:] - env.camera.horizon)[:, None]  # per row
+    inv_depth = (canvas.rows[horizon_row:] - env.camera.horizon)[:, None]  # per row
     z = 1 / inv_depth
-    x = (canvas.centres[None, :] - canvas.column(0.0, inv_depth)) / inv_depth  # lateral offset
+    x = (canvas.cols[None, :] - canvas.column(0.0, inv_depth)) / inv_depth  # lateral offset
     left, right = env.road
     cls = np.full(x.shape, ROAD, np.uint8)
     for side, edge, sidewalk, field in ((-1, left, env.sidewalk[0], env.field[0]),
@@ -103,18 +103,18 @@ def draw_far_band(canvas: Canvas, scene: Scene) -> None:
     """Distant skyline blocks and/or treeline hugging the horizon (drawn behind everything else)."""
     if scene.skyline is not None:
         sky = scene.skyline
-        block = np.searchsorted(np.cumsum(sky.widths), canvas.centres)
+        block = np.minimum(np.searchsorted(np.cumsum(sky.widths), canvas.cols), len(sky.heights) - 1)
         _paint_band(canvas, scene.env, BUILDING, sky.heights[block], sky.tones[block], sky.colour, 0.002)
     if scene.treeline is not None:
         trees = scene.treeline
-        height = np.abs(0.015 + 0.02 * trees.amplitude * (1 + smooth_noise(trees.lattice, canvas.size)[0]))
+        height = np.abs(0.015 + 0.02 * trees.amplitude * (1 + smooth_noise(trees.lattice, canvas.size, canvas.width)[0]))
         _paint_band(canvas, scene.env, VEGETATION, height, 1.0, trees.colour * 0.8, 0.003)
 
 
 def _paint_band(canvas: Canvas, env: Environment, cls: int, height, tone, colour, inv_depth: float) -> None:
     """Paint a band of the given height per column above the horizon where nothing nearer is."""
     horizon_row = canvas.horizon_row
-    v = canvas.centres[:horizon_row, None]
+    v = canvas.rows[:horizon_row, None]
     sel = (v >= env.camera.horizon - height) & (canvas.inv_depth[:horizon_row] < inv_depth)
     amp = 0.2 if cls == VEGETATION else 0.05
     rgb = colour * (tone * (1 + amp * canvas.noise[:horizon_row]))[..., None]
@@ -129,10 +129,10 @@ def _paint_band(canvas: Canvas, env: Environment, cls: int, height, tone, colour
 
 def draw_hood(canvas: Canvas, hood: Hood) -> None:
     """Ego-car bonnet along the bottom edge: glossy dark paint, labelled IGNORE (255)."""
-    size, top, centres = canvas.size, hood.top, canvas.centres
-    edge = top + 0.6 * (1 - top) * ((centres - 0.5) / 0.5) ** 2  # per column
-    inside = centres[:, None] > edge[None, :]
-    shine = np.clip(1 - (centres[:, None] - edge[None, :]) * size / 3, 0, 1)[..., None]
+    size, top, rows = canvas.size, hood.top, canvas.rows
+    edge = top + 0.6 * (1 - top) * ((canvas.cols - canvas.camera.aspect / 2) / 0.5) ** 2  # per column
+    inside = rows[:, None] > edge[None, :]
+    shine = np.clip(1 - (rows[:, None] - edge[None, :]) * size / 3, 0, 1)[..., None]
     paint_rgb = hood.paint * 0.6
     canvas.image = np.where(inside[..., None], paint_rgb + (canvas.image * 0.6 - paint_rgb) * shine * 0.7, canvas.image)
     canvas.mask[inside], canvas.inv_depth[inside], canvas.glow[inside] = IGNORE, 1.0, 0.0
@@ -140,7 +140,7 @@ def draw_hood(canvas: Canvas, hood: Hood) -> None:
 
 def finish_image(canvas: Canvas, env: Environment, finish: Finish) -> np.ndarray:
     """Haze/fog, lighting, exposure, white balance, optics blur and sensor noise (image only) -> uint8."""
-    image, size = canvas.image, canvas.size
+    image = canvas.image
     fog = env.weather == "fog"
     w = np.where(canvas.inv_depth > 0, 1 - np.exp(-finish.haze / np.maximum(canvas.inv_depth, 1e-4)), 0.85 * fog)
     fog_rgb = horizon_colour(env) if not fog else np.float32((190, 192, 196)) * (0.25 if env.time == "night" else 1)

@@ -201,7 +201,7 @@ def draw_shadow(canvas: Canvas, x: float, d0: float, d1: float, width: float) ->
     size, horizon = canvas.size, canvas.camera.horizon
     i0, i1 = int((horizon + d1) * size), min(int((horizon + d0 * 1.03) * size) + 1, size)
     j0 = max(int(canvas.column(x - 0.55 * width, d0) * size), 0)
-    j1 = min(int(canvas.column(x + 0.55 * width, d0) * size) + 1, size)
+    j1 = min(int(canvas.column(x + 0.55 * width, d0) * size) + 1, canvas.width)
     if i1 > i0 and j1 > j0:
         zone = (slice(i0, i1), slice(j0, j1))
         sel = canvas.inv_depth[zone] <= d0 * 1.03

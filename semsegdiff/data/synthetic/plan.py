@@ -8,10 +8,12 @@ tests/test_synthetic.py pins it with golden hashes.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ...frame import Size, frame
 from .camera import noise_lattice
 from .environment import Environment, plan_environment
 from .placement import Placed, plan_objects
@@ -63,10 +65,10 @@ class Finish:
 class Scene:
     """Every random draw of one scene."""
 
-    size: int
+    size: Size  # a side, or [height, width] (semsegdiff.frame)
     env: Environment
     objects: list[Placed]  # in planning order (drawn far to near)
-    pixel_noise: np.ndarray  # (size, size) standard normal texture
+    pixel_noise: np.ndarray  # (height, width) standard normal texture
     low_lattice: np.ndarray  # lattice of the smooth large-scale texture
     cloud_lattice: np.ndarray
     stars: tuple | None  # (rows, columns) of lights in the night sky
@@ -76,39 +78,44 @@ class Scene:
     finish: Finish
 
 
-def plan_scene(rng: np.random.Generator, size: int) -> Scene:
-    """Draw everything about one scene of size x size pixels."""
-    env = plan_environment(rng)
+def plan_scene(rng: np.random.Generator, size: Size) -> Scene:
+    """Draw everything about one scene of ``size`` (a side, or [height, width]) pixels."""
+    h, w = frame(size)
+    aspect = w / h  # wider frames: more of the same world to the sides (lattices and blocks keep their scale)
+    env = plan_environment(rng, aspect)
     objects = plan_objects(rng, env)
-    pixel_noise = rng.standard_normal((size, size)).astype(np.float32)
-    low_lattice = noise_lattice(rng, 6, 6)
-    cloud_lattice = noise_lattice(rng, 3, 5)
+    pixel_noise = rng.standard_normal((h, w)).astype(np.float32)
+    low_lattice = noise_lattice(rng, 6, round(6 * aspect))
+    cloud_lattice = noise_lattice(rng, 3, round(5 * aspect))
     stars = None
     if env.time == "night":  # a few lights in the sky (stars, distant towers)
-        k, horizon_row = int(rng.integers(2, 8)), env.camera.horizon_row(size)
-        stars = (rng.integers(0, max(horizon_row - 1, 1), k), rng.integers(0, size, k))
+        k, horizon_row = int(rng.integers(2, 8)), env.camera.horizon_row(h)
+        k = round(k * aspect)
+        stars = (rng.integers(0, max(horizon_row - 1, 1), k), rng.integers(0, w, k))
     skyline = treeline = hood = None
     if rng.random() < env.mix["p_skyline"]:
-        skyline = Skyline(widths=rng.uniform(0.02, 0.09, 30), heights=rng.uniform(0.01, 0.09, 31),
-                          tones=rng.uniform(0.75, 1.1, 31), colour=pick_colour(rng, WALL_RGB[2:4] + GLASS_RGB[1:2], 8))
+        blocks = math.ceil(30 * aspect)
+        skyline = Skyline(widths=rng.uniform(0.02, 0.09, blocks), heights=rng.uniform(0.01, 0.09, blocks + 1),
+                          tones=rng.uniform(0.75, 1.1, blocks + 1),
+                          colour=pick_colour(rng, WALL_RGB[2:4] + GLASS_RGB[1:2], 8))
     if rng.random() < env.mix["p_treeline"]:
-        treeline = Treeline(amplitude=rng.uniform(0.3, 1.5), lattice=noise_lattice(rng, 1, 9),
+        treeline = Treeline(amplitude=rng.uniform(0.3, 1.5), lattice=noise_lattice(rng, 1, round(9 * aspect)),
                             colour=pick_colour(rng, FOLIAGE_RGB, 8))
     if rng.random() < 0.25:
         hood = Hood(top=1 - rng.uniform(0.03, 0.07), paint=pick_colour(rng, CAR_RGB[2:5] + CAR_RGB[7:9], 6))
-    finish = plan_finish(rng, env, size)
+    finish = plan_finish(rng, env, h, w)
     return Scene(size, env, objects, pixel_noise, low_lattice, cloud_lattice, stars, skyline, treeline, hood, finish)
 
 
-def plan_finish(rng: np.random.Generator, env: Environment, size: int) -> Finish:
+def plan_finish(rng: np.random.Generator, env: Environment, h: int, w: int) -> Finish:
     """Draw haze, night ambient light, rain streaks, exposure, white balance, blur and sensor noise."""
     haze = rng.uniform(0.04, 0.09) if env.weather == "fog" else rng.uniform(0.004, 0.015)
     night_ambient = rng.uniform(0.25, 0.4)
     rain = None
     if env.weather == "rain":
-        k = size // 4
-        rain = (rng.integers(0, size - 4, k), rng.integers(0, size, k))
+        k = round((h // 4) * w / h)  # as many streaks per column as a square frame's
+        rain = (rng.integers(0, h - 4, k), rng.integers(0, w, k))
     exposure, white_balance = rng.normal(0, 0.12), rng.normal(0, 0.04, 3)
     blur = rng.uniform(0.3, 0.7)
-    sensor_noise = rng.normal(0, 5.0 if env.time == "night" else 2.5, (size, size, 3)).astype(np.float32)
+    sensor_noise = rng.normal(0, 5.0 if env.time == "night" else 2.5, (h, w, 3)).astype(np.float32)
     return Finish(haze, night_ambient, rain, exposure, white_balance, blur, sensor_noise)
