@@ -43,7 +43,8 @@ def _text_colour(cid: int) -> str:
 class Painter:
     """A mask painter for a notebook cell; ``p.mask`` is the current mask (a uint8 copy) for the next cell.
 
-    ``Painter(mask=m)`` edits a copy of ``m``; ``Painter(size=32, start="road")`` (or "ignore") starts blank.
+    ``Painter(mask=m)`` edits a copy of ``m``; ``Painter(size=32, start="road")`` (or "ignore") starts blank,
+    at ``(h, w)`` for a size of two, and at the model's frame with a semsegdiff ``model`` and neither.
     ``zoom`` is screen pixels per mask pixel (default: the mask about 512 px across). With ``model``
     (anything with ``.generate(masks (N, H, W) uint8, seed=int) -> uint8 (N, 3, H, W)``) a generate
     button shows the image beside the mask; it runs in a background thread, so painting goes on
@@ -57,6 +58,8 @@ class Painter:
         import ipywidgets as W
         from ipycanvas import Canvas
 
+        if mask is None and size is None:
+            size = getattr(model, "frame", None)  # a blank canvas at a model's frame (wide for a whole-frame model)
         self.state = PainterState(mask, size=size, start=start, cls=cls, radius=radius)
         h, w = self.state.shape
         self.zoom = (shapes.number(zoom, "zoom", low=1, whole=True) if zoom is not None

@@ -369,3 +369,14 @@ def test_generate_failure_is_shown_not_raised():
     assert p.wait(timeout=10) is None and "generate failed" in p.status.value and "float32" in p.status.value
     with pytest.raises(SettingError, match="no model"):
         Painter(size=8).generate()
+
+
+def test_a_blank_painter_of_a_whole_frame_model_starts_at_its_frame():
+    class Wide(FakeModel):
+        frame = (8, 14)
+
+    p = Painter(model=Wide(), zoom=2)
+    assert p.mask.shape == (8, 14) and (p.canvas.width, p.canvas.height) == (28, 16)
+    p.generate()
+    assert p.wait(timeout=10).shape == (8, 14, 3)
+    assert Painter(size=(8, 14)).mask.shape == (8, 14) and Painter(model=FakeModel()).mask.shape == (32, 32)
