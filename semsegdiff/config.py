@@ -17,7 +17,7 @@ import torch
 import yaml
 
 from .errors import SettingError
-from .frame import canonical, frame, label, parse_size
+from .frame import check_multiple, frame, parse_size
 
 QUICK: dict[str, Any] = {
     # data
@@ -331,13 +331,8 @@ def validate(cfg: dict[str, Any]) -> dict[str, Any]:
         if key in QUICK:
             out[key] = check_setting(key, cfg[key])
     if "channel_mult" in out and "size" in out:
-        factor = 2 ** (len(out["channel_mult"]) - 1)
-        if any(side % factor for side in frame(out["size"])):
-            h, w = (-(-side // factor) * factor for side in frame(out["size"]))
-            sides = "" if isinstance(out["size"], int) else "each side of "
-            raise SettingError(f"size (--size): {sides}{label(out['size'])} must be a multiple of {factor} for "
-                               f"channel_mult {out['channel_mult']} ({len(out['channel_mult']) - 1} downsamplings); "
-                               f"{label(canonical(h, w))} would work")
+        halvings = len(out["channel_mult"]) - 1
+        check_multiple(out["size"], 2 ** halvings, f"channel_mult {out['channel_mult']} ({halvings} downsamplings)")
         if out.get("attn_levels", 0) > len(out["channel_mult"]):
             raise SettingError(f"attn_levels (--attn-levels): {out['attn_levels']} is more than the "
                                f"{len(out['channel_mult'])} levels of channel_mult {out['channel_mult']}")

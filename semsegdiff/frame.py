@@ -68,6 +68,15 @@ def label(size: Any) -> str:
     return str(h) if h == w else f"{h}x{w}"
 
 
+def check_multiple(size: Any, factor: int, why: str, name: str = "size (--size)") -> None:
+    """SettingError unless each side of ``size`` is a multiple of ``factor`` (``why``), naming the nearest that is."""
+    if any(side % factor for side in frame(size)):
+        h, w = (-(-side // factor) * factor for side in frame(size))
+        sides = "" if isinstance(size, int) else "each side of "
+        raise SettingError(f"{name}: {sides}{label(size)} must be a multiple of {factor} for {why}; "
+                           f"{label(canonical(h, w))} would work")
+
+
 def pixels(size: Any) -> int:
     """Pixels per image of a frame."""
     h, w = frame(size)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import FIXTURE, TINY, tiny_cfg
+from conftest import FIXTURE, ROOT, TINY, tiny_cfg
 from PIL import Image
 
 from semsegdiff.cli import main
@@ -138,6 +138,18 @@ def test_the_judge_trains_and_segments_wide_frames(tmp_path):
     assert judge.size == [32, 56]
     pred = judge.predict_ids(torch.from_numpy(images[:2]).permute(0, 3, 1, 2).contiguous())
     assert pred.shape == (2, 32, 56)
+
+
+def test_the_whole_study_at_a_frame_is_one_override_checked_before_any_notebook_starts(tmp_path, capsys):
+    from semsegdiff.notebooks import check_parameters, find_notebooks
+
+    notebooks = find_notebooks(ROOT / "notebooks", None)
+    declared = check_parameters(notebooks, {"profile": "quick", "overrides": {"size": "32x56"}})
+    assert all("overrides" in names for names in declared.values())  # every notebook, 01 included, takes it
+    args = ["notebooks", "run", "--out", str(tmp_path / "runs"), "-p", "overrides={size: 32x54}"]
+    assert main(args) == 1
+    assert "each side of 32x54 must be a multiple of 4" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
 
 
 def test_tiny_settings_stay_square():
