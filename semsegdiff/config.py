@@ -212,7 +212,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "ablate_regimes": ("full", "low"),
 }
 RANGES: dict[str, tuple[float | None, float | None]] = {
-    "size": (8, 2048), "crop": (0.0, 1.0), "n_synthetic": (2, 10_000_000), "val_fraction": (0.0, 0.9), "seed": (0, 2**32 - 1),
+    "size": (8, 2048), "crop": (0.0, 1.0), "n_synthetic": (2, 10_000_000), "val_fraction": (0.0, 0.9),
+    "seed": (0, 2**32 - 1),
     "channels": (1, 1024), "channel_mult": (1, 16), "num_res_blocks": (1, 8), "attn_levels": (0, 8),
     "emb_dim": (1, 8192), "mask_hidden": (1, 1024), "dropout": (0.0, 0.95), "num_train_timesteps": (2, 100_000),
     "p_uncond": (0.0, 0.99), "p_uncond_attr": (0.0, 0.99), "attribute_balance": (0.0, 1.0),

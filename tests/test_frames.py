@@ -154,3 +154,11 @@ def test_the_whole_study_at_a_frame_is_one_override_checked_before_any_notebook_
 
 def test_tiny_settings_stay_square():
     assert parse_size(TINY["size"]) == 16
+
+
+def test_a_judge_saved_before_the_crop_setting_is_reused_only_for_centred_crops():
+    from semsegdiff.eval.judge import same_key
+
+    old = {"size": 32, "fingerprint": "f"}  # what a judge saved before `crop` existed recorded
+    assert same_key(old, {**old, "crop": 0.5}) and not same_key(old, {**old, "crop": 0.0})
+    assert not same_key(None, {"crop": 0.5, "size": 32})

@@ -13,7 +13,8 @@ __all__ = [
     "AttributeTable", "CachedPairs", "DataError", "Dataset", "Prepared", "Sample", "SegDataModule",
     "attribute_class_table", "attribute_joint", "attribute_table", "center_crop_resize", "class_stats", "crop_box",
     "cooccurrence", "dataset_for", "detect_format", "distribution_table", "ensure_dataset", "fingerprint",
-    "is_prepared", "kept_share", "object_areas", "open_dataset", "open_prepared", "prepare", "rare_classes", "rarest_cells",
+    "is_prepared", "kept_share", "object_areas", "open_dataset", "open_prepared", "prepare", "rare_classes",
+    "rarest_cells",
     "read_attribute_csv", "read_attributes", "read_label_frames", "read_mask", "to_model_range",
     "write_attribute_csv", "write_bdd100k",
 ]

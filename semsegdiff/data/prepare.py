@@ -199,7 +199,8 @@ def open_prepared(path: str | Path) -> Prepared:
                         "counts); prepare the dataset again")
     prepared = Prepared(path, meta)
     for split, info in meta["splits"].items():
-        arrays = [("images", (info["images"], *frame(meta["size"]), 3)), ("masks", (info["images"], *frame(meta["size"])))]
+        shape = (info["images"], *frame(meta["size"]))
+        arrays = [("images", (*shape, 3)), ("masks", shape)]
         if "attributes" in info:  # caches of format 3 on
             arrays.append(("attributes", (info["images"], len(NAMES))))
         for kind, shape in arrays:

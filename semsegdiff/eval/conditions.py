@@ -29,7 +29,7 @@ from ..frame import label
 from ..precision import autocast
 from ..tensors import as_tensor
 from ..trainer import make_trainer, save_final
-from .judge import MEAN, STD, build_network, judge_key, read_module_checkpoint
+from .judge import MEAN, STD, build_network, judge_key, read_module_checkpoint, same_key
 from .metrics import consistency, fid
 
 NONE, BASELINE = "(none)", "(baseline)"  # check_conditions' rows: no attribute asked; a model trained without them
@@ -119,7 +119,7 @@ def ensure_classifier(cfg: dict[str, Any], *, root: str | Path = ".", out: str |
     if path.is_file():
         try:
             found = load_classifier(path, device, cfg.get("precision", "auto"))
-            if {"crop": 0.5, **found.hparams.data} == key:  # classifiers from before the crop setting
+            if same_key(found.hparams.data, key):
                 return found, path
         except CheckpointError:
             pass

@@ -24,7 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from ..config import GROUPS, check_setting
+from ..config import GROUPS, LEGACY, check_setting
 from ..data.datamodule import paired_flip
 from ..errors import CheckpointError, SettingError
 from ..frame import Size, canonical, frame, parse_size
@@ -188,8 +188,8 @@ def train_segmenter(cfg: dict[str, Any], train: tuple[np.ndarray, np.ndarray], v
     batch = cfg["judge_batch_size"]
     epochs = math.ceil(steps / max(1, len(images) // batch)) if steps else cfg["judge_epochs"]
     pl.seed_everything(cfg["seed"] if seed is None else seed, workers=True, verbose=False)
-    module = Segmenter(arch=arch or cfg["judge_arch"], size=canonical(*images.shape[1:3]), lr=cfg["judge_lr"], epochs=epochs,
-                       weights=cfg["judge_weights"], total_steps=steps, data=data)
+    module = Segmenter(arch=arch or cfg["judge_arch"], size=canonical(*images.shape[1:3]), lr=cfg["judge_lr"],
+                       epochs=epochs, weights=cfg["judge_weights"], total_steps=steps, data=data)
     run = {**cfg, "epochs": epochs, "ckpt_every": max(epochs, 1), "logger": "csv"}
     trainer = make_trainer(run, out, name=name, val_every=max(1, epochs // 5) if val is not None else 10**6,
                            progress=progress, max_steps=steps or -1, checkpoints=not steps, accelerator=accelerator)
@@ -233,6 +233,12 @@ def judge_key(cfg: dict[str, Any], fingerprint: str) -> dict[str, Any]:
             "seed": cfg["seed"], "fingerprint": fingerprint}
 
 
+def same_key(stored: dict[str, Any], key: dict[str, Any]) -> bool:
+    """Whether a model saved with the key ``stored`` was made for ``key``; settings added since it was saved read as
+    what was done then (config.LEGACY: a judge from before the crop setting was trained on centred crops)."""
+    return {**{k: v for k, v in LEGACY.items() if k in key}, **(stored or {})} == key
+
+
 def ensure_judge(cfg: dict[str, Any], *, root: str | Path = ".", out: str | Path | None = None, retrain: bool = False,
                  progress: bool = True, device: str | None = None) -> tuple[Segmenter, Path]:
     """The judge of a run configuration: ``runs/<profile>/judge.ckpt``, trained on its real train split if needed.
@@ -251,7 +257,7 @@ def ensure_judge(cfg: dict[str, Any], *, root: str | Path = ".", out: str | Path
     if not retrain and path.is_file():
         try:
             judge = load_segmenter(path, device, cfg.get("precision", "auto"))
-            if {"crop": 0.5, **judge.hparams.data} == key:  # judges from before the crop setting: centred
+            if same_key(judge.hparams.data, key):
                 if progress:
                     print(f"reusing the judge {path} (trained with these settings)", flush=True)
                 return judge, path

@@ -49,5 +49,6 @@ def cpu_warning(cfg: dict[str, Any], n_train: int, epochs: int | None = None, ma
         f"{seconds / 60:.0f} minutes" if seconds >= 90 else "under two minutes"
     what = f"{epochs} epochs of {n_train} images" if images == n_train * epochs else f"{max_steps} steps of {cfg['batch_size']} images"
     return (f"warning: no CUDA GPU here, and profile {cfg['profile']!r} trains {what} at "
-            f"{label(cfg['size'])} px: about {took} on this CPU (estimated at {CPU_TFLOPS:g} TFLOP/s). Stop it (Ctrl-C) and "
-            "use --profile quick for a CPU run, or run it on a machine with a GPU; it goes on otherwise.")
+            f"{label(cfg['size'])} px: about {took} on this CPU (estimated at {CPU_TFLOPS:g} TFLOP/s). "
+            "Stop it (Ctrl-C) and use --profile quick for a CPU run, or run it on a machine with a GPU; "
+            "it goes on otherwise.")

@@ -5,7 +5,8 @@ offset x and inverse depth ``inv_depth = 1 / z`` projects to image row ``horizon
 column ``vanish_x + bend(inv_depth) + x * inv_depth`` (coordinates in units of the image height:
 rows in [0, 1], columns in [0, aspect], aspect = width / height; the bend curves the road near the
 horizon), so anything standing there with height H spans H * inv_depth of the image. A wide frame
-is the square view widened: the same focal length, the camera sees more of the road to the sides. Canvas buffers hold inverse depth, so 0 means infinitely far and larger is nearer.
+is the square view widened: the same focal length, the camera sees more of the road to the sides.
+Canvas buffers hold inverse depth, so 0 means infinitely far and larger is nearer.
 """
 from __future__ import annotations
 

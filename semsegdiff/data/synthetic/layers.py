@@ -46,7 +46,8 @@ def draw_sky(canvas: Canvas, scene: Scene) -> None:
     t = (canvas.rows[:horizon_row] / env.camera.horizon)[:, None, None] ** 1.6
     rgb = np.float32(zenith) + (np.float32(horizon) - np.float32(zenith)) * t
     threshold = dict(clear=1.2, cloudy=0.1, overcast=-0.6, rain=-0.8, fog=0.0)[env.weather]
-    clouds = smooth_noise(scene.cloud_lattice, canvas.size, canvas.width)[:horizon_row] + 0.3 * canvas.low_noise[:horizon_row]
+    clouds = smooth_noise(scene.cloud_lattice, canvas.size, canvas.width)[:horizon_row]
+    clouds = clouds + 0.3 * canvas.low_noise[:horizon_row]
     cover = np.clip((clouds - threshold) * 1.5, 0, 1)[..., None]
     canvas.image[:horizon_row] = rgb + (np.float32(cloud) - rgb) * cover * (1 - 0.5 * t)
     canvas.glow[:horizon_row] = 1.0
@@ -107,7 +108,8 @@ def draw_far_band(canvas: Canvas, scene: Scene) -> None:
         _paint_band(canvas, scene.env, BUILDING, sky.heights[block], sky.tones[block], sky.colour, 0.002)
     if scene.treeline is not None:
         trees = scene.treeline
-        height = np.abs(0.015 + 0.02 * trees.amplitude * (1 + smooth_noise(trees.lattice, canvas.size, canvas.width)[0]))
+        profile = smooth_noise(trees.lattice, canvas.size, canvas.width)[0]
+        height = np.abs(0.015 + 0.02 * trees.amplitude * (1 + profile))
         _paint_band(canvas, scene.env, VEGETATION, height, 1.0, trees.colour * 0.8, 0.003)
 
 
