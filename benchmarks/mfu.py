@@ -39,7 +39,7 @@ def counted(fn) -> int:
 def train_step_flops(net: torch.nn.Module, size: int, num_classes: int, device: str, batch: int = 2) -> float:
     """FLOPs of one training step per image: the U-Net's forward and backward, counted on ``batch`` images."""
     x = torch.randn(batch, 3, size, size, device=device)
-    cond = torch.zeros(batch, num_classes, size, size, device=device)
+    cond = torch.zeros(batch, getattr(net, "cond_channels", num_classes), size, size, device=device)
     t = torch.randint(0, 1000, (batch,), device=device)
 
     def step():
@@ -53,7 +53,7 @@ def train_step_flops(net: torch.nn.Module, size: int, num_classes: int, device: 
 def forward_flops(net: torch.nn.Module, size: int, num_classes: int, device: str, batch: int = 2) -> float:
     """FLOPs of one forward of the U-Net per image."""
     x = torch.randn(batch, 3, size, size, device=device)
-    cond = torch.zeros(batch, num_classes, size, size, device=device)
+    cond = torch.zeros(batch, getattr(net, "cond_channels", num_classes), size, size, device=device)
     t = torch.randint(0, 1000, (batch,), device=device)
     with torch.no_grad():
         return counted(lambda: net(x, t, cond)) / batch

@@ -45,12 +45,12 @@ def _model(profile: str, device: str, student: bool = False, precision: str = "a
 @torch.no_grad()
 def reference(model, masks: torch.Tensor, steps: int) -> torch.Tensor:
     """DDPM with two forwards per step (the reference's loop, on a diffusers scheduler)."""
-    from semsegdiff.models import make_scheduler, one_hot
+    from semsegdiff.models import condition, make_scheduler
     from semsegdiff.precision import autocast
 
     sched = make_scheduler("ddpm", **{k: model.cfg[k] for k in ("noise_schedule", "prediction_type")})
     sched.set_timesteps(1000, device=masks.device)
-    cond = one_hot(masks, model.model.num_classes)
+    cond = condition(model.model, masks)
     x = torch.randn(masks.shape[0], 3, *masks.shape[1:], device=masks.device)
     for t in sched.timesteps[:steps]:
         with autocast(masks.device, model.cfg["precision"]):  # the same precision as ours

@@ -136,8 +136,10 @@ def _generate(a: argparse.Namespace) -> None:
                                guidance=s["guidance"], per_mask=s["per_mask"] or 1, seed=s["seed"] or 0,
                                batch_size=s["batch_size"] or 64, resize=a.resize, device=a.device,
                                overwrite=a.overwrite, progress=not a.no_progress,
-                               attribute_guidance=s["attribute_guidance"], precision=s["precision"], **_conditions(a))
-    print(f"wrote {len(manifest)} images and manifest.csv to {a.out}")
+                               attribute_guidance=s["attribute_guidance"], precision=s["precision"],
+                               instances=a.instances, **_conditions(a))
+    extra = " with their instance maps (instances/)" if a.instances else ""
+    print(f"wrote {len(manifest)} images{extra} and manifest.csv to {a.out}")
 
 
 def _edit(a: argparse.Namespace) -> None:
@@ -308,6 +310,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("generate", help="generate images for a folder of masks with a trained checkpoint")
     s.add_argument("--checkpoint", type=Path, required=True)
     s.add_argument("--masks", type=Path, required=True, help="folder of PNG masks: train ids or palette colours")
+    s.add_argument("--instances", type=Path, help="folder of the masks' instance maps, named like them (BDD100K "
+                   "bitmasks or Cityscapes instanceIds); written with the images in the same encoding")
     s.add_argument("--out", type=Path, required=True)
     _sampling_flags(s)
     _setting_flag(s, "per_mask", "images per mask (default 1)")

@@ -41,6 +41,7 @@ QUICK: dict[str, Any] = {
     "attributes": True,  # also condition on time of day, weather and scene type (semsegdiff.attributes)
     "scale_shift": True,  # the time/attribute embedding scales and shifts each block's GroupNorm (AdaGN) instead of
     # being added (val loss 0.103 vs 0.110 at 12 epochs; weather recovered 0.60x vs 0.41x the real ceiling)
+    "instance_edges": False,  # an instance-boundary channel beside the one-hot mask (semsegdiff.models.condition)
     # diffusion (diffusers schedulers)
     "noise_schedule": "squaredcos_cap_v2",  # or "reference" (half-cosine betas 1e-4..0.02)
     "prediction_type": "v_prediction",  # or "epsilon" (the reference's)
@@ -131,6 +132,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "gpu": {  # one GPU, minutes (`make run PROFILE=gpu`): the paper-size U-Net on the embedded scenes at 128 px
         **QUICK, **PAPER_UNET,
         "size": 128, "n_synthetic": 8000, "steps": 20,  # 7000 train / 1000 val, BDD100K's split sizes
+        "instance_edges": True,  # the embedded scenes carry instance ids
         "epochs": 10, "batch_size": 128, "lr": 5e-4, "weight_decay": 0.01, "ema_start": 200,
         "num_workers": 6, "ckpt_every": 10, "preview_every": 5, "log_every": 20, "ckpt_minutes": 5.0,
         "judge_epochs": 10, "judge_batch_size": 64, "eval_masks": 500,
@@ -169,7 +171,7 @@ PROFILES["reference"] = {  # the reference recipe: `semsegdiff train --profile r
 GROUPS: dict[str, tuple[str, ...]] = {
     "data": ("data", "size", "crop", "n_synthetic", "val_fraction", "seed", "cache"),
     "model": ("channels", "channel_mult", "num_res_blocks", "attn_levels", "emb_dim", "injection", "mask_hidden",
-              "dropout", "attributes", "scale_shift"),  # CondUNet keyword arguments
+              "dropout", "attributes", "scale_shift", "instance_edges"),  # CondUNet keyword arguments
     "schedule": ("noise_schedule", "prediction_type", "num_train_timesteps"),  # make_scheduler keyword arguments
     "training": ("p_uncond", "p_uncond_attr", "attribute_balance", "attribute_lr_scale", "epochs", "batch_size", "lr",
                  "weight_decay", "grad_clip", "ema_decay", "ema_start"),
@@ -190,7 +192,8 @@ SHAPE_KEYS = ("num_classes", "size", *(k for k in MODEL_KEYS if k != "dropout"))
 # ... nor its optimizer's parameter groups: a resumed optimizer keeps the learning rates it was saved with.
 RESUME_KEYS = (*SHAPE_KEYS, "attribute_lr_scale")
 # What checkpoints saved before a setting existed were trained with (loading fills these in, not the profile's value).
-LEGACY = {"attributes": False, "scale_shift": False, "attribute_balance": 0.0, "attribute_lr_scale": 1.0, "crop": 0.5}
+LEGACY = {"attributes": False, "scale_shift": False, "attribute_balance": 0.0, "attribute_lr_scale": 1.0, "crop": 0.5,
+          "instance_edges": False}
 # Settings that do not change what training produces: a checkpoint trained with other values is reused.
 RUN_ONLY_KEYS = ("profile", "cache", *GROUPS["run"], *GROUPS["sampling"], *GROUPS["judge"], *GROUPS["evaluation"],
                  *GROUPS["ablation"], *GROUPS["distillation"])

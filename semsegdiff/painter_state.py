@@ -1,9 +1,13 @@
-"""The painter's state, without any widget: the mask, the tool, the class, the brush radius, undo and redo.
+"""The painter's state, without any widget: the mask and its instances, the tool, the class, the brush, undo and redo.
 
 Plain Python, so the painter's logic is tested without a browser: ``press(row, col)``,
 ``drag(row, col)``, ``release()`` are one stroke = one undo step; strokes and fills go through
 :func:`masks.stroke` / :func:`masks.fill` (no per-pixel Python loops). Each step returns a
 :class:`Change`, what the view (:class:`semsegdiff.widgets.Painter`) must redraw.
+
+Beside the mask it keeps an instance map (:mod:`semsegdiff.instances`): what a stroke or fill of a
+thing class paints belongs to the current instance, other classes to none; :meth:`new_instance`
+starts the next one, so two cars painted side by side are two instances.
 """
 from __future__ import annotations
 
@@ -12,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import instances as instance_edits
 from . import masks, shapes
 from .errors import SettingError
-from .labels import IGNORE
+from .labels import IGNORE, THINGS
 
 TOOLS = ("paint", "erase", "fill", "pick")  # erase paints ignore (255)
 HISTORY = 100  # undo steps kept
@@ -46,16 +51,19 @@ class PainterState:
     """
 
     def __init__(self, mask=None, *, size=None, start="road", cls="car", radius: float = 1.0,
-                 tool: str = "paint"):
+                 tool: str = "paint", instances=None):
         if mask is not None and size is not None:
             raise SettingError("give a mask or a size, not both")
         if mask is None:
             h, w = _size(32 if size is None else size)
             mask = np.full((h, w), shapes.class_of(start), np.uint8)
         self._mask = shapes.check_mask(mask).copy()  # never aliases the caller's array
-        self._undo: list[np.ndarray] = []
-        self._redo: list[np.ndarray] = []
-        self._before: np.ndarray | None = None  # the mask before the stroke in progress
+        self._ids = np.zeros(self._mask.shape, np.uint16) if instances is None else \
+            instance_edits.check(self._mask, instances)[1].copy()
+        self.instance = instance_edits.next_id(self._ids)  # what thing-class strokes paint
+        self._undo: list[tuple[np.ndarray, np.ndarray]] = []  # (mask, instances) before each step
+        self._redo: list[tuple[np.ndarray, np.ndarray]] = []
+        self._before: tuple[np.ndarray, np.ndarray] | None = None  # before the stroke in progress
         self._last: tuple[float, float] | None = None  # the stroke's last point
         self.cls, self.tool, self.radius = cls, tool, radius
 
@@ -64,6 +72,17 @@ class PainterState:
     def mask(self) -> np.ndarray:
         """A copy of the current mask (H, W) uint8: changing it does not change the painter."""
         return self._mask.copy()
+
+    @property
+    def instances(self) -> np.ndarray:
+        """A copy of the instance map (H, W) uint16 (0: no instance)."""
+        return self._ids.copy()
+
+    def new_instance(self) -> int:
+        """Start a new instance: the next thing-class strokes and fills paint it (its id is returned)."""
+        self.release()
+        self.instance = max(self.instance, instance_edits.next_id(self._ids))
+        return self.instance
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -121,8 +140,11 @@ class PainterState:
             return None
         if self.tool == "fill":
             at = self._inside(row, col)
-            return None if at is None else self._commit(masks.fill(self._mask, self.cls, at))
-        self._before, self._last = self._mask.copy(), (row, col)
+            if at is None:
+                return None
+            new = masks.fill(self._mask, self.cls, at)
+            return self._commit(new, ids=self._painted(self._ids, new != self._mask, self.cls))
+        self._before, self._last = (self._mask.copy(), self._ids.copy()), (row, col)
         return self._stroke([(row, col)])
 
     def drag(self, row: float, col: float) -> Change | None:
@@ -137,7 +159,7 @@ class PainterState:
         """End the stroke in progress: it becomes one undo step if it changed anything."""
         if self.drawing:
             before, self._before, self._last = self._before, None, None
-            if (before != self._mask).any():
+            if (before[0] != self._mask).any() or (before[1] != self._ids).any():
                 self._push(before)
 
     def pick(self, row: float, col: float) -> int | None:
@@ -158,9 +180,13 @@ class PainterState:
         """Forward one undone step; None when there is nothing to redo (a new edit clears it)."""
         return self._step(self._redo, self._undo)
 
-    def load(self, mask) -> Change:
-        """Replace the mask (any size), as one undo step."""
-        return self._commit(shapes.check_mask(mask).copy(), always=True)
+    def load(self, mask, instances=None) -> Change:
+        """Replace the mask (any size) and its instances (none: all 0), as one undo step."""
+        mask = shapes.check_mask(mask).copy()
+        ids = np.zeros(mask.shape, np.uint16) if instances is None else instance_edits.check(mask, instances)[1].copy()
+        change = self._commit(mask, always=True, ids=ids)
+        self.instance = instance_edits.next_id(ids)
+        return change
 
     # ------------------------------------------------------------ internals
     def _inside(self, row: float, col: float) -> tuple[int, int] | None:
@@ -171,22 +197,29 @@ class PainterState:
         self.release()
         if not take:
             return None
-        put.append(self._mask)
-        self._mask = take.pop()
+        put.append((self._mask, self._ids))
+        self._mask, self._ids = take.pop()
         return Change.everything()
 
-    def _push(self, before: np.ndarray) -> None:
+    def _push(self, before: tuple[np.ndarray, np.ndarray]) -> None:
         self._undo.append(before)  # in place: _step holds on to these lists
         del self._undo[:-HISTORY]
         self._redo.clear()  # a new edit forgets what was undone
 
-    def _commit(self, new: np.ndarray, always: bool = False) -> Change | None:
+    def _commit(self, new: np.ndarray, always: bool = False, ids: np.ndarray | None = None) -> Change | None:
         self.release()
-        if not always and (new.shape == self.shape and (new == self._mask).all()):
+        ids = self._ids if ids is None else ids
+        if not always and (new.shape == self.shape and (new == self._mask).all() and (ids == self._ids).all()):
             return None
-        self._push(self._mask)
-        self._mask = new
+        self._push((self._mask, self._ids))
+        self._mask, self._ids = new, ids
         return Change.everything()
+
+    def _painted(self, ids: np.ndarray, region: np.ndarray, value: int) -> np.ndarray:
+        """ids with ``region`` in the current instance (a thing class) or in none."""
+        out = ids.copy()
+        out[region] = self.instance if value in THINGS else 0
+        return out
 
     def _stroke(self, points) -> Change | None:
         value = IGNORE if self.tool == "erase" else self.cls
@@ -194,10 +227,11 @@ class PainterState:
             warnings.filterwarnings("ignore", message=".*reaches outside")  # a stroke off the edge: clipped
             try:
                 new = masks.stroke(self._mask, value, points, self.radius)
+                region = masks.stroke(np.zeros(self.shape, np.uint8), 1, points, self.radius) == 1
             except SettingError:  # the segment lies entirely outside the mask
                 return None
         rows, cols = np.nonzero(new != self._mask)
-        self._mask = new
+        self._mask, self._ids = new, self._painted(self._ids, region, value)
         return Change(rows, cols, value) if len(rows) else None
 
 

@@ -306,6 +306,11 @@ def insert(mask, cls, at, height: float | None = None, *, seed=None) -> np.ndarr
     by ``seed`` (an int >= 0 or a numpy Generator); an object reaching outside the mask at a given ``at``
     is clipped with a warning.
     """
+    return drawn(mask, cls, at, height, seed=seed)[0]
+
+
+def drawn(mask, cls, at, height: float | None = None, *, seed=None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`insert`, and the inserted object's pixels (bool (H, W)): what :mod:`semsegdiff.instances` numbers."""
     mask, key, rng = check_mask(mask), _object(cls), as_rng(seed)
     h = number(height, "height", 1) if height is not None else None
     auto = isinstance(at, str) and at == "auto"
@@ -316,8 +321,8 @@ def insert(mask, cls, at, height: float | None = None, *, seed=None) -> np.ndarr
             raise SettingError(f"insert: at row {foot[0]} is not below the horizon (row {hz}, the top of the road), "
                                f"so a {key} standing there has no size; choose a lower row or pass height= in pixels")
         h = SILHOUETTES[key].height * (foot[0] - hz)
-    out, _, clipped = _draw(mask, SILHOUETTES[key], foot, h)
+    out, covered, clipped = _draw(mask, SILHOUETTES[key], foot, h)
     if clipped:
         warnings.warn(f"the {key} at {foot} ({h:.0f} px tall) reaches outside the mask and was clipped to it",
-                      stacklevel=2)
-    return out
+                      stacklevel=3)
+    return out, covered

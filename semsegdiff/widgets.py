@@ -2,8 +2,9 @@
 
 Two layers, so the logic is tested without a browser:
 
-- :class:`PainterState` (:mod:`semsegdiff.painter_state`), plain Python: the mask, the tool, the class, the
-  brush radius and the undo/redo stacks; one stroke = one undo step.
+- :class:`PainterState` (:mod:`semsegdiff.painter_state`), plain Python: the mask and its instances, the tool,
+  the class, the brush radius and the undo/redo stacks; one stroke = one undo step; "new instance" starts
+  another object of the class painted (``p.instances``).
 - :class:`Painter`, the ipywidgets + ipycanvas view: converts canvas pixels to mask coordinates
   (divided by ``zoom``), calls the state, and draws only the pixels a stroke changed (one ``fill_rects``
   in the class colour per mouse event). The whole image is sent again (``put_image_data``) only after a
@@ -25,7 +26,7 @@ import numpy as np
 
 from . import shapes
 from .errors import SettingError
-from .labels import CLASS_NAMES, IGNORE, PALETTE, ids_to_colors
+from .labels import CLASS_NAMES, IGNORE, PALETTE, THINGS, ids_to_colors
 from .painter_state import HISTORY, TOOLS, Change, PainterState  # noqa: F401 - importable from here too
 
 DISPLAY_PX = 512  # default zoom: the mask drawn about this many screen pixels across
@@ -96,9 +97,12 @@ class Painter:
         self.redo_button = W.Button(description="redo", icon="repeat", layout=W.Layout(width="auto"))
         self.undo_button.on_click(lambda _: self.undo())
         self.redo_button.on_click(lambda _: self.redo())
+        self.instance_button = W.Button(description="new instance", icon="plus", layout=W.Layout(width="auto"),
+                                        tooltip="the next car, person, ... painted is another object")
+        self.instance_button.on_click(lambda _: self.new_instance())
         self.status = W.HTML()
         views = [self.canvas]
-        tools = [self.tools, self.brush, self.zoom_slider, self.undo_button, self.redo_button]
+        tools = [self.tools, self.brush, self.zoom_slider, self.undo_button, self.redo_button, self.instance_button]
         if model is not None:
             self.image_canvas = Canvas(width=w * self.zoom, height=h * self.zoom)
             self.image_canvas.on_client_ready(lambda *_: self._draw_image())
@@ -137,9 +141,20 @@ class Painter:
     def mask(self, value) -> None:
         self.load(value)
 
-    def load(self, mask) -> None:
-        """Edit ``mask`` (a copy) from now on; undo goes back to the previous one."""
-        self._apply(self.state.load(mask))
+    @property
+    def instances(self) -> np.ndarray:
+        """The instance map painted with the mask, a uint16 copy (0: none; semsegdiff.instances)."""
+        return self.state.instances
+
+    def load(self, mask, instances=None) -> None:
+        """Edit ``mask`` (a copy; with its ``instances``) from now on; undo goes back to the previous one."""
+        self._apply(self.state.load(mask, instances))
+
+    def new_instance(self) -> int:
+        """The next thing-class strokes paint a new object (two cars side by side stay two); its id."""
+        k = self.state.new_instance()
+        self._sync()
+        return k
 
     # ------------------------------------------------------------ event handlers (canvas pixel coordinates)
     def to_mask(self, x: float, y: float) -> tuple[float, float]:
@@ -201,6 +216,8 @@ class Painter:
             return None
         mask, seed = self.state.mask, int(self.seed.value)
         asked = {a: d.value for a, d in self.conditions.items() if d.value is not None}
+        if getattr(self.model, "cfg", {}).get("instance_edges"):
+            asked["instances"] = self.state.instances[None].astype(np.int32)
         self.generate_button.disabled = True
         said = "".join(f", {a} {v}" for a, v in asked.items())
         self.status.value = f"generating from the mask (seed {seed}{said}) ... painting goes on meanwhile"
@@ -224,7 +241,7 @@ class Painter:
                                    f"expected uint8 (1, 3, {mask.shape[0]}, {mask.shape[1]})")
             self.image = out[0].transpose(1, 2, 0).copy()
             self._draw_image()
-            said = "".join(f", {a} {v}" for a, v in (asked or {}).items())
+            said = "".join(f", {a} {v}" for a, v in (asked or {}).items() if a != "instances")
             self.status.value = f"generated in {time.perf_counter() - start:.1f} s (seed {seed}{said}); p.image holds it"
         except Exception as e:  # shown in the widget: a thread's traceback would go nowhere
             self.status.value = f"<b>generate failed</b>: {type(e).__name__}: {e}"
@@ -279,5 +296,6 @@ class Painter:
         h, w = s.shape
         if not (self._thread is not None and self._thread.is_alive()):
             n = int((s._mask == s.cls).sum())
+            thing = f", instance {s.instance}" if s.cls in THINGS else ""
             self.status.value = (f"{h}x{w} mask, zoom {self.zoom}: {s.tool} <b>{shapes.class_name(s.cls)}</b> "
-                                 f"(id {s.cls}, {n} px now)")
+                                 f"(id {s.cls}, {n} px now{thing})")

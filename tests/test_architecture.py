@@ -12,7 +12,7 @@ FLOORS = {  # the first matching prefix decides; lower floors never import highe
     0: ("errors", "labels", "limits", "tensors", "quiet", "precision", "attributes", "files", "frame"),
     1: ("config", "figures"),
     2: ("data", "trainer"),
-    3: ("shapes", "placement", "masks"),
+    3: ("shapes", "placement", "masks", "instances"),
     4: ("models",),
     5: ("eval",),
     6: ("painter_state", "widgets", "notebooks", "cli"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -209,10 +210,13 @@ def test_03_mask_editing(tmp_path):
     [executed] = run_notebooks("quick", only=["03_mask"], parameters=params, notebooks_dir=NOTEBOOKS,
                                out_dir=tmp_path / "runs", root=tmp_path, progress=False)
     figs = tmp_path / "figures"
-    for name in ("edits", "generated", "local", "sketch"):
+    for name in ("edits", "generated", "local", "sketch", "instances"):
         for ext in ("png", "pdf"):
             assert (figs / f"03_mask_editing_{name}.{ext}").stat().st_size > 3000, name
     text = outputs(executed)
+    shown = re.search(r"(\d+) masks, (\d+) with instances; models: (\S+) \(instance_edges True\)", text)
+    assert shown and shown[1] == shown[2] == "4"  # 3 val scenes + the edited one, each with instances
+    assert Path(shown[3]) == tmp_path / "runs/quick-instance_edges-true/diffusion.ckpt"  # the variant's own folder
     assert "pixels regenerated; the rest are the photo's bytes" in text
     assert "bicycle" in text and "rider" in text  # the table of what the local edit changed
 

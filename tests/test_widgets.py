@@ -167,8 +167,8 @@ def test_strokes_outside_are_clipped_without_warnings():
 
 def snapshot(s: PainterState) -> tuple:
     """Everything a refused event must leave as it was."""
-    return (s.mask.tolist(), [u.tolist() for u in s._undo], [r.tolist() for r in s._redo], s.drawing, s._last,
-            s.cls, s.tool, s.radius)
+    return (s.mask.tolist(), s.instances.tolist(), [[a.tolist() for a in u] for u in s._undo],
+            [[a.tolist() for a in r] for r in s._redo], s.drawing, s._last, s.cls, s.tool, s.radius, s.instance)
 
 
 NAN, INF = float("nan"), float("inf")

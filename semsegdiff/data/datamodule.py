@@ -1,7 +1,8 @@
 """LightningDataModule over a prepared cache.
 
 Batches are dicts ``{"image": uint8 (B, 3, S, S), "mask": uint8 (B, S, S), "index": int64 (B,),
-"attributes": int64 (B, 3)}``; the attributes are the time, weather and scene codes of
+"attributes": int64 (B, 3)}``, plus ``"instances": int32 (B, S, S)`` (0 = none) from a cache with
+instance ids; the attributes are the time, weather and scene codes of
 :mod:`semsegdiff.attributes` (0 = unknown), which a flip leaves as they are. Images stay
 uint8 until they reach the device (4x less to copy); masks stay train ids: one-hot encoding
 is the model's job, on the device. Whole batches are gathered from the memory-mapped arrays
@@ -27,38 +28,47 @@ class CachedPairs(torch.utils.data.Dataset):
     def __init__(self, root: str | Path, split: str, *, flip: bool = False):
         self.prepared, self.split, self.flip = open_prepared(root), split, flip
         self._n = len(self.prepared.meta["splits"][split]["names"])
-        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # opened once per worker
+        self._arrays: tuple | None = None  # opened once per worker
 
     def __len__(self) -> int:
         return self._n
 
-    def _open(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._arrays is None:  # images and masks memory-mapped, the small attribute table in memory
+    def _open(self) -> tuple:
+        if self._arrays is None:  # images, masks, instances memory-mapped, the small attribute table in memory
             self._arrays = (self.prepared.images(self.split), self.prepared.masks(self.split),
-                            self.prepared.attributes(self.split).astype(np.int64))
+                            self.prepared.attributes(self.split).astype(np.int64), self.prepared.instances(self.split))
         return self._arrays
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
-        images, masks, attributes = self._open()
+        images, masks, attributes, instances = self._open()
         idx = np.asarray(indices, dtype=np.int64)
         order = np.argsort(idx)  # sorted reads are sequential on disk
         inverse = np.argsort(order)
         image = torch.from_numpy(images[idx[order]][inverse]).permute(0, 3, 1, 2)  # (B, 3, S, S)
         mask = torch.from_numpy(masks[idx[order]][inverse])  # (B, S, S)
+        ids = None if instances is None else torch.from_numpy(instances[idx[order]][inverse].astype(np.int32))
         if self.flip:
-            image, mask = paired_flip(image, mask)
-        return {"image": image.contiguous(), "mask": mask.contiguous(), "index": torch.from_numpy(idx),
-                "attributes": torch.from_numpy(attributes[idx])}
+            image, mask, *rest = paired_flip(image, mask, ids)
+            ids = rest[0] if rest else None
+        batch = {"image": image.contiguous(), "mask": mask.contiguous(), "index": torch.from_numpy(idx),
+                 "attributes": torch.from_numpy(attributes[idx])}
+        if ids is not None:
+            batch["instances"] = ids.contiguous()
+        return batch
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return {k: v[0] for k, v in self.__getitems__([i]).items()}
 
 
-def paired_flip(image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flip each pair (image (B, 3, H, W), mask (B, H, W)) horizontally with probability 1/2, both the same way."""
+def paired_flip(image: torch.Tensor, mask: torch.Tensor, instances: torch.Tensor | None = None) -> tuple:
+    """Flip each pair (image (B, 3, H, W), mask (B, H, W)) horizontally with probability 1/2, both the same way;
+    with ``instances`` (B, H, W) a triple, all three flipped alike."""
     flipped = torch.rand(len(image)) < 0.5
-    return (torch.where(flipped[:, None, None, None], image.flip(-1), image),
-            torch.where(flipped[:, None, None], mask.flip(-1), mask))
+    out = (torch.where(flipped[:, None, None, None], image.flip(-1), image),
+           torch.where(flipped[:, None, None], mask.flip(-1), mask))
+    if instances is None:
+        return out
+    return (*out, torch.where(flipped[:, None, None], instances.flip(-1), instances))
 
 
 def _batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

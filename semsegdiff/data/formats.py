@@ -11,6 +11,8 @@ Three layouts are recognised from the folder structure (:func:`open_dataset`):
   ``gtFine/{split}/{city}/*_gtFine_labelTrainIds.png`` or, failing that,
   ``*_gtFine_labelIds.png`` mapped with the official table.
 
+BDD100K and Cityscapes layouts may carry instance maps (``labels/ins_seg/bitmasks/{split}`` or
+``labels/pan_seg/bitmasks/{split}``; ``*_gtFine_instanceIds.png``), read by :mod:`.instances`.
 Any layout may carry attribute files (time of day, weather, scene per image: an
 ``attributes.csv`` at its root, BDD100K's label JSON under ``labels/``), read by
 :mod:`.attribute_files`.
@@ -34,6 +36,8 @@ from ..frame import Size
 from ..labels import IGNORE, LABELS, NUM_CLASSES, class_id, cityscapes_lut, colors_to_ids
 from .attribute_files import CSV_NAME, find_attribute_files, write_attribute_csv
 from .crop import center_crop_resize
+from .instances import encode_instances, read_instances
+from .png import PNG_SIGNATURE, check_png
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 SPLITS = ("train", "val", "test")
@@ -46,6 +50,7 @@ class Sample:
     name: str
     image: Path
     mask: Path
+    instances: Path | None = None  # its instance map (BDD100K bitmask or Cityscapes instanceIds), if the layout has one
 
 
 @dataclass
@@ -58,6 +63,7 @@ class Dataset:
     colors: dict[int, tuple[int, int, int]] | None = None  # reference layout: {train id: RGB}
     colormaps: dict[str, Path] = field(default_factory=dict)  # split -> colormap.json used
     attribute_files: list[Path] = field(default_factory=list)  # attributes.csv, label JSON: in precedence order
+    instances: str | None = None  # encoding of its instance maps (semsegdiff.data.instances), None: it has none
 
     def read(self, sample: Sample) -> tuple[np.ndarray, np.ndarray]:
         """Read one pair as (image uint8 HxWx3, mask uint8 HxW train ids), checking both."""
@@ -74,6 +80,12 @@ class Dataset:
                 f"{sample.mask} is {mask.shape[1]}x{mask.shape[0]}{_orientation_hint(sample.image, sample.mask)}"
             )
         return image, mask
+
+    def read_instances(self, sample: Sample, mask: np.ndarray) -> np.ndarray | None:
+        """The instance map (uint16 (H, W), 0 = none) of a pair whose mask was read, or None without one."""
+        if sample.instances is None:
+            return None
+        return read_instances(sample.instances, mask, self.instances or "")
 
     def __len__(self) -> int:
         return sum(len(s) for s in self.splits.values())
@@ -98,32 +110,6 @@ def _decode(path: Path, mode: ImageReadMode) -> torch.Tensor:
 def read_image(path: Path) -> np.ndarray:
     """Decode a JPEG/PNG file to an RGB uint8 array (H, W, 3)."""
     return _decode(Path(path), ImageReadMode.RGB).permute(1, 2, 0).cpu().numpy()
-
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"RIFF": "WebP", b"GIF8": "GIF", b"BM": "BMP", b"II*\x00": "TIFF",
-              b"MM\x00*": "TIFF"}
-
-
-def check_png(path: Path) -> bytes:
-    """The first bytes of a mask file, after checking that it is a PNG by its content, whatever its name: a JPEG
-    (lossy: a third of the ids change) or any other format is refused naming the file and what its bytes are."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(26)
-    except OSError as e:
-        raise DataError(f"{path}: cannot read file ({e.strerror or e})") from None
-    if not head:
-        raise DataError(f"{path}: file is empty")
-    if head[:8] != PNG_SIGNATURE:
-        kind = next((name for sig, name in SIGNATURES.items() if head.startswith(sig)), "not an image file")
-        lossy = " (lossy: its compression changes ids and blurs class edges)" if kind in ("JPEG", "WebP") else ""
-        raise DataError(f"{path}: masks must be PNG files, but this file's bytes are {kind}{lossy}"
-                        f"{', whatever its name says' if path.suffix.lower() == '.png' else ''}; export the mask as "
-                        "PNG from its source (for a drawing saved as JPEG: decode it and use masks.snap())")
-    return head
 
 
 def _palette_png(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
@@ -333,17 +319,35 @@ def _reference(root: Path) -> Dataset:
     return Dataset("reference", root, splits, colors, colormaps)
 
 
+BDD_INSTANCE_DIRS = ("labels/ins_seg/bitmasks", "labels/pan_seg/bitmasks")  # the first found is read
+
+
 def _bdd100k(root: Path) -> Dataset:
-    splits = {}
+    splits, instances = {}, None
     for split in SPLITS:
         image_dir, mask_dir = root / "images/10k" / split, root / "labels/sem_seg/masks" / split
         if image_dir.is_dir() and mask_dir.is_dir():  # BDD100K's test split has no labels
             splits[split] = _pair(_files(image_dir), _files(mask_dir, (".png",)), image_dir, mask_dir)
-    return Dataset("bdd100k", root, splits)
+            found = next((root / d / split for d in BDD_INSTANCE_DIRS if (root / d / split).is_dir()), None)
+            if found is not None:
+                splits[split] = _attach(splits[split], _files(found, (".png",)), lambda p: p.stem, found)
+                instances = "bdd100k"
+    return Dataset("bdd100k", root, splits, instances=instances)
+
+
+def _attach(samples: list[Sample], files: list[Path], key, folder: Path) -> list[Sample]:
+    """The samples with their instance files (by key); a sample without one is an error listing them."""
+    by_key = {key(f): f for f in files}
+    missing = [s.mask.name for s in samples if s.name not in by_key]
+    if missing:
+        head = ", ".join(missing[:10]) + (f" (+{len(missing) - 10} more)" if len(missing) > 10 else "")
+        raise DataError(f"{folder}: has instance maps, but none for {len(missing)} of the {len(samples)} masks: "
+                        f"{head}; add them, or move the folder away to use the masks without instances")
+    return [Sample(s.name, s.image, s.mask, by_key[s.name]) for s in samples]
 
 
 def _cityscapes(root: Path) -> Dataset:
-    splits = {}
+    splits, instances = {}, None
     for split in SPLITS:
         image_dir, mask_dir = root / "leftImg8bit" / split, root / "gtFine" / split
         if not (image_dir.is_dir() and mask_dir.is_dir()):
@@ -354,7 +358,11 @@ def _cityscapes(root: Path) -> Dataset:
         splits[split] = _pair(images, masks, image_dir, mask_dir,
                               image_key=lambda p: p.name.removesuffix("_leftImg8bit.png"),
                               mask_key=lambda p: p.name.split("_gtFine_")[0])
-    return Dataset("cityscapes", root, splits)
+        found = _files(mask_dir, (".png",), "*/*_gtFine_instanceIds.png")
+        if found:
+            splits[split] = _attach(splits[split], found, lambda p: p.name.split("_gtFine_")[0], mask_dir)
+            instances = "cityscapes"
+    return Dataset("cityscapes", root, splits, instances=instances)
 
 
 def _is_reference(root: Path) -> bool:
@@ -397,13 +405,15 @@ def open_dataset(root: str | Path) -> Dataset:
 
 
 def write_bdd100k(out: str | Path, splits: dict[str, tuple[np.ndarray, np.ndarray, list[str]]], *,
-                  attributes: dict[str, np.ndarray] | None = None, overwrite: bool = False, quality: int = 95) -> Path:
+                  attributes: dict[str, np.ndarray] | None = None, instances: dict[str, np.ndarray] | None = None,
+                  overwrite: bool = False, quality: int = 95) -> Path:
     """Write ``{split: (images (N,H,W,3), masks (N,H,W), names)}`` in the official BDD100K layout.
 
     Images become JPEGs under ``images/10k/{split}``, masks id PNGs under
     ``labels/sem_seg/masks/{split}``; ``attributes`` (``{split: (N, 3) codes}`` of
-    :mod:`semsegdiff.attributes`, a split left out: unknown) become ``attributes.csv``. The
-    folder appears only once everything is written.
+    :mod:`semsegdiff.attributes`, a split left out: unknown) become ``attributes.csv``;
+    ``instances`` (``{split: (N, H, W) uint16 ids}``) BDD100K bitmasks under
+    ``labels/ins_seg/bitmasks/{split}``. The folder appears only once everything is written.
     """
     from torchvision.io import encode_jpeg, encode_png
 
@@ -418,6 +428,11 @@ def write_bdd100k(out: str | Path, splits: dict[str, tuple[np.ndarray, np.ndarra
                 (image_dir / f"{name}.jpg").write_bytes(jpg.cpu().numpy().tobytes())
                 png = encode_png(torch.from_numpy(np.ascontiguousarray(mask))[None])
                 (mask_dir / f"{name}.png").write_bytes(png.cpu().numpy().tobytes())
+            if instances is not None and split in instances:
+                instance_dir = tmp / BDD_INSTANCE_DIRS[0] / split
+                instance_dir.mkdir(parents=True)
+                for ids, mask, name in zip(instances[split], masks, names):
+                    (instance_dir / f"{name}.png").write_bytes(encode_instances(ids, mask, "bdd100k"))
         if attributes is not None:  # a split without codes: unknown
             names = [n for _, _, split_names in splits.values() for n in split_names]
             codes = [attributes.get(s, np.zeros((len(split[2]), 3), np.uint8)) for s, split in splits.items()]

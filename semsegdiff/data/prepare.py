@@ -6,6 +6,8 @@ A prepared cache is a folder::
     {split}_images.npy        (N, H, W, 3) uint8 RGB (H = W = size for a square frame)
     {split}_masks.npy         (N, H, W) uint8 train ids, 255 = ignore
     {split}_attributes.npy    (N, 3) uint8 time, weather, scene codes (semsegdiff.attributes; 0 = unknown)
+    {split}_instances.npy     (N, H, W) uint16 instance ids (0 = none; semsegdiff.data.instances), for layouts with
+                              instance maps (meta.json's "instances" names their encoding)
 
 Training reads it through memory maps: no JPEG decoding, no colour conversion per item.
 """
@@ -82,6 +84,7 @@ def prepare(src: str | Path, out: str | Path, *, size: Size = 128, val_fraction:
         "classes": list(CLASS_NAMES),
         "attributes": list(NAMES),
         "attribute_sources": attributes.sources,
+        "instances": dataset.instances,
         "splits": {},
     }
     with atomic_dir(out, overwrite=overwrite, inputs=[src]) as tmp:
@@ -91,10 +94,14 @@ def prepare(src: str | Path, out: str | Path, *, size: Size = 128, val_fraction:
             images = np.empty((len(samples), *frame(size), 3), np.uint8)
             masks = np.empty((len(samples), *frame(size)), np.uint8)
             kept = np.empty(len(samples))
+            instances = np.empty((len(samples), *frame(size)), np.uint16) if dataset.instances else None
 
             def load(i: int) -> None:
                 image, mask = dataset.read(samples[i])
                 kept[i] = kept_share(*mask.shape, size)
+                if instances is not None:  # the same crop and nearest resize as the mask
+                    ids = dataset.read_instances(samples[i], mask).astype(np.int32)
+                    instances[i] = center_crop_resize(None, ids, size, crop)[1]
                 images[i], masks[i] = center_crop_resize(image, mask, size, crop)
 
             with ThreadPoolExecutor(max(1, workers)) as pool:
@@ -104,6 +111,8 @@ def prepare(src: str | Path, out: str | Path, *, size: Size = 128, val_fraction:
             np.save(tmp / f"{split}_masks.npy", masks)
             codes = attributes.codes(samples)
             np.save(tmp / f"{split}_attributes.npy", codes)
+            if instances is not None:
+                np.save(tmp / f"{split}_instances.npy", instances)
             meta["splits"][split] = {"names": [s.name for s in samples], "kept": round(float(kept.mean()), 4),
                                      **class_stats(masks),
                                      "attributes": counts(codes), "attributes_missing": attributes.missing(samples)}
@@ -116,13 +125,14 @@ def prepare(src: str | Path, out: str | Path, *, size: Size = 128, val_fraction:
 def fingerprint(dataset: Dataset, *, size: Size, val_fraction: float, seed: int, crop: float = 0.5) -> str:
     """A hash of what a prepared cache is made from: every file's path, size and mtime, and the settings.
 
-    The files are the pairs, colormaps and attribute files; the split settings count only for
+    The files are the pairs, their instance maps, colormaps and attribute files; the split settings count only for
     layouts without their own splits.
     """
     h = hashlib.sha256(json.dumps({"format_version": FORMAT_VERSION, "size": size, **(
         {"crop": crop} if crop != 0.5 else {}), **(
         {"val_fraction": val_fraction, "seed": seed} if "all" in dataset.splits else {})}).encode())
-    files = sorted({p for samples in dataset.splits.values() for s in samples for p in (s.image, s.mask)}
+    files = sorted({p for samples in dataset.splits.values() for s in samples for p in (s.image, s.mask, s.instances)
+                    if p is not None}
                    | set(dataset.colormaps.values()) | set(dataset.attribute_files))
     for f in files:
         st = f.stat()
@@ -173,6 +183,17 @@ class Prepared:
             return np.zeros((self.meta["splits"][split]["images"], len(NAMES)), np.uint8)
         return np.load(f)
 
+    @property
+    def has_instances(self) -> bool:
+        """Whether it holds instance ids (prepared from a layout with instance maps)."""
+        return bool(self.meta.get("instances"))
+
+    def instances(self, split: str) -> np.ndarray | None:
+        """(N, H, W) uint16 memory map of instance ids (0 = none), or None for a cache without them."""
+        if not self.has_instances:
+            return None
+        return np.load(self.root / f"{self._check(split)}_instances.npy", mmap_mode="r")
+
     def _check(self, split: str) -> str:
         if split not in self.meta["splits"]:
             raise KeyError(f"{self.root}: no split {split!r} (has {', '.join(self.splits)})")
@@ -203,6 +224,8 @@ def open_prepared(path: str | Path) -> Prepared:
         arrays = [("images", (*shape, 3)), ("masks", shape)]
         if "attributes" in info:  # caches of format 3 on
             arrays.append(("attributes", (info["images"], len(NAMES))))
+        if meta.get("instances"):
+            arrays.append(("instances", shape))
         for kind, shape in arrays:
             f = path / f"{split}_{kind}.npy"
             if not f.is_file():
@@ -211,9 +234,10 @@ def open_prepared(path: str | Path) -> Prepared:
                 array = np.load(f, mmap_mode="r")
             except (ValueError, OSError, EOFError) as e:
                 raise DataError(f"{f}: not a readable .npy array ({e})") from None
-            if array.shape != shape or array.dtype != np.uint8:
+            dtype = np.uint16 if kind == "instances" else np.uint8
+            if array.shape != shape or array.dtype != dtype:
                 raise DataError(f"{f}: {array.dtype} array of shape {array.shape} does not match meta.json "
-                                f"(uint8 {shape})")
+                                f"({dtype.__name__} {shape})")
     return prepared
 
 
@@ -233,7 +257,8 @@ def ensure_dataset(data: str | Path = "synthetic", *, size: Size = 64, cache: st
         from .synthetic import write_dataset
 
         raw = cache / f"synthetic-n{n_synthetic}-seed{seed}-val{val_fraction:g}-{label(size)}px"  # at its frame
-        if not (raw / "attributes.csv").is_file():  # none yet, or written before scenes had attributes
+        if not (raw / "attributes.csv").is_file() or not (raw / "labels/ins_seg").is_dir():  # none yet, or written
+            # before scenes had attributes and instances
             write_dataset(raw, n=n_synthetic, size=size, seed=seed, val_fraction=val_fraction, overwrite=True,
                           progress=progress)
         data = raw  # already under root

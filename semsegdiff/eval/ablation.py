@@ -223,12 +223,14 @@ def _setup(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path, out
     sampling = _sampling(model, cfg)
     all_images, all_masks = np.asarray(prepared.images("train")), np.asarray(prepared.masks("train"))
     all_codes = np.asarray(prepared.attributes("train"))
+    all_ids = None if prepared.instances("train") is None else np.asarray(prepared.instances("train"))
     val = (np.asarray(prepared.images("val")), np.asarray(prepared.masks("val")), np.asarray(prepared.attributes("val")))
     regimes = {}
     for regime in cfg["ablate_regimes"]:
         idx = _real_subset(len(all_images), 1.0 if regime == "full" else cfg["ablate_low_fraction"], cfg["seed"])
         regimes[regime] = ArmSets(model, all_images[idx], all_masks[idx], out / regime / "sets",
-                                {**sampling}, cfg, progress, fingerprint, codes=all_codes[idx], student=student)
+                                {**sampling}, cfg, progress, fingerprint, codes=all_codes[idx], student=student,
+                                instances=None if all_ids is None else all_ids[idx])
     return regimes, val, out
 
 

@@ -159,8 +159,11 @@ class ArmSets:
     """The generated sets of one regime, made once and cached, and the data of every arm built from them."""
 
     def __init__(self, model, images, masks, folder: Path, sampling, cfg, progress, checkpoint: str = "",
-                 codes: np.ndarray | None = None, student: tuple[Any, dict, str] | None = None):
+                 codes: np.ndarray | None = None, student: tuple[Any, dict, str] | None = None,
+                 instances: np.ndarray | None = None):
         self.model, self.images, self.masks, self.folder, self.checkpoint = model, images, masks, folder, checkpoint
+        # the masks' instance ids, given to a model trained with the instance-boundary channel
+        self.instances = instances if model.cfg.get("instance_edges") else None
         self.student = student  # (model, sampling, fingerprint) of the arm real+gen student
         self.codes = np.zeros((len(masks), len(NAMES)), np.uint8) if codes is None else codes  # attributes
         self.device = str(next(model.parameters()).device)  # the generator's device: the segmenters' too
@@ -168,8 +171,12 @@ class ArmSets:
         self._reference: Segmenter | None = None
         self.generation: dict[str, Any] = {}  # devices / strategy of the predict loops
 
-    def _make(self, name: str, masks: np.ndarray, seeds: np.ndarray, student: bool = False, **local) -> np.ndarray:
+    def _make(self, name: str, masks: np.ndarray, seeds: np.ndarray, student: bool = False,
+              idx: np.ndarray | None = None, **local) -> np.ndarray:
+        """The set ``name`` of ``masks`` (the real masks ``idx``: their instance ids go along)."""
         model, sampling, checkpoint = self.student if student else (self.model, self.sampling, self.checkpoint)
+        if self.instances is not None and idx is not None and "instances" not in local:
+            local["instances"] = self.instances[idx]
         return make_set(model, masks, seeds, self.folder / name, sampling=sampling,
                         info={"set": name, "checkpoint": checkpoint}, progress=False,
                         accelerator="cpu" if self.device == "cpu" else "cuda", **self.generation, **local)
@@ -181,7 +188,7 @@ class ArmSets:
         idx = np.tile(np.arange(len(self.masks)), reps)[:n]
         seeds = 10_000_000 * (g + 1) + np.arange(n)
         name = f"{'student-' if student else ''}gen-g{g}-n{n}"
-        return self._make(name, self.masks[idx], seeds, student=student), self.masks[idx]
+        return self._make(name, self.masks[idx], seeds, student=student, idx=idx), self.masks[idx]
 
     def _conditions(self, n: int, g: int) -> tuple[np.ndarray, np.ndarray]:
         """n images from the masks of real images of common conditions (not night, rain or fog; any if none is known),
@@ -197,7 +204,7 @@ class ArmSets:
         for k, (attribute, v) in enumerate(RARE_CONDITIONS.values()):
             attrs[k::len(RARE_CONDITIONS), NAMES.index(attribute)] = code(attribute, v)
         seeds = 40_000_000 * (g + 1) + np.arange(n)
-        return self._make(f"cond-g{g}-n{n}", self.masks[idx], seeds, attrs=attrs), self.masks[idx]
+        return self._make(f"cond-g{g}-n{n}", self.masks[idx], seeds, attrs=attrs, idx=idx), self.masks[idx]
 
     def reference(self) -> Segmenter:
         """A segmenter trained on the regime's real images alone (seed 999): FreeMask's filter and hardness. Trained
@@ -247,7 +254,7 @@ class ArmSets:
             shares = hard_shares(scores, n, self.cfg["hard_max"])
             idx = np.repeat(np.arange(len(self.masks)), shares)
             seeds = 20_000_000 * (g + 1) + np.arange(n)
-            gen_i, gen_m = self._make(f"hard-g{g}-n{n}", self.masks[idx], seeds), self.masks[idx]
+            gen_i, gen_m = self._make(f"hard-g{g}-n{n}", self.masks[idx], seeds, idx=idx), self.masks[idx]
         elif arm == "real+cond":
             gen_i, gen_m = self._conditions(n, g)
         elif arm in ("real+rare", "real+rare local", "real+copypaste"):
@@ -262,6 +269,9 @@ class ArmSets:
                     keep = ~np.stack([mask_edits.changed_region(self.masks[i], e, 2) for i, e in zip(sources, edited)])
                     local = {"init": self.images[sources].transpose(0, 3, 1, 2), "keep": keep}
                 name = f"rare{'-local' if local else ''}-g{g}-n{n}"
+                if self.instances is not None:  # the inserted objects' pixels leave the instances they covered
+                    sources = np.asarray(sources)
+                    local["instances"] = np.where(edited != self.masks[sources], 0, self.instances[sources])
                 gen_i, gen_m = self._make(name, edited, seeds, **local), edited
             counts["rare_objects"] = len(names)
         else:

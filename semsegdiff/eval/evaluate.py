@@ -64,15 +64,17 @@ class GeneratedSet:
 
 def set_folder(checkpoint: str | Path, masks: np.ndarray, *, sampler: str, steps: int, guidance: float, per_mask: int,
                seed: int, cache: str | Path, precision: str = "32-true",
-               attrs: np.ndarray | None = None) -> tuple[dict[str, Any], Path]:
-    """The key of a generated set (what its images depend on, the resolved precision and the attribute codes asked
-    for too) and its cache folder."""
+               attrs: np.ndarray | None = None, instances: np.ndarray | None = None) -> tuple[dict[str, Any], Path]:
+    """The key of a generated set (what its images depend on, the resolved precision, the attribute codes and
+    instance ids asked for too) and its cache folder."""
     key = {"checkpoint": file_fingerprint(checkpoint), "sampler": sampler, "steps": int(steps),
            "guidance": float(guidance), "seed": int(seed), "per_mask": int(per_mask),
            "masks": hashlib.sha256(np.ascontiguousarray(masks).tobytes()).hexdigest(), "n_masks": len(masks),
            **({} if precision == "32-true" else {"precision": precision}),  # fp32 keys as before precision existed
            **({} if attrs is None else {"attrs": hashlib.sha256(np.asarray(attrs, np.uint8).tobytes()).hexdigest(),
-                                        "attribute_guidance": "joint"})}
+                                        "attribute_guidance": "joint"}),
+           **({} if instances is None else {"instances": hashlib.sha256(np.ascontiguousarray(instances).tobytes())
+                                            .hexdigest()})}
     return key, Path(cache) / f"{sampler}-{steps}-g{guidance:g}-s{seed}-k{per_mask}-{key_hash(key)}"
 
 
@@ -85,6 +87,14 @@ def conditions_of(model, attrs: np.ndarray | None, n: int) -> np.ndarray | None:
     return np.ascontiguousarray(np.asarray(attrs, np.uint8)[:n])
 
 
+def instances_of(model, instances: np.ndarray | None, n: int) -> np.ndarray | None:
+    """The instance ids a set is generated with: those of its masks for a model trained with ``instance_edges``
+    (None for a model without the edge channel, or when the data have none)."""
+    if instances is None or not getattr(model, "cfg", {}).get("instance_edges"):
+        return None
+    return np.ascontiguousarray(np.asarray(instances)[:n])
+
+
 def sampling_precision(model) -> str:
     """The Lightning precision ``model`` samples in on its device (its ``precision`` setting resolved)."""
     weights = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
@@ -94,13 +104,16 @@ def sampling_precision(model) -> str:
 
 def generate_set(model, checkpoint: str | Path, masks: np.ndarray, *, sampler: str, steps: int, guidance: float,
                  per_mask: int, seed: int, cache: str | Path, source: str = "", batch_size: int = 64,
-                 progress: bool = False, attrs: np.ndarray | None = None) -> GeneratedSet:
+                 progress: bool = False, attrs: np.ndarray | None = None,
+                 instances: np.ndarray | None = None) -> GeneratedSet:
     """Generate ``per_mask`` images per mask (with ``attrs``: each mask's attribute codes, (N, 3); 0 stays
-    unconditional), or load them from ``cache`` when made with the same key."""
+    unconditional; ``instances``: their instance ids (N, H, W), for a model with ``instance_edges``), or load them
+    from ``cache`` when made with the same key."""
     masks = np.ascontiguousarray(masks)
-    attrs = conditions_of(model, attrs, len(masks))
+    attrs, instances = conditions_of(model, attrs, len(masks)), instances_of(model, instances, len(masks))
     key, folder = set_folder(checkpoint, masks, sampler=sampler, steps=steps, guidance=guidance, per_mask=per_mask,
-                             seed=seed, cache=cache, precision=sampling_precision(model), attrs=attrs)
+                             seed=seed, cache=cache, precision=sampling_precision(model), attrs=attrs,
+                             instances=instances)
     manifest_path = folder / "manifest.json"
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
@@ -114,6 +127,8 @@ def generate_set(model, checkpoint: str | Path, masks: np.ndarray, *, sampler: s
     # comparable; attribute_guidance (a stronger pull towards an asked-for condition) is for notebook 06's check
     asked = {} if attrs is None else {"attrs": np.repeat(attrs, per_mask, axis=0).astype(np.int64),
                                       "attribute_guidance": guidance}
+    if instances is not None:
+        asked["instances"] = torch.from_numpy(instances.astype(np.int32)).repeat_interleave(per_mask, dim=0)
     images = model.generate(reps, sampler=sampler, steps=steps, guidance=guidance, seed=seeds, batch_size=batch_size,
                             progress=progress, **asked)
     elapsed = time.perf_counter() - start
@@ -357,9 +372,11 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
     n = min(cfg["eval_masks"], available)
     masks, real = np.asarray(prepared.masks(split)[:n]), np.asarray(prepared.images(split)[:n])
     attrs = conditions_of(model, np.asarray(prepared.attributes(split)[:n]), n)  # the real images' conditions
+    ids = prepared.instances(split)
+    instances = instances_of(model, None if ids is None else ids[:n], n)
     tables = out / set_folder(checkpoint, masks, sampler=cfg["sampler"], steps=cfg["steps"], guidance=cfg["guidance"],
                               per_mask=cfg["eval_per_mask"], seed=cfg["eval_seed"], cache=out,
-                              precision=sampling_precision(model), attrs=attrs)[1].name
+                              precision=sampling_precision(model), attrs=attrs, instances=instances)[1].name
     check_output(tables, overwrite=overwrite, inputs=[checkpoint])  # before training a judge or generating
     if judge_model is None:
         judge_model, judge_path = ensure_judge(cfg, root=root, out=home, progress=progress, device=device)
@@ -375,7 +392,7 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
     generated = generate_set(model, checkpoint, masks, sampler=cfg["sampler"], steps=cfg["steps"],
                              guidance=cfg["guidance"], per_mask=cfg["eval_per_mask"], seed=cfg["eval_seed"],
                              cache=home / "generated", source=f"{prepared.root} {split}[:{n}]",
-                             progress=progress, attrs=attrs)
+                             progress=progress, attrs=attrs, instances=instances)
     evaluation = score(generated, masks, real, judge_model, features=features, extractor=extractor,
                        settings={"checkpoint": str(checkpoint), "judge": str(judge_path), "split": split})
     evaluation.settings["tables"] = str(write_tables(evaluation, tables, overwrite=overwrite, say=say))

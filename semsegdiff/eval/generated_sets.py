@@ -30,8 +30,9 @@ from .judge import key_hash
 class _Items(torch.utils.data.Dataset):
     """The items of a set still to generate: index, mask, seed (and photo + keep for local regeneration)."""
 
-    def __init__(self, todo: np.ndarray, masks: np.ndarray, seeds: np.ndarray, init, keep, attrs=None):
+    def __init__(self, todo: np.ndarray, masks: np.ndarray, seeds: np.ndarray, init, keep, attrs=None, instances=None):
         self.todo, self.masks, self.seeds, self.init, self.keep, self.attrs = todo, masks, seeds, init, keep, attrs
+        self.instances = instances
 
     def __len__(self) -> int:
         return len(self.todo)
@@ -44,6 +45,8 @@ class _Items(torch.utils.data.Dataset):
             item["keep"] = torch.from_numpy(np.asarray(self.keep[j]))
         if self.attrs is not None:
             item["attrs"] = torch.from_numpy(np.asarray(self.attrs[j], dtype=np.int64))
+        if self.instances is not None:
+            item["instances"] = torch.from_numpy(np.asarray(self.instances[j], dtype=np.int32))
         return item
 
 
@@ -56,8 +59,9 @@ class _Generate(pl.LightningModule):
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
         local = {"init": batch["init"], "keep": batch["keep"]} if "init" in batch else {}
-        if "attrs" in batch:
-            local["attrs"] = batch["attrs"]
+        for k in ("attrs", "instances"):
+            if k in batch:
+                local[k] = batch[k]
         images = self.model.generate(batch["mask"], seed=batch["seed"].tolist(), **self.sampling, **local)
         return {"index": batch["index"].cpu(), "images": images.cpu()}
 
@@ -86,14 +90,16 @@ def _done(shards: Path) -> dict[int, np.ndarray]:
 
 def set_key(masks: np.ndarray, seeds: np.ndarray, sampling: dict[str, Any], *, init: np.ndarray | None = None,
             keep: np.ndarray | None = None, info: dict[str, Any] | None = None,
-            attrs: np.ndarray | None = None) -> dict[str, Any]:
-    """What a generated set depends on: the masks, seeds (photos, kept pixels, attribute codes), sampling settings
-    and ``info``."""
+            attrs: np.ndarray | None = None, instances: np.ndarray | None = None) -> dict[str, Any]:
+    """What a generated set depends on: the masks, seeds (photos, kept pixels, attribute codes, instance ids),
+    sampling settings and ``info``."""
     content = hashlib.sha256(np.ascontiguousarray(masks).tobytes() + np.asarray(seeds, dtype=np.int64).tobytes())
     if init is not None:
         content.update(np.ascontiguousarray(init).tobytes() + np.ascontiguousarray(keep).tobytes())
     if attrs is not None:
         content.update(np.ascontiguousarray(attrs, dtype=np.uint8).tobytes())
+    if instances is not None:
+        content.update(b"instances" + np.ascontiguousarray(instances, dtype=np.uint16).tobytes())
     return {"content": content.hexdigest(), "n": len(masks), **sampling, **(info or {})}
 
 
@@ -105,18 +111,19 @@ def shard_folder(out: Path, key: dict[str, Any]) -> Path:
 def make_set(model, masks: np.ndarray, seeds: np.ndarray, out: str | Path, *, sampling: dict[str, Any],
              init: np.ndarray | None = None, keep: np.ndarray | None = None, info: dict[str, Any] | None = None,
              attrs: np.ndarray | None = None, devices: int | str = 1, strategy: str = "auto", accelerator: str | None = None, batch_size: int = 64,
-             progress: bool = False) -> np.ndarray:
+             progress: bool = False, instances: np.ndarray | None = None) -> np.ndarray:
     """Generate one image per mask (its own seed) into ``out`` (images.npy, masks.npy, manifest.json); reuse it if done.
 
     Runs as a Lightning ``predict`` loop: on several devices or nodes under DDP every rank
     generates its share and writes shards, rank zero merges them; a killed run continues with
     the items that have no shard yet. An image depends only on its mask and seed, so a set made
-    on 2 processes equals the set made on 1. Returns the images (N, H, W, 3) uint8.
+    on 2 processes equals the set made on 1. ``instances`` (N, H, W): the masks' instance ids, for a
+    model with ``instance_edges``. Returns the images (N, H, W, 3) uint8.
     """
     out = Path(out)
     masks, seeds = np.ascontiguousarray(masks), np.asarray(seeds, dtype=np.int64)
     precision = sampling_precision(model)
-    key = set_key(masks, seeds, sampling, init=init, keep=keep, attrs=attrs,
+    key = set_key(masks, seeds, sampling, init=init, keep=keep, attrs=attrs, instances=instances,
                   info={**(info or {}), **({} if precision == "32-true" else {"precision": precision})})
     if (out / "manifest.json").is_file() and json.loads((out / "manifest.json").read_text()).get("key") == key:
         return np.load(out / "images.npy")
@@ -135,7 +142,8 @@ def make_set(model, masks: np.ndarray, seeds: np.ndarray, out: str | Path, *, sa
                              logger=False, enable_checkpointing=False, enable_progress_bar=progress,
                              enable_model_summary=False, callbacks=[_ShardWriter(shards)])
         banner.setLevel(level)
-        loader = torch.utils.data.DataLoader(_Items(todo, masks, seeds, init, keep, attrs), batch_size=batch_size)
+        loader = torch.utils.data.DataLoader(_Items(todo, masks, seeds, init, keep, attrs, instances),
+                                             batch_size=batch_size)
         trainer.predict(_Generate(model, sampling), loader, return_predictions=False)
         trainer.strategy.barrier()
         if not trainer.is_global_zero:

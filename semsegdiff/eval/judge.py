@@ -175,7 +175,7 @@ def _loader(images: np.ndarray, masks: np.ndarray, batch_size: int, train: bool)
 def train_segmenter(cfg: dict[str, Any], train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
                     out: str | Path, *, name: str = "judge", seed: int | None = None, progress: bool = True,
                     arch: str | None = None, steps: int | None = None, data: dict[str, Any] | None = None,
-                    accelerator: str | None = None) -> Path:
+                    accelerator: str | None = None, num_classes: int = NUM_CLASSES) -> Path:
     """Train a segmenter with the judge settings of ``cfg`` on ``train`` = (images, masks); return its checkpoint.
 
     ``arch`` overrides ``judge_arch``; ``steps`` trains exactly that many optimizer steps with a
@@ -183,13 +183,15 @@ def train_segmenter(cfg: dict[str, Any], train: tuple[np.ndarray, np.ndarray], v
     epochs), so segmenters trained on different data share one schedule. ``out/name.ckpt``
     holds the weights and settings (weights_only loadable); logs and checkpoints go under
     ``out/name/`` through the shared :func:`make_trainer`, on ``accelerator`` (default: cuda when present).
+    ``num_classes``: of the labels (the boundary judge's are 2: edge or not).
     """
     images, masks = train
     batch = cfg["judge_batch_size"]
     epochs = math.ceil(steps / max(1, len(images) // batch)) if steps else cfg["judge_epochs"]
     pl.seed_everything(cfg["seed"] if seed is None else seed, workers=True, verbose=False)
     module = Segmenter(arch=arch or cfg["judge_arch"], size=canonical(*images.shape[1:3]), lr=cfg["judge_lr"],
-                       epochs=epochs, weights=cfg["judge_weights"], total_steps=steps, data=data)
+                       epochs=epochs, weights=cfg["judge_weights"], total_steps=steps, data=data,
+                       num_classes=num_classes)
     run = {**cfg, "epochs": epochs, "ckpt_every": max(epochs, 1), "logger": "csv"}
     trainer = make_trainer(run, out, name=name, val_every=max(1, epochs // 5) if val is not None else 10**6,
                            progress=progress, max_steps=steps or -1, checkpoints=not steps, accelerator=accelerator)

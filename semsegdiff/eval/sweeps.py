@@ -38,11 +38,13 @@ def check_sweep(n_val: int, sweep_masks: int, reference_masks: int) -> None:
 def sweep(model, checkpoint: str | Path, masks: np.ndarray, real: np.ndarray, judge: Segmenter,
           settings: list[dict[str, Any]], *, per_mask: int, seed: int, cache: str | Path, features: str = "judge features",
           extractor=None, subset: int | None = None, progress: bool = False,
-          attrs: np.ndarray | None = None) -> tuple[pd.DataFrame, list[Evaluation]]:
+          attrs: np.ndarray | None = None,
+          instances: np.ndarray | None = None) -> tuple[pd.DataFrame, list[Evaluation]]:
     """Generate and score once per entry of ``settings`` (each: sampler, steps, guidance, optionally n_masks).
 
     Each setting scores the first ``n_masks`` masks (generated with ``attrs``, the real images' attribute codes,
-    when the model has attributes: see :func:`semsegdiff.eval.evaluate.conditions_of`); FID/KID compare them with
+    when the model has attributes: see :func:`semsegdiff.eval.evaluate.conditions_of`; ``instances``, their ids,
+    for a model with ``instance_edges``); FID/KID compare them with
     the real images of the masks after them (and the floor their own real images with those). Returns one
     summary row per setting (see :meth:`Evaluation.summary`) and the evaluations. Every set is
     cached, so a second sweep with the same settings only scores. With ``subset``, every
@@ -57,7 +59,8 @@ def sweep(model, checkpoint: str | Path, masks: np.ndarray, real: np.ndarray, ju
                             f"use fewer than {len(masks) - 1} of the {len(masks)}")
         generated = generate_set(model, checkpoint, masks[:n], sampler=s["sampler"], steps=s["steps"],
                                  guidance=s["guidance"], per_mask=per_mask, seed=seed, cache=cache, progress=progress,
-                                 attrs=None if attrs is None else attrs[:n])
+                                 attrs=None if attrs is None else attrs[:n],
+                                 instances=None if instances is None else instances[:n])
         ev = score(generated, masks[:n], real[:n], judge, reference=real[n:], features=features, extractor=extractor)
         if progress:
             print(f"{s['sampler']} {s['steps']} steps, guidance {s['guidance']:g}, {n} masks: consistency mIoU "

@@ -1,5 +1,6 @@
 """The mask-conditioned diffusion model: U-Net, diffusion on diffusers schedulers, Lightning training."""
 from ..errors import CheckpointError
+from .condition import condition, instance_edges
 from .diffusion import SAMPLERS, diffusion_loss, make_scheduler, reference_betas, sample, to_uint8
 from .distill import Distiller, distill, ensure_student, student_series
 from .generation import edit_photo, generate_folder
@@ -9,6 +10,6 @@ from .unet import INJECTIONS, CondUNet, check_masks, one_hot
 
 __all__ = [
     "EMA", "INJECTIONS", "SAMPLERS", "CheckpointError", "CondUNet", "DiffusionModule", "Distiller", "Previews", "check_masks",
-    "diffusion_loss", "distill", "edit_photo", "ensure_student", "ensure_trained", "generate_folder", "load_checkpoint", "load_previews", "make_scheduler", "matches",
+    "condition", "diffusion_loss", "distill", "edit_photo", "ensure_student", "ensure_trained", "generate_folder", "instance_edges", "load_checkpoint", "load_previews", "make_scheduler", "matches",
     "move_aside", "one_hot", "read_checkpoint", "reference_betas", "run_paths", "sample", "student_series", "to_uint8", "train",
 ]

@@ -27,7 +27,7 @@ def training_flops(cfg: dict[str, Any]) -> float:
     h, w = frame(cfg["size"])
     with torch.device("meta"):
         net = CondUNet(num_classes=cfg.get("num_classes", NUM_CLASSES), **{k: cfg[k] for k in MODEL_KEYS})
-        x, cond = torch.zeros(1, 3, h, w), torch.zeros(1, net.num_classes, h, w)
+        x, cond = torch.zeros(1, 3, h, w), torch.zeros(1, net.cond_channels, h, w)
         t = torch.zeros(1, dtype=torch.long)
         attrs = torch.zeros(1, 3, dtype=torch.long) if cfg["attributes"] else None
         with FlopCounterMode(display=False) as counter:

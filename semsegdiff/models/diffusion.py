@@ -19,7 +19,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from ..config import CHOICES
 from ..errors import DivergenceError, SettingError
 from ..precision import autocast
-from .unet import one_hot
+from .condition import condition
 
 SAMPLERS = tuple(s for s in CHOICES["sampler"] if s != "lcm")  # solvers of a diffusion model; lcm is a student's
 
@@ -55,17 +55,17 @@ def make_scheduler(sampler: str = "ddpm", *, noise_schedule: str = "squaredcos_c
 
 def diffusion_loss(model: torch.nn.Module, images: torch.Tensor, masks: torch.Tensor, scheduler: DDPMScheduler, *,
                    p_uncond: float = 0.1, generator: torch.Generator | None = None, attrs: torch.Tensor | None = None,
-                   p_uncond_attr: float = 0.1) -> torch.Tensor:
+                   p_uncond_attr: float = 0.1, instances: torch.Tensor | None = None) -> torch.Tensor:
     """MSE between the model's prediction and the target (noise or velocity) at random timesteps.
 
     ``images`` are floats in [-1, 1] (B, 3, H, W); ``masks`` uint8 ids (B, H, W). The mask is
     dropped (all-zero one-hot) for each sample independently with probability ``p_uncond``;
     ``attrs`` (B, 3) attribute codes, for a model with attributes, are each dropped to 0
     (unknown) independently with probability ``p_uncond_attr``, so every condition can be
-    guided on its own.
+    guided on its own. ``instances`` (B, H, W) give a model with ``instance_edges`` its boundary map.
     """
     b, dev = images.shape[0], images.device
-    cond = one_hot(masks, model.num_classes)  # (B, C, H, W)
+    cond = condition(model, masks, instances)  # (B, C [+ 1], H, W)
     keep = torch.rand(b, device=dev, generator=generator) >= p_uncond
     cond = cond * keep[:, None, None, None]
     kw = {}
@@ -105,15 +105,17 @@ class Guided:
     one-hot and attribute code 0 (unknown). ``guidance`` may be one scale per image (B,).
 
     A distilled student (a U-Net with ``guidance_emb``) has learned the guided prediction: one
-    branch, with the scale as an input; it has one joint scale for mask and attributes.
+    branch, with the scale as an input; it has one joint scale for mask and attributes. ``instances``
+    (B, H, W) add the instance-boundary channel of a model with ``instance_edges`` to ``cond``.
     """
 
     def __init__(self, model: torch.nn.Module, masks: torch.Tensor, guidance: float | torch.Tensor,
-                 attrs: torch.Tensor | None = None, attribute_guidance: float | None = None, precision: str = "auto"):
+                 attrs: torch.Tensor | None = None, attribute_guidance: float | None = None, precision: str = "auto",
+                 instances: torch.Tensor | None = None):
         self.model, dev = model, masks.device
         per_image = torch.is_tensor(guidance)
         self.guidance = guidance.to(dev).float()[:, None, None, None] if per_image else guidance
-        cond = one_hot(masks, model.num_classes)
+        cond = condition(model, masks, instances)
         zero = torch.zeros_like(cond)
         use_attrs = attrs is not None and getattr(model, "attr_emb", None) is not None and bool(attrs.any())
         g_a = guidance if attribute_guidance is None else attribute_guidance
@@ -168,8 +170,10 @@ def step_kwargs(scheduler, gens: list[torch.Generator]) -> dict:
 @torch.no_grad()
 def sample(model: torch.nn.Module, masks: torch.Tensor, scheduler, *, steps: int = 20, guidance: float = 3.0,
            seeds: Sequence[int], intermediates: int = 0, attrs: torch.Tensor | None = None,
-           attribute_guidance: float | None = None, precision: str = "auto") -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Generate one image per mask with classifier-free guidance (see :class:`Guided`; ``attrs``: codes (B, 3)).
+           attribute_guidance: float | None = None, precision: str = "auto",
+           instances: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Generate one image per mask with classifier-free guidance (see :class:`Guided`; ``attrs``: codes (B, 3);
+    ``instances``: ids (B, H, W)).
 
     Each image draws all its noise from its own CPU generator seeded with ``seeds[i]``, so
     it is the same whatever batch it is generated in. Returns uint8 images (B, 3, H, W)
@@ -179,7 +183,7 @@ def sample(model: torch.nn.Module, masks: torch.Tensor, scheduler, *, steps: int
     masks = masks.to(dev)
     b, (h, w) = masks.shape[0], masks.shape[-2:]
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    predict = Guided(model, masks, guidance, attrs, attribute_guidance, precision)
+    predict = Guided(model, masks, guidance, attrs, attribute_guidance, precision, instances)
     scheduler.set_timesteps(steps, device=dev)
     step_kw = step_kwargs(scheduler, gens)
     x = randn_tensor((b, 3, h, w), generator=gens, device=dev) * scheduler.init_noise_sigma

@@ -45,7 +45,7 @@ from ..trainer import fused_adamw, is_rank_zero, make_trainer, resolve_accelerat
 from .diffusion import Guided, drop_attributes
 from .module import EMA, DiffusionModule, config_diff, load_checkpoint, read_checkpoint
 from .training import beside, check_resume, is_run_folder, move_aside, run_paths
-from .unet import one_hot
+from .condition import condition
 
 # Settings a student may change from its teacher's: how it is distilled and run (never the network or data).
 STUDENT_KEYS = tuple(k for k in RUN_ONLY_KEYS if k not in ("profile", "cache")) + ("batch_size", "grad_clip")
@@ -112,10 +112,11 @@ class Distiller(DiffusionModule):
         t = self.grid[torch.randint(0, len(self.grid), (b,), device=dev)]
         s = (t - self.skip).clamp(min=0)
         x_t = self.noise.add_noise(images, torch.randn_like(images), t)
-        cond = one_hot(masks, self.cfg["num_classes"])
+        cond = condition(self.model, masks, batch.get("instances"))
         student = self.boundary(t, x_t, self.model(x_t, t, cond, attrs=attrs, guidance=w).float())
         with torch.no_grad():
-            teacher = Guided(self._teacher.module, masks, w, attrs, precision=self.cfg["precision"])(x_t, t)  # guided v (or epsilon), per-image w
+            teacher = Guided(self._teacher.module, masks, w, attrs, precision=self.cfg["precision"],
+                             instances=batch.get("instances"))(x_t, t)  # guided v (or epsilon), per-image w
             x0 = self.x0(teacher, x_t, t)
             a_t, a_s = self.abar[t][:, None, None, None], self.abar[s][:, None, None, None]
             eps = (x_t - a_t.sqrt() * x0) / (1 - a_t).sqrt()

@@ -13,8 +13,9 @@ from torchvision.io import write_png
 from ..attributes import requested
 from ..config import check_device, check_setting
 from ..data.formats import read_mask_folder
+from ..data.instances import encode_instances, read_instance_folder
 from ..errors import DataError
-from ..files import atomic_dir, check_output
+from ..files import atomic_dir, check_output, write_bytes
 from .module import load_checkpoint
 
 
@@ -22,8 +23,14 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
                     steps: int | None = None, guidance: float | None = None, per_mask: int = 1, seed: int = 0,
                     batch_size: int = 64, resize: bool = False, device: str | None = None, overwrite: bool = False,
                     progress: bool = True, attribute_guidance: float | None = None,
-                    precision: str | None = None, **conditions: str | None) -> pd.DataFrame:
+                    precision: str | None = None, instances: str | Path | None = None,
+                    **conditions: str | None) -> pd.DataFrame:
     """Generate ``per_mask`` images for every mask PNG in ``masks``; write PNGs and ``manifest.csv`` to ``out``.
+
+    ``instances``: a folder with the instance map of every mask (BDD100K bitmasks or Cityscapes
+    instanceIds, named like the masks): a model trained with ``instance_edges`` is conditioned on
+    them, and each image's map is written to ``out/instances/`` in the same encoding (the label of an
+    instance or panoptic training pair).
 
     ``conditions``: ``time``, ``weather``, ``scene`` for every image (a model trained with
     attributes; None: unconditional), recorded in the manifest. Sampler, steps and guidance
@@ -33,7 +40,7 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
     """
     per_mask, seed = check_setting("per_mask", per_mask), check_setting("seed", seed)
     requested(1, **conditions)  # unknown attributes or values: an error before any work
-    check_output(out, overwrite=overwrite, inputs=[checkpoint, masks])
+    check_output(out, overwrite=overwrite, inputs=[checkpoint, masks, *([] if instances is None else [instances])])
     device = check_device(device, "--device")
     model = load_checkpoint(checkpoint, device=device, precision=precision)
     sampler, steps, guidance = (model.cfg[k] if v is None else check_setting(k, v)
@@ -43,19 +50,32 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
         raise DataError(f"{masks}: masks are {ids.shape[1]}x{ids.shape[2]} but {checkpoint} was trained on "
                         f"{model.frame[0]}x{model.frame[1]} (height x width); pass --resize to crop them to its "
                         "aspect (centred) and resize them")
+    maps, encoding = None, None
+    if instances is not None:  # each map checked against its mask as read, then cropped like it
+        from ..data.formats import center_crop_resize, read_mask
+
+        _, maps, encoding = read_instance_folder(instances, files, read_mask)
+        maps = np.stack([center_crop_resize(None, m.astype(np.int32), model.size)[1] if resize else m for m in maps])
     reps = torch.from_numpy(ids).repeat_interleave(per_mask, dim=0)
     seeds = [seed + j for j in range(len(reps))]
     rows = []
-    with atomic_dir(out, overwrite=overwrite, inputs=[checkpoint, masks]) as tmp:
+    inputs = [checkpoint, masks, *([] if instances is None else [instances])]
+    with atomic_dir(out, overwrite=overwrite, inputs=inputs) as tmp:
         images = model.generate(reps, sampler=sampler, steps=steps, guidance=guidance, seed=seeds,
                                 batch_size=batch_size, progress=progress, attribute_guidance=attribute_guidance,
+                                instances=None if maps is None else np.repeat(maps.astype(np.int32), per_mask, axis=0),
                                 **conditions)
+        if maps is not None:
+            (tmp / "instances").mkdir()
         for j, image in enumerate(images):
             f = files[j // per_mask]
             name = f"{f.stem}_{j % per_mask:02d}.png"
             write_png(image, str(tmp / name))
+            if maps is not None:
+                write_bytes(tmp / "instances" / name, encode_instances(maps[j // per_mask], ids[j // per_mask], encoding))
             rows.append({"image": name, "mask": str(f), "seed": seeds[j], "sampler": sampler, "steps": steps,
                          "guidance": guidance, **{k: v or "" for k, v in conditions.items()},
+                         **({} if maps is None else {"instances": f"instances/{name}", "encoding": encoding}),
                          "checkpoint": str(checkpoint)})
         manifest = pd.DataFrame(rows)
         manifest.to_csv(tmp / "manifest.csv", index=False)

@@ -36,7 +36,8 @@ def check_inpaint_inputs(init: torch.Tensor, keep: torch.Tensor, masks: torch.Te
 def inpaint(model: torch.nn.Module, masks: torch.Tensor, init: torch.Tensor, keep: torch.Tensor, scheduler, *,
             steps: int, guidance: float, seeds: Sequence[int], resample: int = 0, jump_length: int = 10,
             schedule: dict | None = None, attrs: torch.Tensor | None = None,
-            attribute_guidance: float | None = None, precision: str = "auto") -> torch.Tensor:
+            attribute_guidance: float | None = None, precision: str = "auto",
+            instances: torch.Tensor | None = None) -> torch.Tensor:
     """Regenerate the pixels where ``keep`` is False; return uint8 (B, 3, H, W) equal to ``init`` where it is True.
 
     ``scheduler`` is the sampler for ``resample == 0``; with resampling jumps a
@@ -48,7 +49,7 @@ def inpaint(model: torch.nn.Module, masks: torch.Tensor, init: torch.Tensor, kee
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
     x0 = init.float() / 127.5 - 1  # (B, 3, H, W) in [-1, 1]
     known = keep[:, None].float()
-    predict = Guided(model, masks, guidance, attrs, attribute_guidance, precision)
+    predict = Guided(model, masks, guidance, attrs, attribute_guidance, precision, instances)
     if resample > 0:
         x = _repaint_jumps(predict, x0, known, gens, steps, resample, jump_length, schedule or {})
     else:

@@ -27,6 +27,7 @@ from ..tensors import as_tensor, to_numpy
 from ..trainer import NormClipping, fused_adamw
 from .diffusion import SAMPLERS, diffusion_loss, make_scheduler, sample
 from .inpaint import inpaint
+from .condition import check_instance_batch
 from .unet import CondUNet, check_masks
 
 
@@ -82,7 +83,7 @@ class DiffusionModule(NormClipping, pl.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = diffusion_loss(self.model, to_model_range(batch["image"]), batch["mask"], self.noise,
                               p_uncond=self.cfg["p_uncond"], attrs=batch.get("attributes"),
-                              p_uncond_attr=self.cfg["p_uncond_attr"])
+                              p_uncond_attr=self.cfg["p_uncond_attr"], instances=batch.get("instances"))
         self.watch(loss, batch_size=batch["image"].shape[0])
         return loss
 
@@ -113,7 +114,8 @@ class DiffusionModule(NormClipping, pl.LightningModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         gen = torch.Generator(self.device).manual_seed(batch_idx)  # the same noise and t every validation
         loss = diffusion_loss(self.model, to_model_range(batch["image"]), batch["mask"], self.noise,
-                              p_uncond=0.0, generator=gen, attrs=batch.get("attributes"), p_uncond_attr=0.0)
+                              p_uncond=0.0, generator=gen, attrs=batch.get("attributes"), p_uncond_attr=0.0,
+                              instances=batch.get("instances"))
         self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["image"].shape[0])
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -134,8 +136,13 @@ class DiffusionModule(NormClipping, pl.LightningModule):
                  keep: np.ndarray | torch.Tensor | None = None, resample: int = 0, progress: bool = False,
                  time: str | Sequence[str] | None = None, weather: str | Sequence[str] | None = None,
                  scene: str | Sequence[str] | None = None, attribute_guidance: float | None = None,
-                 attrs: np.ndarray | torch.Tensor | None = None, precision: str | None = None) -> torch.Tensor:
+                 attrs: np.ndarray | torch.Tensor | None = None, precision: str | None = None,
+                 instances: np.ndarray | torch.Tensor | None = None) -> torch.Tensor:
         """Generate one uint8 image (N, 3, H, W) per mask (N, H, W) of train ids (255 = ignore).
+
+        ``instances`` (N, H, W) are the masks' instance ids (0 = none) for a model trained with
+        ``instance_edges``: two adjacent objects of one class stay two. Without them its boundary map
+        holds the class boundaries alone; a model without the setting ignores them.
 
         ``time``, ``weather``, ``scene`` (models trained with attributes): a value for every mask
         or one per mask (:data:`semsegdiff.attributes.ATTRIBUTES`); absent (None) leaves the image
@@ -157,6 +164,8 @@ class DiffusionModule(NormClipping, pl.LightningModule):
         """
         masks = as_tensor(masks)
         check_masks(masks, self.cfg["num_classes"], self.size)
+        if instances is not None:
+            instances = check_instance_batch(as_tensor(instances), masks)
         seeds = seed_list(seed, len(masks))
         joint = self.is_student and attribute_guidance is None  # a student's one scale
         sampler, steps, guidance, attribute_guidance = (
@@ -216,18 +225,24 @@ class DiffusionModule(NormClipping, pl.LightningModule):
                                        keep[s:s + batch_size], scheduler, steps=steps, guidance=guidance,
                                        seeds=seeds[s:s + batch_size], resample=resample,
                                        schedule={k: self.cfg[k] for k in SCHEDULE_KEYS}, attrs=attrs[s:s + batch_size],
-                                       attribute_guidance=attribute_guidance, precision=precision), []
+                                       attribute_guidance=attribute_guidance, precision=precision,
+                                       instances=part(instances, s, batch_size)), []
             else:
                 images, snap = sample(self.model, masks[s:s + batch_size], scheduler, steps=steps, guidance=guidance,
                                       seeds=seeds[s:s + batch_size], intermediates=intermediates,
                                       attrs=attrs[s:s + batch_size], attribute_guidance=attribute_guidance,
-                                      precision=precision)
+                                      precision=precision, instances=part(instances, s, batch_size))
             out.append(images)
             if intermediates:
                 snaps.append(torch.stack(snap, dim=1))
         self.train(was_training)
         images = torch.cat(out)
         return (images, torch.cat(snaps)) if intermediates else images
+
+
+def part(x: torch.Tensor | None, start: int, n: int) -> torch.Tensor | None:
+    """Rows start..start+n of x (None stays None)."""
+    return None if x is None else x[start:start + n]
 
 
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed's range (non-negative)

@@ -61,7 +61,8 @@ class Previews(Callback):
         n = min(self.n, batch["mask"].shape[0])
         masks, real = batch["mask"][:n].cpu(), batch["image"][:n].cpu()
         attrs = batch["attributes"][:n].cpu() if module.cfg["attributes"] and "attributes" in batch else None
-        images = module.generate(masks, seed=0, attrs=attrs)  # the real scenes' time and weather, when known
+        instances = batch["instances"][:n].cpu() if "instances" in batch else None
+        images = module.generate(masks, seed=0, attrs=attrs, instances=instances)  # the real scenes' conditions
         name = self.folder / f"epoch{trainer.current_epoch + 1:04d}-step{trainer.global_step:06d}"
         preview_grid(masks, images, name.with_suffix(".png"), real=real)
         with atomic_path(name.with_suffix(".npz")) as tmp, open(tmp, "wb") as f:  # the arrays, for figures
@@ -113,6 +114,9 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
     warning = cpu_warning(cfg, n_train, max_steps=max_steps or -1) if device == "cpu" else None
     if warning and is_rank_zero():
         print(warning, flush=True)
+    if cfg.get("instance_edges") and not prepared.has_instances and is_rank_zero():
+        print(f"instance_edges: {prepared.root} holds no instance ids (its {prepared.meta.get('source_format')} "
+              "layout has no instance maps): the edge channel holds class boundaries only", flush=True)
     with hold(claim(out, "training run", legacy=is_run_folder), "semsegdiff train"):
         # everything checked: now the run folder may change (one process at a time)
         return _fit(cfg, out, prepared, ckpt_path=ckpt_path, resume_step=resume_step, accelerator=accelerator,
@@ -144,16 +148,18 @@ def _fit(cfg: dict[str, Any], out: Path, prepared, *, ckpt_path: Path | None, re
 
 
 def ensure_trained(cfg: dict[str, Any], *, root: str | Path = ".", retrain: bool = False, max_steps: int = -1,
-                   progress: bool = True) -> Path:
+                   progress: bool = True, name: str | None = None) -> Path:
     """``runs/<profile>/diffusion.ckpt`` trained with ``cfg``: reused when it was, trained (again) otherwise.
 
-    The one way the notebooks get their model, so each of them also runs alone.
+    The one way the notebooks get their model, so each of them also runs alone. ``name`` (default: the
+    profile) names the run folder: a variant of the profile's model (``quick-instance_edges-true``) keeps its own.
     """
-    path = run_paths(Path(root) / "runs" / cfg["profile"])["checkpoint"]
+    folder = name or cfg["profile"]
+    path = run_paths(Path(root) / "runs" / folder)["checkpoint"]
     if not retrain and matches(path, cfg):
         print(f"reusing {path} (trained with these settings; retrain=True to train again)", flush=True)
         return path
-    return train(cfg, out=Path("runs") / cfg["profile"], root=root, max_steps=max_steps, progress=progress)
+    return train(cfg, out=Path("runs") / folder, root=root, max_steps=max_steps, progress=progress)
 
 
 # What a resumed training run must share with its checkpoint besides the shapes (check_compatible): the data and

@@ -180,18 +180,20 @@ class CondUNet(nn.Module):
         guidance_input: also take the guidance scale ``w`` (B,) and embed it into the time embedding.
         scale_shift: the embedding scales and shifts each block's second normalisation (AdaGN) instead of
             being added to its features.
+        instance_edges: ``cond`` has one more channel, the instance-boundary map (:mod:`.condition`).
     """
 
     def __init__(self, *, num_classes: int = 19, in_channels: int = 3, channels: int = 64,
                  channel_mult: tuple[int, ...] = (1, 2, 2), num_res_blocks: int = 1, attn_levels: int = 1,
                  emb_dim: int | None = None, injection: str = "input_add", mask_hidden: int = 64,
                  dropout: float = 0.0, attributes: bool = False, guidance_input: bool = False,
-                 scale_shift: bool = False):
+                 scale_shift: bool = False, instance_edges: bool = False):
         super().__init__()
         if injection not in INJECTIONS:
             raise SettingError(f"injection (--injection): unknown injection {injection!r}; choose one of "
                                f"{', '.join(INJECTIONS)}")
-        self.num_classes, self.injection = num_classes, injection
+        self.num_classes, self.injection, self.instance_edges = num_classes, injection, instance_edges
+        self.cond_channels = cond_channels = num_classes + int(instance_edges)  # one-hot [+ instance boundaries]
         self.downsamplings = len(channel_mult) - 1
         emb_dim = emb_dim or 4 * channels
         self.time_proj = Timesteps(channels, flip_sin_to_cos=True, downscale_freq_shift=0)  # sinusoidal t
@@ -205,9 +207,9 @@ class CondUNet(nn.Module):
             nn.init.zeros_(self.guidance_emb.linear_2.weight)
             nn.init.zeros_(self.guidance_emb.linear_2.bias)
         self.stem = nn.Conv2d(in_channels, channels, 3, padding=1)
-        self.mask_in = MaskEncoder(num_classes, channels, mask_hidden) if injection == "input_add" else None
+        self.mask_in = MaskEncoder(cond_channels, channels, mask_hidden) if injection == "input_add" else None
         spade = mask_hidden if injection == "spade" else None
-        self.mask_feats = (nn.Sequential(nn.Conv2d(num_classes, mask_hidden, 3, padding=1, bias=False), nn.SiLU())
+        self.mask_feats = (nn.Sequential(nn.Conv2d(cond_channels, mask_hidden, 3, padding=1, bias=False), nn.SiLU())
                            if spade else None)
         widths = [channels * m for m in channel_mult]
         n = len(widths)
@@ -241,7 +243,7 @@ class CondUNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor,
                 attrs: torch.Tensor | None = None, guidance: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, 3, H, W), t (B,) timesteps, cond (B, C, H, W) one-hot (all-zero = unconditional),
+        """x (B, 3, H, W), t (B,) timesteps, cond (B, C, H, W) one-hot [+ edge channel] (all-zero = unconditional),
         attrs (B, 3) attribute codes (0 = unknown/dropped; None: all unknown), guidance (B,) scales
         (a model with ``guidance_input``)."""
         if x.shape[-1] % 2 ** self.downsamplings or x.shape[-2] % 2 ** self.downsamplings:

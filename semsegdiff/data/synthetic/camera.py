@@ -76,6 +76,8 @@ class Canvas:
         self.mask = np.full((height, width), SKY, np.uint8)
         self.inv_depth = np.zeros((height, width), np.float32)  # 0 = infinitely far
         self.glow = np.zeros((height, width), np.float32)  # 1 = emissive, exempt from night darkening
+        self.objects = np.zeros((height, width), np.uint16)  # which upright object painted each pixel (0: none)
+        self.object = 0  # the object being drawn (layers.draw_scene numbers them 1, 2, ...)
         self.noise = pixel_noise  # per-pixel standard normal texture
         self.low_noise = low_noise  # smooth large-scale texture
 
@@ -153,6 +155,7 @@ def draw_patch(canvas: Canvas, a: tuple, b: tuple, y_low: float, y_high: float, 
     canvas.image[zone] = np.where(draw[..., None], rgb, canvas.image[zone])
     canvas.inv_depth[zone] = np.where(draw, inv_depth, canvas.inv_depth[zone])
     canvas.glow[zone] = np.where(draw, 0.0 if glow is None else glow, canvas.glow[zone])
+    canvas.objects[zone] = np.where(draw, canvas.object, canvas.objects[zone])
 
 
 def draw_billboard(canvas: Canvas, x: float, inv_z: float, half_width: float, y_low: float, y_high: float,

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ...labels import IGNORE
+from ...labels import IGNORE, THINGS
+from ..instances import compact
 from .camera import Canvas, fractional_part, paint, saturate, smooth_noise
 from .environment import Environment
 from .objects import draw_object
@@ -15,18 +16,27 @@ from .plan import Finish, Hood, Scene
 from .tables import BUILDING, LAMP_RGB, MARK_RGB, OVERCAST_RGB, ROAD, SIDEWALK, SKY_RGB, VEGETATION
 
 
-def draw_scene(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
-    """Render a planned scene: image uint8 (H, W, 3) RGB and mask uint8 (H, W) of train ids."""
+def draw_scene(scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Render a planned scene: image uint8 (H, W, 3) RGB, mask uint8 (H, W) of train ids and instance ids uint16
+    (H, W): each object's pixels of a thing class (a cyclist: its rider and its bicycle) one instance, 0 elsewhere."""
     env, (h, w) = scene.env, scene.pixel_noise.shape
     canvas = Canvas(h, w, env.camera, scene.pixel_noise, smooth_noise(scene.low_lattice, h, w))
     draw_sky(canvas, scene)
     draw_ground(canvas, env)
     draw_far_band(canvas, scene)
-    for placed in sorted(scene.objects, key=lambda placed: placed.inv_depth):
+    for k, placed in enumerate(sorted(scene.objects, key=lambda placed: placed.inv_depth), start=1):
+        canvas.object = k
         draw_object(canvas, placed)
+    canvas.object = 0
     if scene.hood is not None:
         draw_hood(canvas, scene.hood)
-    return finish_image(canvas, env, scene.finish), canvas.mask
+    return finish_image(canvas, env, scene.finish), canvas.mask, instances_of(canvas.objects, canvas.mask)
+
+
+def instances_of(objects: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Instance ids (uint16, 1..K in drawing order) of the thing-class pixels of each object, 0 elsewhere."""
+    key = np.where(np.isin(mask, THINGS) & (objects > 0), objects.astype(np.int64) * 256 + mask, 0)
+    return compact(key)
 
 
 def sky_colours(env: Environment) -> tuple:
