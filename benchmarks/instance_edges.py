@@ -132,13 +132,12 @@ def main() -> None:
 
 
 def figure(masks, ids, real, examples: dict, sep: np.ndarray, path: Path, n: int = 6) -> None:
-    """The val masks with the most pixels where objects of one class meet: mask, edges, both models, real."""
+    """The val masks with the most pixels where objects of one class meet: mask, instances, both models, real."""
     pick = np.argsort(-sep.reshape(len(sep), -1).sum(1), kind="stable")[:n]
-    edges = edge_targets(masks[pick], ids[pick]) * 255
     fig = figures.plot_image_rows({
-        "mask": masks[pick], "instance edges (condition)": np.repeat(edges[..., None], 3, axis=-1),
+        "mask": masks[pick], "instances": figures.instance_colors(ids[pick], masks[pick]),
         "mask only": examples[False][pick].permute(0, 2, 3, 1).cpu().numpy(),
-        "with instance edges": examples[True][pick].permute(0, 2, 3, 1).cpu().numpy(), "real": real[pick]})
+        "+ instance edges": examples[True][pick].permute(0, 2, 3, 1).cpu().numpy(), "real": real[pick]})
     figures.save(fig, path.stem, path.parent)
 
 

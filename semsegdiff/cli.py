@@ -52,7 +52,15 @@ def _prepare(a: argparse.Namespace) -> None:
     kept = ", ".join(f"{k} {v['kept']:.0%}" for k, v in meta["splits"].items())
     print(f"prepared {meta['source_format']} dataset {a.src} at {h}x{w} (height x width) -> {out} ({counts}); "
           f"the crop kept {kept} of each frame")
+    _print_instances(meta)
     _print_sources(meta["attribute_sources"], meta["splits"].values())
+
+
+def _print_instances(meta: dict) -> None:
+    from .data.instances import describe
+
+    print(describe(meta.get("instances"), meta["source_format"],
+                   {k: v["instances_per_image"] for k, v in meta["splits"].items() if "instances_per_image" in v}))
 
 
 def _print_sources(sources: list[dict], splits: Iterable[dict]) -> None:
@@ -79,11 +87,13 @@ def _print_attributes(stats_by_split: dict[str, dict]) -> None:
 def _info(a: argparse.Namespace) -> None:
     from .attributes import counts
     from .data import distribution_table, is_prepared, open_dataset, open_prepared, read_attributes
+    from .data.instances import describe
 
     if is_prepared(a.path):
         prepared = open_prepared(a.path)
         meta, (h, w) = prepared.meta, prepared.frame
         print(f"prepared cache of a {meta['source_format']} dataset ({meta['source']}), {h}x{w} (height x width)")
+        _print_instances(meta)
         table = distribution_table(meta["splits"])
         cols = ["pixel_share", "image_share"]
         print(table.pivot(index="class", columns="split", values=cols).loc[list(dict.fromkeys(table["class"]))]
@@ -98,6 +108,7 @@ def _info(a: argparse.Namespace) -> None:
         print(f"{dataset.format} dataset at {dataset.root}")
         for split, samples in dataset.splits.items():
             print(f"  {split}: {len(samples)} pairs")
+        print(describe(dataset.instances, dataset.format))
         attributes = read_attributes(dataset)
         splits = {k: {"images": len(v), "attributes": counts(attributes.codes(v)),
                       "attributes_missing": attributes.missing(v)} for k, v in dataset.splits.items()}

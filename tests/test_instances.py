@@ -304,3 +304,26 @@ def test_the_enrichment_study_gives_an_edge_model_the_instances_of_its_masks(edg
     keys = [json.loads((tmp_path / name / "gen-g0-n4" / "manifest.json").read_text())["key"]["content"]
             for name in ("apart", "merged")]
     assert keys[0] != keys[1]  # generated with their ids: another set than without them
+
+
+def test_prepare_and_info_say_which_instances_a_dataset_has(tmp_path, capsys):
+    from conftest import FIXTURE
+
+    assert main(["prepare", str(hand_made(tmp_path, "cityscapes")), str(tmp_path / "c"), "--size", "16"]) == 0
+    assert "instances: Cityscapes instanceIds, objects per image train 3.0" in capsys.readouterr().out
+    assert main(["info", str(FIXTURE)]) == 0  # the reference layout
+    assert "instances: none (this reference layout has no instance maps" in capsys.readouterr().out
+
+
+def test_an_instance_picture_gives_touching_objects_their_own_colours():
+    from semsegdiff.figures import instance_colors
+
+    mask = np.zeros((1, 4, 6), np.uint8)
+    mask[0, 1:3, 1:5] = CAR
+    ids = np.zeros((1, 4, 6), np.uint16)
+    ids[0, 1:3, 1:3], ids[0, 1:3, 3:5] = 1, 2
+    rgb = instance_colors(ids, mask)
+    assert rgb.shape == (1, 4, 6, 3) and rgb.dtype == np.uint8
+    assert not np.array_equal(rgb[0, 1, 1], rgb[0, 1, 3])  # two cars, two colours
+    road = rgb[0, 0, 0].astype(int)
+    assert road.max() - road.min() < 40  # what is no instance is faded to grey

@@ -34,6 +34,16 @@ for _label_id, _train_id in CITYSCAPES_ID_TO_TRAIN_ID.items():
     TRAIN_TO_LABEL_ID[_train_id] = _label_id
 
 
+def describe(encoding: str | None, layout: str, per_image: dict[str, float] | None = None) -> str:
+    """One line on a dataset's instance maps: their encoding and objects per image per split, or that it has none."""
+    if not encoding:
+        return (f"instances: none (this {layout} layout has no instance maps; a model with instance_edges sees "
+                "its class boundaries only)")
+    name = {"bdd100k": "BDD100K bitmasks", "cityscapes": "Cityscapes instanceIds"}[encoding]
+    return f"instances: {name}" + (", objects per image " + ", ".join(f"{k} {v:.1f}" for k, v in per_image.items())
+                                   if per_image else " beside every mask")
+
+
 def _pixels(path: Path) -> np.ndarray:
     """The decoded pixels of a PNG at their own depth (8 or 16 bits, 1-4 channels)."""
     from PIL import Image

@@ -114,6 +114,8 @@ def prepare(src: str | Path, out: str | Path, *, size: Size = 128, val_fraction:
             if instances is not None:
                 np.save(tmp / f"{split}_instances.npy", instances)
             meta["splits"][split] = {"names": [s.name for s in samples], "kept": round(float(kept.mean()), 4),
+                                     **({} if instances is None else {"instances_per_image": round(float(np.mean(
+                                         [len(np.unique(ids)) - 1 for ids in instances])), 3)}),
                                      **class_stats(masks),
                                      "attributes": counts(codes), "attributes_missing": attributes.missing(samples)}
         if not meta["splits"]:
