@@ -67,7 +67,10 @@ def _expected(path: Path) -> str:
 
 def detect_encoding(path: str | Path) -> str:
     """The encoding of an instance PNG by its pixels: 8-bit RGBA is a BDD100K bitmask, 16-bit grey Cityscapes'."""
-    raw = _pixels(Path(path))
+    return _encoding_of(_pixels(Path(path)), Path(path))
+
+
+def _encoding_of(raw: np.ndarray, path: Path) -> str:
     if raw.ndim == 3 and raw.shape[-1] == 4 and raw.dtype == np.uint8:
         return "bdd100k"
     if raw.ndim == 2 and raw.dtype in (np.uint16, np.int32, np.uint32):
@@ -90,21 +93,25 @@ def read_instance_folder(folder: str | Path, mask_files: list[Path], masks_read)
     if missing:
         raise DataError(f"{folder}: no instance map for {len(missing)} of the {len(mask_files)} masks: "
                         f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
-    files = [found[key(f)] for f in mask_files]
-    encoding = detect_encoding(files[0])
-    maps = []
+    files, maps, encoding = [found[key(f)] for f in mask_files], [], None
     for f, m in zip(files, mask_files):
-        if detect_encoding(f) != encoding:
-            raise DataError(f"{f}: is a {detect_encoding(f)} instance map but {files[0].name} is {encoding}; use one "
-                            "encoding per folder")
-        maps.append(read_instances(f, masks_read(m), encoding))
+        raw = _pixels(f)  # decoded once: its encoding and its ids
+        kind = _encoding_of(raw, f)
+        encoding = encoding or kind
+        if kind != encoding:
+            raise DataError(f"{f}: is a {kind} instance map but {files[0].name} is {encoding}; use one encoding per "
+                            "folder")
+        maps.append(_ids(raw, f, masks_read(m), encoding))
     return files, maps, encoding
 
 
 def read_instances(path: str | Path, mask: np.ndarray, encoding: str) -> np.ndarray:
     """Read the instance map of ``mask`` from ``path`` in ``encoding`` (:data:`ENCODINGS`); ids made 1..K."""
-    path = Path(path)
-    raw = _pixels(path)
+    return _ids(_pixels(Path(path)), Path(path), mask, encoding)
+
+
+def _ids(raw: np.ndarray, path: Path, mask: np.ndarray, encoding: str) -> np.ndarray:
+    """The checked, compacted instance map of ``mask`` from the decoded pixels ``raw`` of ``path``."""
     if encoding == "bdd100k":
         if raw.ndim != 3 or raw.shape[-1] != 4 or raw.dtype != np.uint8:
             raise DataError(f"{path}: not a BDD100K bitmask: expected an 8-bit RGBA PNG (R category, G attributes, "

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from ..models.condition import instance_edges
 from ..tensors import as_tensor
-from .judge import Segmenter, load_segmenter, train_segmenter
+from .judge import Segmenter, train_segmenter
 
 COUNTS = ("pred_hits", "pred", "true_hits", "true", "sep_hits", "sep")
 
@@ -97,16 +97,12 @@ def paired_difference(a: np.ndarray, b: np.ndarray, n_boot: int = 2000, seed: in
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(a), size=(n_boot, len(a)))
-    deltas = np.array([[summarize(b[i])[k] - summarize(a[i])[k] for k in ("f", "separation_recall")] for i in draws])
-    point = [summarize(b)[k] - summarize(a)[k] for k in ("f", "separation_recall")]
+    def delta(i) -> list[float]:
+        sb, sa = summarize(b[i]), summarize(a[i])
+        return [sb[k] - sa[k] for k in ("f", "separation_recall")]
+
+    deltas = np.array([delta(i) for i in draws])
+    point = delta(slice(None))
     low, high = np.percentile(deltas, [2.5, 97.5], axis=0)
     return {"f_delta": point[0], "f_low": low[0], "f_high": high[0],
             "separation_delta": point[1], "separation_low": low[1], "separation_high": high[1]}
-
-
-def boundary_scores(judge_path: str | Path, images: np.ndarray | torch.Tensor, masks: np.ndarray,
-                    instances: np.ndarray, *, device: str = "cpu", tolerance: int = 1) -> np.ndarray:
-    """Per-image counts (N, 6) of generated (or real) ``images`` against the edges of their masks and instance ids."""
-    judge = load_segmenter(judge_path, device)
-    return boundary_counts(predict_edges(judge, images), edge_targets(masks, instances), separations(masks, instances),
-                           tolerance)
