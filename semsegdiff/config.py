@@ -1,8 +1,7 @@
 """Run profiles, the groups and rules of their settings, and the runtime every run prints first.
 
-Three profiles, one code path: ``quick`` (CPU, small synthetic images, minutes; what CI and
-``make run`` use), ``gpu`` (one GPU, minutes: the paper-size U-Net on the embedded scenes at
-128 px) and ``paper`` (GPU, 128x128 BDD100K, the reference's settings). Every
+One code path, three profiles: ``quick`` (CPU, minutes: CI and ``make run``), ``gpu`` (one GPU, minutes: the
+paper-size U-Net on the embedded scenes at 128 px), ``paper`` (GPU, 128x128 BDD100K, the reference's settings). Every
 setting is a ``semsegdiff train`` flag and a notebook override; :func:`check_setting`
 converts a value to the type of its quick default and checks its range, so ``5e-4`` from a
 command line or a YAML notebook parameter is the number 0.0005, and ``--steps 0`` is an error.
@@ -79,6 +78,7 @@ QUICK: dict[str, Any] = {
     "channels_last": False,  # channels-last memory format for the U-Net's convolutions (faster on recent GPUs)
     "compile": False,  # torch.compile the U-Net (nn.Module.compile; compiles once, pays off on long GPU runs)
     "precision": "auto",  # auto: bf16 mixed on CUDA and on CPUs with native bf16, else fp32; 32; bf16-mixed
+    "allow_slow": False,  # start a CPU run estimated at over an hour (refused otherwise, before any work)
     # sampling
     "sampler": "dpmsolver++",  # see CHOICES["sampler"]
     "steps": 10,  # notebook 04: DPM-Solver++ 10 scores as 20 does here (consistency 0.308 vs 0.302), at half the time
@@ -176,7 +176,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "training": ("p_uncond", "p_uncond_attr", "attribute_balance", "attribute_lr_scale", "epochs", "batch_size", "lr",
                  "weight_decay", "grad_clip", "ema_decay", "ema_start"),
     "run": ("num_workers", "ckpt_every", "preview_every", "n_preview", "log_every", "logger", "devices", "num_nodes",
-            "strategy", "ckpt_minutes", "channels_last", "compile", "precision"),
+            "strategy", "ckpt_minutes", "channels_last", "compile", "precision", "allow_slow"),
     "sampling": ("sampler", "steps", "guidance", "attribute_guidance"),  # defaults of generate(); stored with the model
     "judge": ("judge_arch", "judge_epochs", "judge_batch_size", "judge_lr", "judge_weights"),
     "evaluation": ("eval_masks", "eval_per_mask", "eval_seed", "inception"),

@@ -4,8 +4,9 @@
 - Outputs get the permissions the umask gives (not the 0600/0700 of temporary files).
 - Temporary files and folders left by a killed command (their process is gone) are removed
   the next time something is written next to them.
-- A folder this tool writes carries a marker file listing the files it wrote; ``overwrite``
-  replaces only such a folder, only when it holds nothing else (a user's file is never deleted),
+- A folder this tool writes carries a marker file listing the files it wrote, with their size and hash;
+  ``overwrite`` replaces only such a folder, only when it holds nothing else and none of those files
+  changed since (a user's file, or a user's edit of one of ours, is never deleted),
   and never one that equals, contains or lies inside an input of the same command.
 - A folder that several commands fill over time (an ablation study, a training run) is held by one
   process at a time (:func:`hold`, an OS lock released when the process ends, however it ends;
@@ -157,7 +158,13 @@ def check_output(path: str | os.PathLike, *, overwrite: bool = False, inputs: It
         if not (path / MARKER).is_file():
             raise OutputError(f"{path}: was not written by semsegdiff (no {MARKER} marker file), so {flag} will "
                               "not replace it; delete it yourself or choose another output folder")
-        foreign = foreign_files(path)
+        changed = changed_files(path)
+        foreign = sorted(set(foreign_files(path)) - set(changed))
+        if changed:
+            shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+            raise OutputError(f"{path}: {shown} changed since semsegdiff wrote {'it' if len(changed) == 1 else 'them'} "
+                              f"(edited by hand?), so {flag} will not replace the folder; copy your edits elsewhere "
+                              "or choose another output folder")
         if foreign:
             shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
             raise OutputError(f"{path}: holds files semsegdiff did not write ({shown}), so {flag} will not replace "
@@ -178,18 +185,46 @@ def _files_in(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != MARKER)
 
 
+def digest(path: str | os.PathLike) -> str:
+    """``<size>:<sha256>`` of a file's bytes: what a marker records of each file it lists."""
+    return f"{Path(path).stat().st_size}:{file_fingerprint(path)}"
+
+
+def changed_files(folder: str | os.PathLike, names: Iterable[str] | None = None) -> list[str]:
+    """Files the marker of ``folder`` lists whose bytes are no longer what semsegdiff wrote (a user edited them), of
+    ``names`` or of every listed file; [] for markers older than the digests (they recorded names only)."""
+    folder, info = Path(folder), marker(folder) or {}
+    digests = info.get("digests")
+    if not isinstance(digests, dict):
+        return []
+    changed = []
+    for name in sorted(digests if names is None else set(names) & set(digests)):
+        p = folder / name
+        if not p.is_file():
+            continue
+        recorded = str(digests[name])
+        if not recorded.startswith(f"{p.stat().st_size}:") or digest(p) != recorded:  # the size first: no hashing
+            changed.append(name)
+    return changed
+
+
 def foreign_files(folder: str | os.PathLike) -> list[str]:
-    """Files in a marked folder that its marker does not list (a user's); [] for markers older than the lists."""
+    """Files in a marked folder that are not what its marker lists: files it does not list, and listed files whose
+    bytes changed since (a user's edits); [] for markers older than the lists."""
     info = marker(folder) or {}
     if not isinstance(info.get("files"), list):
         return []
-    return sorted(set(_files_in(Path(folder))) - set(info["files"]))
+    return sorted((set(_files_in(Path(folder))) - set(info["files"])) | set(changed_files(folder)))
 
 
 def mark(folder: Path, **info) -> None:
-    """Write the marker file that says semsegdiff wrote ``folder``: what wrote it, when, and the files it holds."""
+    """Write the marker file that says semsegdiff wrote ``folder``: what wrote it, when, and the files it holds with
+    their size and hash (``--overwrite`` treats a listed file whose bytes changed as the user's)."""
     info = {"written_by": "semsegdiff", "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": socket.gethostname(),
-            "files": _files_in(folder), **info}
+            **info}
+    if "files" not in info:  # a folder written whole; one that commands fill over time (files None) is not hashed:
+        info["files"] = _files_in(folder)  # its parts carry their own markers (a study lists its tables' digests)
+        info["digests"] = {f: digest(folder / f) for f in info["files"]}
     (folder / MARKER).write_text(json.dumps(info, default=str) + "\n")
 
 

@@ -41,7 +41,7 @@ import torch
 from scipy import ndimage
 from torchvision.io import encode_png
 
-from .data.formats import read_mask
+from .data.mask_files import read_mask
 from .errors import DataError, SettingError
 from .files import write_bytes
 from .labels import IGNORE, LABELS, ids_to_colors
@@ -315,12 +315,13 @@ def changed_region(a, b, grow: int = 2) -> np.ndarray:
 
 
 def read(path, colors: dict | None = None) -> np.ndarray:
-    """Read a mask PNG: train ids (grey or palette PNG) or colours ({id: rgb} ``colors``, default as written).
+    """Read a mask PNG: train ids (grey or palette PNG) or colours ({id: rgb} ``colors``, default as written), by the
+    rules of the one mask reader every command uses (:mod:`semsegdiff.data.mask_files`: 1-bit, 16-bit, palette, RGBA).
 
     A file whose bytes are not a PNG (a JPEG, whatever its name) is refused: lossy compression changes ids and blurs
     class edges (decode a drawing saved as JPEG and use :func:`snap`).
     """
-    path, colors = Path(path), colors or {**{label.id: label.color for label in LABELS}, IGNORE: (0, 0, 0)}
+    path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: mask file not found")
     return check_mask(read_mask(path, colors), str(path))

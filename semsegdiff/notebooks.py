@@ -40,7 +40,12 @@ def find_notebooks(notebooks_dir: str | Path = "notebooks", only: list[str] | No
     notebooks_dir = Path(notebooks_dir)
     found = sorted(p for p in notebooks_dir.glob("*.ipynb") if not p.name.startswith("."))
     if not found:
-        raise NotebookError(f"{notebooks_dir}: no notebooks found")
+        ours = Path(__file__).resolve().parent.parent / "notebooks"  # an editable install's repository
+        hint = f"this installation's are in {ours}" if ours != notebooks_dir.resolve() and any(ours.glob("*.ipynb")) \
+            else "run it from the repository's root"
+        where = "does not exist" if not notebooks_dir.exists() else "holds no notebooks (*.ipynb)"
+        raise NotebookError(f"{notebooks_dir.resolve()}: {where}, so there are no notebooks to run; pass --notebooks "
+                            f"with the folder of semsegdiff's notebooks ({hint})")
     if only:
         found = [p for p in found if any(o in p.stem for o in only)]
         if not found:
@@ -81,6 +86,7 @@ def _run(notebooks: list[Path], params: dict[str, Any], declared: dict[Path, set
         target = out / nb.name
         print(f"[{i}/{len(notebooks)}] {nb.name} (profile {profile}) -> {target}", flush=True)
         start = time.perf_counter()
+        keep_edited(target)
         try:
             own = {k: v for k, v in params.items() if k in declared[nb]}
             pm.execute_notebook(str(nb), str(target), parameters=own, kernel_name=kernel,
@@ -92,9 +98,36 @@ def _run(notebooks: list[Path], params: dict[str, Any], declared: dict[Path, set
                 f"(the executed copy with the full traceback is {target})") from None
         except Exception as e:  # kernel missing, bad notebook JSON, ...
             raise NotebookError(f"{nb}: could not be executed: {type(e).__name__}: {e}") from e
+        finally:
+            record(target)
         print(f"[{i}/{len(notebooks)}] {nb.name} done in {time.perf_counter() - start:.0f} s", flush=True)
         written.append(target)
     return written
+
+
+def keep_edited(target: Path) -> None:
+    """An executed copy changed since this runner wrote it (opened and saved in JupyterLab, say) is moved to
+    ``previous/<time>/`` beside it, never overwritten; the runner's own copies are replaced."""
+    from .files import digest, marker
+
+    recorded = ((marker(target.parent) or {}).get("executed") or {}).get(target.name)
+    if recorded and target.is_file() and digest(target) != recorded:
+        dest = target.parent / "previous" / time.strftime("%Y%m%d-%H%M%S")
+        dest.mkdir(parents=True, exist_ok=True)
+        os.replace(target, dest / target.name)
+        print(f"moved {target}, changed since it was run, to {dest} (delete it when you no longer need it)", flush=True)
+
+
+def record(target: Path) -> None:
+    """The digest of an executed copy in its folder's marker, for :func:`keep_edited`."""
+    from .files import digest, mark, marker
+
+    info = marker(target.parent)
+    if info is None or not target.is_file():
+        return
+    executed = {**(info.get("executed") or {}), target.name: digest(target)}
+    mark(target.parent, **{k: v for k, v in info.items() if k not in ("written_by", "time", "host", "executed")},
+         executed=executed)
 
 
 def ran_here(folder: Path) -> bool:

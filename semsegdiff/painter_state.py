@@ -11,6 +11,7 @@ starts the next one, so two cars painted side by side are two instances.
 """
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -42,7 +43,7 @@ class Change:
 class PainterState:
     """The painter's state without any widget: mask, tool, class, brush radius, undo and redo.
 
-    ``mask`` (uint8 train ids, 255 = ignore) is checked like every mask in :mod:`semsegdiff.masks`;
+    ``mask`` (uint8 train ids, 255 = ignore, or a mask file) is checked like every mask in :mod:`semsegdiff.masks`;
     without it a ``size`` (int or (h, w), default 32) mask filled with ``start`` ("road" or "ignore").
     Coordinates are mask ``(row, col)`` with pixel centres at whole numbers; fractions are fine.
     Points outside the mask are clipped (a stroke) or ignored (fill, pick) without warnings. Points that
@@ -57,6 +58,8 @@ class PainterState:
         if mask is None:
             h, w = _size(32 if size is None else size)
             mask = np.full((h, w), shapes.class_of(start), np.uint8)
+        if isinstance(mask, (str, os.PathLike)):  # a mask file: the one mask reader's rules
+            mask = masks.read(mask)
         self._mask = shapes.check_mask(mask).copy()  # never aliases the caller's array
         self._ids = np.zeros(self._mask.shape, np.uint16) if instances is None else \
             instance_edits.check(self._mask, instances)[1].copy()
@@ -181,8 +184,9 @@ class PainterState:
         return self._step(self._redo, self._undo)
 
     def load(self, mask, instances=None) -> Change:
-        """Replace the mask (any size) and its instances (none: all 0), as one undo step."""
-        mask = shapes.check_mask(mask).copy()
+        """Replace the mask (any size; an array, or a mask file read by :func:`masks.read`) and its instances (none:
+        all 0), as one undo step."""
+        mask = masks.read(mask) if isinstance(mask, (str, os.PathLike)) else shapes.check_mask(mask).copy()
         ids = np.zeros(mask.shape, np.uint16) if instances is None else instance_edits.check(mask, instances)[1].copy()
         change = self._commit(mask, always=True, ids=ids)
         self.instance = instance_edits.next_id(ids)

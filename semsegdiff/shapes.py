@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from .data.formats import check_ids
+from .data.mask_files import check_ids
 from .errors import DataError, SettingError
 from .labels import CLASS_NAMES, IGNORE, NUM_CLASSES, class_id
 

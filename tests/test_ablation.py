@@ -215,6 +215,8 @@ def test_the_reference_segmenter_is_trained_once_and_shared(study):
 
 @pytest.mark.slow
 def test_a_study_writes_its_tables_and_reads_back_only_finished_runs(study, tmp_path, capsys):
+    from semsegdiff.files import mark
+
     cfg, ckpt, results = study
     out = ckpt.parent / "ablation"
     assert (out / "runs.csv").is_file() and (out / "table.md").is_file()
@@ -224,8 +226,9 @@ def test_a_study_writes_its_tables_and_reads_back_only_finished_runs(study, tmp_
 
     crashed = runs[0].with_name(f".{runs[0].name}.999999999-x.tmp")  # what a killed run leaves: a temporary folder
     shutil.move(runs[0], crashed)
-    stale = runs[1] / "result.json"  # a result of other settings under this name: not this run's
+    stale = runs[1] / "result.json"  # a result of other settings under this name (as semsegdiff wrote it): not this run's
     stale.write_text(stale.read_text().replace('"layout": 2', '"layout": 1'))
+    mark(runs[1])
     again = run_study(cfg, ckpt, progress=False)
     assert again["miou"].tolist() == pytest.approx(results["miou"].tolist(), abs=1e-6)
     assert (runs[0] / "result.json").is_file() and not crashed.exists()  # trained again; the leftovers removed

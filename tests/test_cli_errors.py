@@ -144,13 +144,13 @@ BAD = [
     (["train", "--out", f"{W}/run", "--data", f"{W}/dataa", *TINY_DATA], 1, "dataa: dataset folder does not exist"),
     (["train", "--out", f"{W}/file.txt", *TINY_DATA], 1, "file.txt: is a file"),
     (["train", "--out", f"{W}/ref/run", "--data", f"{W}/ref", *TINY_DATA], 1, "overlaps the dataset"),
-    (["train", "--out", f"{W}/empty_last", "--resume", *TINY_DATA], 1, "last.ckpt: not a readable checkpoint"),
+    (["train", "--out", f"{W}/empty_last", "--resume", *TINY_DATA], 1, "last.ckpt: not a checkpoint: the file is empty"),
     (["train", "--out", f"{W}/run", "--resume", *TINY_DATA, "--channels", "16"], 1, "channels: checkpoint 8, now 16"),
     # generate
     (["generate", "--checkpoint", f"{W}/missing.ckpt", "--masks", f"{W}/masks", "--out", f"{W}/g"], 1,
      "missing.ckpt: checkpoint file not found"),
     (["generate", "--checkpoint", f"{W}/empty.ckpt", "--masks", f"{W}/masks", "--out", f"{W}/g"], 1,
-     "empty.ckpt: not a readable checkpoint"),
+     "empty.ckpt: not a checkpoint: the file is empty"),
     (["generate", "--checkpoint", f"{W}/edited.ckpt", "--masks", f"{W}/masks", "--out", f"{W}/g"], 1,
      "edited.ckpt: the settings stored in the checkpoint are invalid: channels"),
     (["generate", "--checkpoint", f"{W}/model.ckpt", "--masks", f"{W}/nomasks", "--out", f"{W}/g"], 1,
@@ -182,11 +182,11 @@ BAD = [
       "--edited-mask", f"{W}/masks/m1.png", "--out", f"{W}/e", "--dilate", "-1"], 1, "--dilate"),
     (["evaluate", "--checkpoint", f"{W}/missing.ckpt"], 1, "missing.ckpt: checkpoint file not found"),
     (["evaluate", "--checkpoint", f"{W}/model.ckpt", "--judge", f"{W}/empty.ckpt"], 1,
-     "empty.ckpt: judge checkpoint not found or empty"),
+     "empty.ckpt: not a judge checkpoint: the file is empty"),
     (["evaluate", "--checkpoint", f"{W}/model.ckpt", "--masks", "1"], 1, "--eval-masks"),
     (["ablate", "--checkpoint", f"{W}/model.ckpt", "--ablate-arms", "[real, magic]"], 1, "'magic' is not one of"),
     (["ablate", "--checkpoint", f"{W}/model.ckpt", "--ablate-n", "[0]"], 1, "--ablate-n"),
-    (["ablate", "--checkpoint", f"{W}/empty.ckpt"], 1, "empty.ckpt: not a readable checkpoint"),
+    (["ablate", "--checkpoint", f"{W}/empty.ckpt"], 1, "empty.ckpt: not a checkpoint: the file is empty"),
     (["ablate", "--checkpoint", f"{W}/model.ckpt", "--out", f"{W}/userdir"], 1,
      "userdir: was not written by semsegdiff (no .semsegdiff marker; it holds thesis.tex), so an ablation study"),
     (["ablate", "--checkpoint", f"{W}/model.ckpt", "--out", f"{W}/userdir", "--overwrite"], 1,
@@ -202,7 +202,7 @@ BAD = [
     (["notebooks", "run", "--notebooks", NB, "-p", "size"], 1, "-p expects key=value"),
     (["notebooks", "run", "--notebooks", NB, "--only", "zzz"], 1, "no notebook matches"),
     (["notebooks", "run", "--notebooks", NB, "--out", NB], 1, "inside the notebooks folder"),
-    (["notebooks", "run", "--notebooks", f"{W}/userdir"], 1, "no notebooks found"),
+    (["notebooks", "run", "--notebooks", f"{W}/userdir"], 1, "userdir: holds no notebooks (*.ipynb), so there are no notebooks to run; pass --notebooks"),
 ]
 if not torch.cuda.is_available():
     BAD += [

@@ -233,7 +233,7 @@ def test_judge_and_generator_must_agree(tiny_run, tmp_path):
     small = train(tiny_cfg(tmp_path, n_synthetic=24), out=tmp_path / "run16", progress=False, max_steps=1)  # 16 px
     with pytest.raises(DataError, match="judge was trained on 32px images but .* generates 16px"):
         evaluate_checkpoint(small, judge=path, progress=False)
-    with pytest.raises(CheckpointError, match="nojudge.ckpt: judge checkpoint not found"):
+    with pytest.raises(CheckpointError, match="nojudge.ckpt: judge checkpoint file not found"):
         evaluate_checkpoint(ckpt, judge=tmp_path / "nojudge.ckpt", progress=False)
 
 

@@ -123,7 +123,7 @@ def test_size_mismatch(bdd_dir):
     mask = next((bdd_dir / "labels/sem_seg/masks/val").iterdir())
     write_png(mask, np.zeros((64, 96), np.uint8))
     ds = open_dataset(bdd_dir)
-    with pytest.raises(DataError, match=r"128x128 \(WxH\) but its mask .* is 96x64"):
+    with pytest.raises(DataError, match=r"128x128 \(height x width\) but its mask .* is 64x96"):
         ds.read(ds.splits["val"][0])
 
 

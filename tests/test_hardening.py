@@ -251,13 +251,18 @@ def test_ablate_on_two_devices_from_the_command_line_makes_the_sets_of_one(tmp_p
 
 def test_a_gpu_profile_without_a_gpu_says_how_long_and_how_to_go_on():
     from semsegdiff.config import get_profile
-    from semsegdiff.models.cost import cpu_warning
+    from semsegdiff.errors import SettingError
+    from semsegdiff.models.cost import check_cost
 
-    warning = cpu_warning(get_profile("gpu"), 7000)
-    assert "no CUDA GPU here" in warning and "hours on this CPU" in warning and "--profile quick" in warning
-    assert cpu_warning(get_profile("quick"), 1750) is None
-    capped = cpu_warning(get_profile("gpu"), 7000, max_steps=2)  # --max-steps 2: seconds, not 36 hours
-    assert "2 steps of 128 images" in capped and "hours" not in capped
+    small = {**get_profile("gpu"), "batch_size": 2}  # memory that fits: the time is what is said
+    with pytest.raises(SettingError, match=r"no CUDA GPU here.*hours on this CPU.*--profile quick.*--allow-slow true"):
+        check_cost(small, 7000, device="cpu", precision="bf16-mixed")
+    going = check_cost({**small, "allow_slow": True}, 7000, device="cpu", precision="bf16-mixed")
+    assert "hours on this CPU" in going and "Going on: --allow-slow true was given" in going
+    assert check_cost(get_profile("quick"), 1750, device="cpu", precision="bf16-mixed") is None
+    capped = check_cost(small, 7000, device="cpu", precision="bf16-mixed", max_steps=2)  # seconds, not 36 hours
+    assert "2 steps of 2 images" in capped and "hours" not in capped
+    assert check_cost(get_profile("gpu"), 7000, device="cuda", precision="bf16-mixed") is None
 
 
 def test_distill_steps_beyond_the_grid_are_refused_at_distill_time(tiny_checkpoint, tmp_path, capsys):

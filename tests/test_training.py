@@ -54,8 +54,8 @@ def test_checkpoint_errors(tiny_checkpoint, tmp_path):
         load_checkpoint(truncated)
     unsafe = tmp_path / "unsafe.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"size": 16}, "x": pd.DataFrame()}, unsafe)
-    with pytest.raises(CheckpointError, match="unsafe.ckpt: not a readable checkpoint"):  # weights_only refuses
-        load_checkpoint(unsafe)
+    with pytest.raises(CheckpointError, match="unsafe.ckpt: not a checkpoint semsegdiff can read safely: it holds"):
+        load_checkpoint(unsafe)  # weights_only refuses a DataFrame
     other = tmp_path / "other.ckpt"
     torch.save({"weights": torch.zeros(2)}, other)
     with pytest.raises(CheckpointError, match="not a semsegdiff diffusion checkpoint"):

@@ -11,6 +11,7 @@ at once (``__getitems__``), not item by item.
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +104,7 @@ class SegDataModule(pl.LightningDataModule):
             data, batch_size=self.batch_size, shuffle=train and sampler is None, sampler=sampler,
             drop_last=train and self.drop_last and len(data) > self.batch_size,
             num_workers=self.num_workers, collate_fn=_batch, pin_memory=torch.cuda.is_available(),
-            persistent_workers=self.num_workers > 0,
+            persistent_workers=self.num_workers > 0, worker_init_fn=worker_init if self.num_workers else None,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -114,6 +115,19 @@ class SegDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", False)
+
+
+def worker_init(worker_id: int) -> None:
+    """A DataLoader worker ignores SIGINT, SIGTERM and SIGHUP: the main process ends the run cleanly and shuts its
+    workers down (a worker killed by the signal made torch raise "DataLoader worker ... is killed by signal" in the
+    main process, a traceback instead of "interrupted"). Then Lightning's seeding of the worker where
+    ``seed_everything(workers=True)`` asked for it, as without this function."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    if os.environ.get("PL_SEED_WORKERS") == "1":
+        from lightning_fabric.utilities.seed import pl_worker_init_function
+
+        pl_worker_init_function(worker_id)
 
 
 def balance_weights(codes: np.ndarray, power: float) -> np.ndarray:

@@ -21,7 +21,6 @@ Every problem raises :class:`DataError` naming the file and what is wrong with i
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +32,10 @@ from torchvision.io import ImageReadMode, decode_image
 from ..errors import DataError
 from ..files import atomic_dir
 from ..frame import Size
-from ..labels import IGNORE, LABELS, NUM_CLASSES, class_id, cityscapes_lut, colors_to_ids
 from .attribute_files import CSV_NAME, find_attribute_files, write_attribute_csv
 from .crop import center_crop_resize
 from .instances import encode_instances, read_instances
-from .png import PNG_SIGNATURE, check_png
+from .mask_files import check_ids, read_colormap, read_mask, with_black_ignore  # noqa: F401 - check_ids: old home
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 SPLITS = ("train", "val", "test")
@@ -69,17 +67,21 @@ class Dataset:
         """Read one pair as (image uint8 HxWx3, mask uint8 HxW train ids), checking both."""
         image = read_image(sample.image)
         if self.format == "reference":
-            mask = read_color_mask(sample.mask, self.colors or {})
-        elif self.format == "cityscapes" and sample.mask.name.endswith("_labelIds.png"):
-            mask = cityscapes_lut()[read_gray(sample.mask)]
+            mask = read_mask(sample.mask, self.colors or {})
         else:
-            mask = read_mask(sample.mask)
+            mask = read_mask(sample.mask, label_ids=self.format == "cityscapes" and sample.mask.name.endswith("_labelIds.png"))
         if image.shape[:2] != mask.shape:
             raise DataError(
-                f"{sample.image}: image is {image.shape[1]}x{image.shape[0]} (WxH) but its mask "
-                f"{sample.mask} is {mask.shape[1]}x{mask.shape[0]}{_orientation_hint(sample.image, sample.mask)}"
+                f"{sample.image}: image is {image.shape[0]}x{image.shape[1]} (height x width) but its mask "
+                f"{sample.mask} is {mask.shape[0]}x{mask.shape[1]}{_orientation_hint(sample.image, sample.mask)}"
             )
         return image, mask
+
+    def missing_instances(self) -> list[Sample]:
+        """The pairs without an instance map in a layout that has some ([] when it has none at all, or all)."""
+        if not self.instances:
+            return []
+        return [s for samples in self.splits.values() for s in samples if s.instances is None]
 
     def read_instances(self, sample: Sample, mask: np.ndarray) -> np.ndarray | None:
         """The instance map (uint16 (H, W), 0 = none) of a pair whose mask was read, or None without one."""
@@ -112,30 +114,6 @@ def read_image(path: Path) -> np.ndarray:
     return _decode(Path(path), ImageReadMode.RGB).permute(1, 2, 0).cpu().numpy()
 
 
-def _palette_png(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    """(indices (H, W), palette (K, 3)) of a palette-mode (P) PNG, or None for any other PNG (non-PNG is refused)."""
-    head = check_png(path)
-    if head[:8] != PNG_SIGNATURE or len(head) < 26 or head[25] != 3:  # IHDR colour type 3 = indexed
-        return None
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            indices = np.array(im)
-            palette = np.array(im.getpalette() or [], np.uint8).reshape(-1, 3)
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: cannot decode palette PNG, unreadable or truncated ({e})") from e
-    return indices, palette
-
-
-def read_gray(path: Path) -> np.ndarray:
-    """Decode a single-channel PNG (ids) to a uint8 array (H, W); a palette PNG gives its indices."""
-    palette = _palette_png(Path(path))
-    if palette is not None:
-        return palette[0]
-    return _decode(Path(path), ImageReadMode.GRAY)[0].cpu().numpy()
-
-
 def _orientation(path: Path) -> int:
     """EXIF orientation tag of an image file (1 = as stored, 6/8 = rotated 90 degrees when displayed)."""
     from PIL import Image
@@ -155,115 +133,35 @@ def _orientation_hint(image: Path, mask: Path) -> str:
             "pixels are paired as stored, so rotate one file's pixels to match the other and drop the tag")
 
 
-def check_ids(mask: np.ndarray, path: Path) -> np.ndarray:
-    """Check that a mask holds only train ids 0..C-1 or IGNORE; name the first bad pixel."""
-    bad = (mask >= NUM_CLASSES) & (mask != IGNORE)
-    if bad.any():
-        y, x = np.argwhere(bad)[0]
-        values = np.unique(mask[bad])
-        raise DataError(
-            f"{path}: class id {mask[y, x]} at pixel (x={x}, y={y}) is not a train id "
-            f"(0..{NUM_CLASSES - 1}) or {IGNORE}; {int(bad.sum())} such pixels, ids {values.tolist()}"
-        )
-    return mask
-
-
-def read_color_mask(path: Path, colors: dict[int, tuple[int, int, int]],
-                    rgb: np.ndarray | None = None) -> np.ndarray:
-    """Read an RGB colour mask (or take its decoded ``rgb``) and convert it to train ids; unknown colours are an error."""
-    if rgb is None:
-        check_png(Path(path))
-        rgb = _decode(Path(path), ImageReadMode.RGB).permute(1, 2, 0).cpu().numpy()
-    ids, unknown = colors_to_ids(rgb, colors)
-    if unknown.any():
-        y, x = np.argwhere(unknown)[0]
-        colour = tuple(int(c) for c in rgb[y, x])
-        same = int((unknown & np.all(rgb == rgb[y, x], axis=-1)).sum())
-        n_colours = len(np.unique(rgb[unknown].reshape(-1, 3), axis=0))
-        raise DataError(
-            f"{path}: colour {colour} at pixel (x={x}, y={y}) is not a class colour "
-            f"({same} pixels of that colour; {int(unknown.sum())} pixels in {n_colours} unknown colours)"
-        )
-    return ids
-
-
-def read_mask(path: Path, colors: dict[int, tuple[int, int, int]] | None = None) -> np.ndarray:
-    """Read one mask file: a single-channel PNG of train ids, a palette PNG, or an RGB colour mask.
-
-    A palette (P-mode) PNG's indices are the ids when they are all valid ids; otherwise its
-    colours are read like an RGB mask. Colour masks are decoded with ``colors`` ({train id:
-    RGB}), by default the Cityscapes palette.
-    """
-    path = Path(path)
-    colors = colors or {label.id: label.color for label in LABELS}
-    palette = _palette_png(path)
-    if palette is not None:  # indices are the ids, unless they are not valid ids: then the palette's colours
-        indices, table = palette
-        if ((indices < NUM_CLASSES) | (indices == IGNORE)).all():
-            return indices
-        table = np.concatenate([table, np.zeros((256 - len(table), 3), np.uint8)])
-        return read_color_mask(path, colors, rgb=table[indices])
-    raw = _decode(path, ImageReadMode.UNCHANGED)  # (1|2|3|4, H, W)
-    if raw.shape[0] in (1, 2):  # grey (+ alpha): train ids
-        return check_ids(raw[0].cpu().numpy(), path)
-    rgb = raw[:3].permute(1, 2, 0).cpu().numpy()  # colours: no second decode
-    return read_color_mask(path, colors, rgb=rgb)
-
-
-def read_mask_folder(folder: str | Path, *, size: Size | None = None) -> tuple[list[Path], np.ndarray]:
+def read_mask_folder(folder: str | Path, *, size: Size | None = None,
+                     flag: str = "--resize") -> tuple[list[Path], np.ndarray]:
     """Read every PNG mask in ``folder``: ids, or colours (``colormap.json`` in it or its parent, else the palette).
 
     With ``size`` (a side or a frame), masks are centre-cropped to its aspect and resized (nearest) to it;
-    without it they must all have the same shape. Returns the files and a (N, H, W) uint8 array.
+    without it they must all have the same shape (``flag`` names the option that resizes them).
+    Returns the files and a (N, H, W) uint8 array.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: mask folder not found")
     files = _files(folder, (".png",))
     if not files:
-        raise DataError(f"{folder}: no .png masks in this folder")
+        raise DataError(f"{folder}: no .png masks in this folder (its subfolders are not read); point --masks at the "
+                        "folder that holds them")
     _unique(files, lambda p: p.stem, folder)  # outputs are named after the stems
     cmap = next((d / "colormap.json" for d in (folder, folder.parent) if (d / "colormap.json").is_file()), None)
-    colors = read_colormap(cmap) if cmap else None
+    colors = with_black_ignore(read_colormap(cmap)) if cmap else None
     masks = []
     for f in files:
         m = read_mask(f, colors)
         if size is not None:
             m = center_crop_resize(None, m, size)[1]
         elif masks and m.shape != masks[0].shape:
-            raise DataError(f"{f}: mask is {m.shape[1]}x{m.shape[0]} but {files[0].name} is "
-                            f"{masks[0].shape[1]}x{masks[0].shape[0]}; pass a size to resize them all")
+            raise DataError(f"{f}: mask is {m.shape[0]}x{m.shape[1]} but {files[0].name} is "
+                            f"{masks[0].shape[0]}x{masks[0].shape[1]} (height x width); pass {flag} to crop and "
+                            "resize them all to the model's frame")
         masks.append(m)
     return files, np.stack(masks)
-
-
-def read_colormap(path: Path) -> dict[int, tuple[int, int, int]]:
-    """Parse a reference ``colormap.json`` (class name -> [R, G, B]) into {train id: colour}."""
-    try:
-        raw = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}: malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read colormap ({e})") from e
-    if not isinstance(raw, dict) or not raw:
-        raise DataError(f"{path}: expected a JSON object mapping class names to [R, G, B], got {type(raw).__name__}")
-    colors: dict[int, tuple[int, int, int]] = {}
-    owner: dict[tuple[int, int, int], str] = {}
-    for name, rgb in raw.items():
-        try:
-            cid = class_id(name)
-        except KeyError as e:
-            raise DataError(f"{path}: {e.args[0]}") from None
-        if not (isinstance(rgb, list) and len(rgb) == 3 and all(isinstance(c, int) and 0 <= c <= 255 for c in rgb)):
-            raise DataError(f"{path}: colour of {name!r} must be [R, G, B] with integers 0..255, got {rgb!r}")
-        colour = (rgb[0], rgb[1], rgb[2])
-        if colour in owner:
-            raise DataError(f"{path}: colour {list(colour)} is given to both {owner[colour]!r} and {name!r}")
-        if cid in colors:
-            raise DataError(f"{path}: class {name!r} is listed twice (as an alias or by name)")
-        owner[colour] = name
-        colors[cid] = colour
-    return colors
 
 
 def _pair(images: list[Path], masks: list[Path], image_dir: Path, mask_dir: Path,
@@ -330,20 +228,16 @@ def _bdd100k(root: Path) -> Dataset:
             splits[split] = _pair(_files(image_dir), _files(mask_dir, (".png",)), image_dir, mask_dir)
             found = next((root / d / split for d in BDD_INSTANCE_DIRS if (root / d / split).is_dir()), None)
             if found is not None:
-                splits[split] = _attach(splits[split], _files(found, (".png",)), lambda p: p.stem, found)
+                splits[split] = _attach(splits[split], _files(found, (".png",)), lambda p: p.stem)
                 instances = "bdd100k"
     return Dataset("bdd100k", root, splits, instances=instances)
 
 
-def _attach(samples: list[Sample], files: list[Path], key, folder: Path) -> list[Sample]:
-    """The samples with their instance files (by key); a sample without one is an error listing them."""
+def _attach(samples: list[Sample], files: list[Path], key) -> list[Sample]:
+    """The samples with their instance files (by key); a sample without one keeps none (instance maps are optional
+    data: only a run that needs them refuses a dataset that lacks some, naming them)."""
     by_key = {key(f): f for f in files}
-    missing = [s.mask.name for s in samples if s.name not in by_key]
-    if missing:
-        head = ", ".join(missing[:10]) + (f" (+{len(missing) - 10} more)" if len(missing) > 10 else "")
-        raise DataError(f"{folder}: has instance maps, but none for {len(missing)} of the {len(samples)} masks: "
-                        f"{head}; add them, or move the folder away to use the masks without instances")
-    return [Sample(s.name, s.image, s.mask, by_key[s.name]) for s in samples]
+    return [Sample(s.name, s.image, s.mask, by_key.get(s.name)) for s in samples]
 
 
 def _cityscapes(root: Path) -> Dataset:
@@ -360,7 +254,7 @@ def _cityscapes(root: Path) -> Dataset:
                               mask_key=lambda p: p.name.split("_gtFine_")[0])
         found = _files(mask_dir, (".png",), "*/*_gtFine_instanceIds.png")
         if found:
-            splits[split] = _attach(splits[split], found, lambda p: p.name.split("_gtFine_")[0], mask_dir)
+            splits[split] = _attach(splits[split], found, lambda p: p.name.split("_gtFine_")[0])
             instances = "cityscapes"
     return Dataset("cityscapes", root, splits, instances=instances)
 
@@ -399,7 +293,9 @@ def open_dataset(root: str | Path) -> Dataset:
     root = Path(root)
     dataset = LAYOUTS[detect_format(root)][1](root)
     if not dataset.splits or not len(dataset):
-        raise DataError(f"{root}: no image/mask pairs found in this {dataset.format} layout")
+        where = next(part for part in LAYOUT_HELP.split("), ") if part.startswith(dataset.format))
+        raise DataError(f"{root}: no image/mask pairs found in this {dataset.format} layout (looked for {where}"
+                        f"{')' if not where.endswith(')') else ''}, pairs named alike)")
     dataset.attribute_files = find_attribute_files(root, dataset.format)
     return dataset
 

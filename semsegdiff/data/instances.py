@@ -34,8 +34,16 @@ for _label_id, _train_id in CITYSCAPES_ID_TO_TRAIN_ID.items():
     TRAIN_TO_LABEL_ID[_train_id] = _label_id
 
 
-def describe(encoding: str | None, layout: str, per_image: dict[str, float] | None = None) -> str:
-    """One line on a dataset's instance maps: their encoding and objects per image per split, or that it has none."""
+def describe(encoding: str | None, layout: str, per_image: dict[str, float] | None = None,
+             partial: dict | None = None) -> str:
+    """One line on a dataset's instance maps: their encoding and objects per image per split, that it has none, or
+    (``partial``: encoding, covered, total, missing) for how many masks it has them and which lack one."""
+    if partial:
+        name = {"bdd100k": "BDD100K bitmasks", "cityscapes": "Cityscapes instanceIds"}[partial["encoding"]]
+        shown = ", ".join(Path(m).name for m in partial["missing"][:3])
+        more = f" and {partial['n_missing'] - 3} more" if partial["n_missing"] > 3 else ""
+        return (f"instances: {name} for {partial['covered']} of {partial['total']} masks (none for {shown}{more}); "
+                "not used: runs without instance_edges do not need them, and a run with it needs one for every mask")
     if not encoding:
         return (f"instances: none (this {layout} layout has no instance maps; a model with instance_edges sees "
                 "its class boundaries only)")
@@ -125,8 +133,8 @@ def _ids(raw: np.ndarray, path: Path, mask: np.ndarray, encoding: str) -> np.nda
     else:
         raise DataError(f"{path}: unknown instance encoding {encoding!r}; known: {', '.join(ENCODINGS)}")
     if ids.shape != mask.shape:
-        raise DataError(f"{path}: instance map is {ids.shape[1]}x{ids.shape[0]} (WxH) but its mask is "
-                        f"{mask.shape[1]}x{mask.shape[0]}")
+        raise DataError(f"{path}: instance map is {ids.shape[0]}x{ids.shape[1]} but its mask is "
+                        f"{mask.shape[0]}x{mask.shape[1]} (height x width); a map must be the size of its mask")
     return check_instances(compact(ids), mask, path)
 
 

@@ -70,6 +70,7 @@ def prepare(src: str | Path, out: str | Path, *, size: Size = 128, val_fraction:
     if "train" not in splits or not splits["train"]:
         raise DataError(f"{src}: the {dataset.format} layout has no train split (found: {', '.join(splits) or 'none'})"
                         "; models are trained on train and validated on val")
+    missing = dataset.missing_instances()  # optional data: reported, refused only by a run that needs them
     meta = {
         "format_version": FORMAT_VERSION,
         "semsegdiff_version": __version__,
@@ -84,7 +85,8 @@ def prepare(src: str | Path, out: str | Path, *, size: Size = 128, val_fraction:
         "classes": list(CLASS_NAMES),
         "attributes": list(NAMES),
         "attribute_sources": attributes.sources,
-        "instances": dataset.instances,
+        "instances": None if missing else dataset.instances,  # cached only when every mask has its map
+        **({"instances_partial": partial(dataset, missing)} if missing else {}),
         "splits": {},
     }
     with atomic_dir(out, overwrite=overwrite, inputs=[src]) as tmp:
@@ -94,7 +96,7 @@ def prepare(src: str | Path, out: str | Path, *, size: Size = 128, val_fraction:
             images = np.empty((len(samples), *frame(size), 3), np.uint8)
             masks = np.empty((len(samples), *frame(size)), np.uint8)
             kept = np.empty(len(samples))
-            instances = np.empty((len(samples), *frame(size)), np.uint16) if dataset.instances else None
+            instances = np.empty((len(samples), *frame(size)), np.uint16) if meta["instances"] else None
 
             def load(i: int) -> None:
                 image, mask = dataset.read(samples[i])
@@ -122,6 +124,14 @@ def prepare(src: str | Path, out: str | Path, *, size: Size = 128, val_fraction:
             raise DataError(f"{src}: no image/mask pairs to prepare")
         write_text(tmp / "meta.json", json.dumps(meta, indent=1))
     return Path(out)
+
+
+def partial(dataset: Dataset, missing: list) -> dict:
+    """What meta.json records of instance maps that cover only some masks: their encoding, how many masks have one,
+    and the masks without (the first 50), so that a run needing them names the files."""
+    total = len(dataset)
+    return {"encoding": dataset.instances, "covered": total - len(missing), "total": total,
+            "missing": [str(s.mask) for s in missing[:50]], "n_missing": len(missing)}
 
 
 def fingerprint(dataset: Dataset, *, size: Size, val_fraction: float, seed: int, crop: float = 0.5) -> str:
@@ -189,6 +199,17 @@ class Prepared:
     def has_instances(self) -> bool:
         """Whether it holds instance ids (prepared from a layout with instance maps)."""
         return bool(self.meta.get("instances"))
+
+    def check_instances(self, what: str) -> None:
+        """A :class:`DataError` naming the masks without an instance map when the source has maps for only some of
+        them (``what`` needs one for every mask, e.g. ``instance_edges``)."""
+        part = self.meta.get("instances_partial")
+        if part:
+            shown = ", ".join(Path(m).name for m in part["missing"][:5])
+            more = f" and {part['n_missing'] - 5} more" if part["n_missing"] > 5 else ""
+            raise DataError(f"{self.meta['source']}: {what} needs an instance map for every mask, but "
+                            f"{part['n_missing']} of its {part['total']} masks have none ({shown}{more}, e.g. "
+                            f"{part['missing'][0]}); add their maps, or run without {what}")
 
     def instances(self, split: str) -> np.ndarray | None:
         """(N, H, W) uint16 memory map of instance ids (0 = none), or None for a cache without them."""
@@ -279,6 +300,22 @@ def ensure_dataset(data: str | Path = "synthetic", *, size: Size = 64, cache: st
         return open_prepared(out)
     prepare(data, out, size=size, seed=seed, val_fraction=val_fraction, overwrite=True, progress=progress, crop=crop)
     return open_prepared(out)
+
+
+def train_count(cfg: dict[str, Any], *, root: str | Path = ".") -> int:
+    """The train images of a run configuration's data, counted without rendering or preparing anything (what a run's
+    cost is estimated from before it starts)."""
+    data = str(cfg["data"])
+    if data == "synthetic":
+        n = cfg["n_synthetic"]
+        return len(split_indices(n, cfg["val_fraction"], cfg["seed"])["train"]) if n > 1 else n
+    path = Path(root) / data
+    if is_prepared(path):
+        return int(open_prepared(path).meta["splits"].get("train", {}).get("images", 0))
+    splits = open_dataset(path).splits
+    if list(splits) == ["all"]:
+        return len(split_indices(len(splits["all"]), cfg["val_fraction"], cfg["seed"])["train"])
+    return len(splits.get("train", []))
 
 
 def dataset_for(cfg: dict[str, Any], *, root: str | Path = ".", progress: bool = True) -> Prepared:

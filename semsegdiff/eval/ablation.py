@@ -42,7 +42,7 @@ import pandas as pd
 import torch
 
 from ..attributes import NAMES, code
-from ..config import validate
+from ..config import LEGACY, validate
 from ..errors import CheckpointError, DataError, SettingError
 from ..frame import label
 from ..files import atomic_dir, file_fingerprint, hold, marker
@@ -130,12 +130,19 @@ def run_study(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path =
     time. ``overwrite`` starts the study over, removing what semsegdiff wrote there (``say``
     tells what); ``runs.csv`` and ``table.{csv,md,tex}`` are written at the end.
     """
+    from ..data.prepare import train_count
+    from ..models import read_checkpoint
     from ..models.training import beside
+    from .cost import check_study
 
     out = Path(out) if out else beside(checkpoint, "ablate") / "ablation"
     inputs = [checkpoint, *([cfg["ablate_student"]] if cfg.get("ablate_student") else [])]
     generation_devices(cfg)  # a strategy that cannot work is refused first
     open_study(out, inputs=inputs, create=False)  # checked before the lock, the data and the model
+    said = check_study(cfg, {**LEGACY, **read_checkpoint(checkpoint)["hyper_parameters"]},
+                       n_train=train_count(cfg, root=root), device=str(device or "cpu").split(":")[0])
+    if said:  # before the folder is made and any data rendered or prepared
+        print(said, flush=True)
     with hold(out, "semsegdiff ablate"):
         open_study(out, overwrite=overwrite, inputs=inputs, say=say)
         return _run_study(cfg, checkpoint, root=root, out=out, device=device, progress=progress,
@@ -219,6 +226,8 @@ def _setup(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path, out
                         f"{label(prepared.size)}px")
     if "val" not in prepared.splits:
         raise DataError(f"{prepared.root}: the ablation scores segmenters on a val split; the cache has none")
+    if model.cfg.get("instance_edges"):
+        prepared.check_instances(f"{checkpoint} (trained with instance_edges)")
     out = Path(out) if out else Path(checkpoint).parent / "ablation"
     sampling = _sampling(model, cfg)
     all_images, all_masks = np.asarray(prepared.images("train")), np.asarray(prepared.masks("train"))

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..errors import DataError, SettingError
+from ..errors import CheckpointError, DataError, SettingError
 from ..frame import label
 from ..files import atomic_dir, check_output, claim, file_fingerprint, marker, write_text
 from ..labels import CLASS_NAMES
@@ -322,13 +322,26 @@ def write_tables(evaluation: Evaluation, out: str | Path, *, overwrite: bool = T
     return Path(out)
 
 
+def evaluations_here(folder: Path) -> bool:
+    """Whether an unmarked ``folder`` holds evaluations of ours, by content (earlier versions wrote no marker on it):
+    a table folder or generated set semsegdiff marked, or a judge checkpoint that reads as a segmenter of ours."""
+    from .judge import read_module_checkpoint
+
+    if any(marker(q) for q in folder.iterdir() if q.is_dir()):
+        return True
+    try:
+        return "arch" in read_module_checkpoint(folder / "judge.ckpt", "judge").get("hyper_parameters", {})
+    except CheckpointError:
+        return False
+
+
 def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = None, split: str = "val",
                         n_masks: int | None = None, sampler: str | None = None, steps: int | None = None,
                         guidance: float | None = None, per_mask: int | None = None, seed: int | None = None,
                         inception: str = "", out: str | Path | None = None, root: str | Path = ".",
                         device: str | None = None, overwrite: bool = True, progress: bool = True,
                         say=None, judge_settings: dict[str, Any] | None = None,
-                        precision: str | None = None) -> Evaluation:
+                        precision: str | None = None, allow_slow: bool = False) -> Evaluation:
     """Generate for the split's masks with ``checkpoint``, score with the judge, write the tables (``semsegdiff evaluate``).
 
     Unset settings come from the checkpoint's configuration (its profile's judge and
@@ -337,8 +350,10 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
     """
     from ..config import PROFILES, check_device, check_setting
     from ..data import dataset_for
+    from ..data.prepare import train_count
     from ..models import load_checkpoint
     from ..models.training import beside
+    from .cost import check_evaluation
     from .judge import ensure_judge, load_segmenter
     from .metrics import inception_features
 
@@ -351,17 +366,23 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
     if judge and any(v is not None for v in (judge_settings or {}).values()):
         raise SettingError(f"--judge {judge}: a given judge is used as it is; the judge settings "
                            f"({', '.join(k for k, v in judge_settings.items() if v is not None)}) train a new one")
-    cfg.update({k: check_setting(k, v) for k, v in given.items() if v is not None})
+    cfg.update({k: check_setting(k, v) for k, v in given.items() if v is not None}, allow_slow=allow_slow)
     judge_model = load_segmenter(Path(judge), device, model.cfg["precision"]) if judge else None  # a bad file: an error before any work
     if judge_model is not None:
         check_pair(model, judge_model, checkpoint, judge)
     home = Path(out) if out else beside(checkpoint, "evaluate")  # the judge and the generated images go here
     out = Path(out) if out else checkpoint.parent / "eval"
-    ours = lambda p: any(marker(q) for q in p.iterdir() if q.is_dir())  # noqa: E731 - an earlier version's
-    claim(out, "folder of evaluations", legacy=ours, inputs=[checkpoint], create=False)
+    claim(out, "folder of evaluations", legacy=evaluations_here, inputs=[checkpoint], create=False)
+    said = check_evaluation(cfg, model.cfg, n_train=train_count(cfg, root=root), n_masks=cfg["eval_masks"],
+                            judge=judge_model is None and not (Path(root) / home / "judge.ckpt").is_file(),
+                            device=str(device).split(":")[0])
+    if said:  # before any data is rendered or prepared
+        print(said, flush=True)
     prepared = dataset_for(cfg, root=root, progress=progress)
     if split not in prepared.splits:
         raise DataError(f"{prepared.root}: no {split} split to evaluate on (has {', '.join(prepared.splits)})")
+    if model.cfg.get("instance_edges"):
+        prepared.check_instances(f"{checkpoint} (trained with instance_edges)")
     available = len(prepared.masks(split))
     if n_masks is not None and cfg["eval_masks"] > available or available < 4:
         hint = (f"use --masks {available} or fewer" if available >= 4 else
@@ -378,6 +399,7 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
                               per_mask=cfg["eval_per_mask"], seed=cfg["eval_seed"], cache=out,
                               precision=sampling_precision(model), attrs=attrs, instances=instances)[1].name
     check_output(tables, overwrite=overwrite, inputs=[checkpoint])  # before training a judge or generating
+    claim(out, "folder of evaluations", legacy=evaluations_here, inputs=[checkpoint])  # ours before anything in it
     if judge_model is None:
         judge_model, judge_path = ensure_judge(cfg, root=root, out=home, progress=progress, device=device)
         check_pair(model, judge_model, checkpoint, judge_path)
@@ -388,7 +410,6 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
         net = inception_features(cfg["inception"]).to(device)
         extractor = lambda x: torch.cat([net(b.to(device)).cpu() for b in x.split(64)])  # noqa: E731
         features = "Inception"
-    claim(out, "folder of evaluations", legacy=ours, inputs=[checkpoint])
     generated = generate_set(model, checkpoint, masks, sampler=cfg["sampler"], steps=cfg["steps"],
                              guidance=cfg["guidance"], per_mask=cfg["eval_per_mask"], seed=cfg["eval_seed"],
                              cache=home / "generated", source=f"{prepared.root} {split}[:{n}]",

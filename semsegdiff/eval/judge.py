@@ -28,6 +28,7 @@ from ..config import GROUPS, LEGACY, check_setting
 from ..data.datamodule import paired_flip
 from ..errors import CheckpointError, SettingError
 from ..frame import Size, canonical, frame, parse_size
+from .. import safe_load
 from ..labels import IGNORE, NUM_CLASSES
 from ..precision import autocast
 from ..trainer import make_trainer, save_final
@@ -66,12 +67,7 @@ def build_network(arch: str, num_classes: int = NUM_CLASSES, weights: str = "", 
 
 def _load_weights(net: nn.Module, encoder: nn.Module, path: Path) -> None:
     """Load a state dict into the encoder (ImageNet classifier weights) or the whole network; name the file."""
-    if not path.is_file():
-        raise CheckpointError(f"{path}: weights file not found (--judge-weights)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001
-        raise CheckpointError(f"{path}: not a readable weights file ({type(e).__name__})") from None
+    state = safe_load.load(path, "weights file", "--judge-weights")
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: expected a state dict of tensors")
@@ -202,13 +198,7 @@ def train_segmenter(cfg: dict[str, Any], train: tuple[np.ndarray, np.ndarray], v
 
 def read_module_checkpoint(path: str | Path, what: str) -> dict[str, Any]:
     """A Lightning checkpoint read with ``weights_only=True``; CheckpointError naming the file and ``what`` it is for."""
-    path = Path(path)
-    if not path.is_file() or path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: {what} checkpoint not found or empty")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - truncated, foreign or unsafe pickle
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
+    ckpt = safe_load.load(path, f"{what} checkpoint")
     return ckpt if isinstance(ckpt, dict) else {}
 
 

@@ -18,6 +18,7 @@ from torchmetrics.image import KernelInceptionDistance, StructuralSimilarityInde
 from torchmetrics.image.fid import FrechetInceptionDistance
 
 from ..errors import CheckpointError, DataError
+from .. import safe_load
 from ..labels import CLASS_NAMES, IGNORE, NUM_CLASSES
 from ..tensors import as_tensor, to_numpy
 
@@ -173,8 +174,7 @@ def inception_features(path: str | Path) -> nn.Module:
     The module maps uint8 images (N, 3, H, W) to 2048-d features (it resizes to 299 itself).
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: Inception weights file not found (--inception)")
+    safe_load.load(path, "Inception weights file", "--inception")  # our words for a missing or foreign file
     try:
         metric = FrechetInceptionDistance(feature=2048, feature_extractor_weights_path=str(path))
     except ModuleNotFoundError:

@@ -6,7 +6,8 @@ whole and marked by semsegdiff (its marker lists its files), or a folder of shar
 progress (``<set>.<key>.shards``); at the top, ``runs.csv`` and ``table.{csv,md,tex}``, listed in
 the study's own marker. Ownership is read from those markers, never from a file name: a folder
 without a marker is a study of an earlier version only when its regime folders hold marked
-folders, and ``--overwrite`` removes only the files the markers list.
+folders, and ``--overwrite`` removes only the files the markers list, and of those only the ones whose bytes
+are still what semsegdiff wrote (size and hash in the marker): an edited table or image is the user's.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import OutputError
-from ..files import MARKER, atomic_path, claim, mark, marker
+from ..files import MARKER, atomic_path, changed_files, claim, digest, mark, marker
 
 REGIMES = ("low", "full")
 PARTS = ("sets", "runs", "reference")
@@ -66,14 +67,18 @@ def owned_files(out: Path) -> tuple[list[Path], list[Path]]:
     """(files semsegdiff wrote in the study ``out``, files of others inside the folders it wrote)."""
     ours, blocking = [], []
     for folder in _marked_folders(out):
-        listed = {folder / f for f in marker(folder)["files"]} | {folder / MARKER}
+        changed = {folder / f for f in changed_files(folder)}  # a user's edits of our files are theirs
+        listed = {folder / f for f in marker(folder)["files"]} - changed | {folder / MARKER}
         for p in (p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
             (ours if p in listed else blocking).append(p)
     for r in REGIMES:
         for shards in (out / r / "sets").glob("*.shards"):
             for p in (p for p in shards.rglob("*") if p.is_file() or p.is_symlink()):
                 (ours if p.name.startswith("shard-") and p.suffix == ".npz" else blocking).append(p)
-    ours += [out / t for t in _tables(out) if (out / t).is_file()]
+    tables = [t for t in _tables(out) if (out / t).is_file()]
+    edited = set(changed_files(out, tables))
+    ours += [out / t for t in tables if t not in edited]
+    blocking += [out / t for t in tables if t in edited]
     return ours, blocking
 
 
@@ -105,4 +110,4 @@ def write_tables(out: Path, results: pd.DataFrame, table: pd.DataFrame) -> None:
     info = marker(out) or {}
     if os.environ.get("RANK", "0") == "0":
         mark(out, **{**{k: v for k, v in info.items() if k not in ("written_by", "time", "host")}, "kind": KIND,
-                     "files": None, "tables": list(TABLES)})
+                     "files": None, "tables": list(TABLES), "digests": {t: digest(out / t) for t in TABLES}})

@@ -42,6 +42,7 @@ from ..errors import CheckpointError, DataError, OutputError, SettingError
 from ..frame import label
 from ..files import claim, file_fingerprint, hold, overlaps, write_bytes
 from ..trainer import fused_adamw, is_rank_zero, make_trainer, resolve_accelerator, save_final
+from .cost import COPIES, check_cost
 from .diffusion import Guided, drop_attributes
 from .module import EMA, DiffusionModule, config_diff, load_checkpoint, read_checkpoint
 from .training import beside, check_resume, is_run_folder, move_aside, run_paths
@@ -137,7 +138,8 @@ def student_config(teacher_path: Path, teacher_cfg: dict[str, Any], overrides: d
     if unknown:
         raise SettingError(f"{', '.join(unknown)}: a student keeps its teacher's network, data and schedule; "
                            f"only {', '.join(GROUPS['distillation'])} and run settings can change")
-    cfg = validate({**teacher_cfg, **{k: v for k, v in overrides.items() if v is not None}})
+    cfg = validate({**teacher_cfg, "allow_slow": False,  # asked for this run, never inherited from the teacher's
+                    **{k: v for k, v in overrides.items() if v is not None}})
     if cfg["num_train_timesteps"] % cfg["distill_grid"]:
         raise SettingError(f"distill_grid (--distill-grid): {cfg['distill_grid']} must divide the teacher's "
                            f"num_train_timesteps ({cfg['num_train_timesteps']})")
@@ -163,7 +165,7 @@ def distill(teacher: str | Path, *, out: str | Path | None = None, root: str | P
         raise CheckpointError(f"{teacher}: is a distilled student; distil from the diffusion model it came from "
                               f"({model.cfg.get('teacher_path', 'its teacher')})")
     cfg = student_config(teacher, dict(model.cfg), overrides)
-    resolve_accelerator(cfg, accelerator)
+    device, precision = resolve_accelerator(cfg, accelerator)
     out = Path(root) / out if out is not None else beside(teacher, "distill") / "student"
     paths = run_paths(out)
     if out.exists() and not out.is_dir():
@@ -188,6 +190,10 @@ def distill(teacher: str | Path, *, out: str | Path | None = None, root: str | P
     if done >= iters:
         print(f"{ckpt_path} has {done} optimizer steps already (asked for {iters}): nothing to train; raise "
               "--distill-iters (or --max-steps) to continue it", flush=True)
+    warning = check_cost(cfg, 0, device=device, precision=precision, steps=max(iters - done, 0), factor=2.0,
+                         copies=COPIES + 2, what="distils")  # the teacher and the target network: two more copies
+    if warning and is_rank_zero():  # before any data is rendered or prepared
+        print(warning, flush=True)
     prepared = dataset_for(cfg, root=root, progress=progress)
     if "train" not in prepared.splits or prepared.size != cfg["size"]:
         raise DataError(f"{prepared.root}: no {label(cfg['size'])}px train split to distil on")

@@ -14,7 +14,7 @@ from ..attributes import requested
 from ..config import check_device, check_setting
 from ..data.formats import read_mask_folder
 from ..data.instances import encode_instances, read_instance_folder
-from ..errors import DataError
+from ..errors import DataError, SettingError
 from ..files import atomic_dir, check_output, write_bytes
 from .module import load_checkpoint
 
@@ -45,6 +45,7 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
     model = load_checkpoint(checkpoint, device=device, precision=precision)
     sampler, steps, guidance = (model.cfg[k] if v is None else check_setting(k, v)
                                 for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance)))
+    inert(model, checkpoint, instances=instances is not None, attribute_guidance=attribute_guidance, guidance=guidance)
     files, ids = read_mask_folder(masks, size=model.size if resize else None)
     if ids.shape[1:] != model.frame:
         raise DataError(f"{masks}: masks are {ids.shape[1]}x{ids.shape[2]} but {checkpoint} was trained on "
@@ -82,6 +83,24 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
     return manifest
 
 
+def inert(model, checkpoint: str | Path, *, instances: bool = False, attribute_guidance: float | None = None,
+          guidance: float | None = None) -> None:
+    """Inputs that would change nothing for this model: a refusal when the result would silently differ from what
+    was asked, one printed line when it is still useful (instance maps written beside images as labels)."""
+    if attribute_guidance is not None and not model.cfg["attributes"]:
+        raise SettingError(f"attribute_guidance (--attribute-guidance): {checkpoint} was trained without attributes "
+                           "(attributes: false), so there is nothing for it to guide; leave it out")
+    if instances and not model.cfg.get("instance_edges"):
+        print(f"note: {checkpoint} was trained without instance_edges, so the instance maps do not condition the "
+              "images (they are the same as without --instances); they are written beside them as labels only",
+              flush=True)
+    if guidance is not None and model.is_student:
+        lo, hi = model.cfg["distill_guidance"]
+        if not lo <= check_setting("guidance", guidance) <= hi:
+            print(f"note: guidance {guidance:g} is outside the scales {lo:g}..{hi:g} the student {checkpoint} was "
+                  "distilled for (distill_guidance); it extrapolates, and its images follow no teacher", flush=True)
+
+
 def edit_photo(checkpoint: str | Path, image: str | Path, mask: str | Path, edited: str | Path, out: str | Path, *,
                dilate: int = 2, sampler: str | None = None, steps: int | None = None, guidance: float | None = None,
                seed: int = 0, resample: int = 0, resize: bool = False, device: str | None = None,
@@ -104,11 +123,13 @@ def edit_photo(checkpoint: str | Path, image: str | Path, mask: str | Path, edit
     check_output(out, overwrite=overwrite, inputs=[checkpoint, image, mask, edited])
     device = check_device(device, "--device")
     model = load_checkpoint(checkpoint, device=device, precision=precision)
+    inert(model, checkpoint, attribute_guidance=attribute_guidance, guidance=guidance)
     photo, original, target = read_image(Path(image)), read_mask(Path(mask)), read_mask(Path(edited))
     for name, m in (("mask", (mask, original)), ("edited mask", (edited, target))):
         if m[1].shape != photo.shape[:2]:
-            raise DataError(f"{m[0]}: the {name} is {m[1].shape[1]}x{m[1].shape[0]} but the image {image} is "
-                            f"{photo.shape[1]}x{photo.shape[0]}")
+            raise DataError(f"{m[0]}: the {name} is {m[1].shape[0]}x{m[1].shape[1]} but the image {image} is "
+                            f"{photo.shape[0]}x{photo.shape[1]} (height x width); a mask must be the size of its "
+                            "photo (--resize crops and resizes both, together, to the model's frame)")
     if photo.shape[:2] != model.frame:
         if not resize:
             raise DataError(f"{image}: is {photo.shape[0]}x{photo.shape[1]} but {checkpoint} was trained on "

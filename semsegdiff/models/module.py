@@ -22,6 +22,7 @@ from ..config import LEGACY, MODEL_KEYS, PROFILES, QUICK, RESUME_KEYS, SCHEDULE_
 from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DataError, DivergenceError, SettingError
 from ..frame import Size, frame, label, parse_size
+from .. import safe_load
 from ..labels import NUM_CLASSES
 from ..tensors import as_tensor, to_numpy
 from ..trainer import NormClipping, fused_adamw
@@ -388,15 +389,7 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", num
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint file with ``weights_only=True``; clear errors for missing or corrupt files."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: not a readable checkpoint (the file is empty)")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - truncated zip, pickle of arbitrary objects, not a torch file at all
-        reason = (str(e).strip().splitlines() or [""])[0]
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {reason})") from None
+    ckpt = safe_load.load(path, "checkpoint")
     hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
     if not isinstance(hp, dict) or not isinstance(ckpt.get("state_dict"), dict) or "size" not in hp:
         raise CheckpointError(f"{path}: not a semsegdiff diffusion checkpoint (no state_dict and run configuration)")

@@ -26,11 +26,12 @@ from pytorch_lightning.callbacks import Callback
 
 from ..config import GROUPS, LEGACY, RUN_ONLY_KEYS, validate
 from ..data import SegDataModule, dataset_for
+from ..data.prepare import train_count
 from ..errors import CheckpointError, DataError, OutputError, SettingError
 from ..frame import label
 from ..files import atomic_path, claim, hold, marker, overlaps
 from ..trainer import is_rank_zero, make_trainer, resolve_accelerator, save_final
-from .cost import cpu_warning
+from .cost import check_cost
 from .module import EMA, DiffusionModule, check_compatible, config_diff, read_checkpoint
 
 
@@ -85,7 +86,7 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
     if cfg["sampler"] == "lcm":
         raise SettingError("sampler (--sampler): lcm samples a distilled student (semsegdiff distill), not the "
                            "diffusion model trained here; train with a solver and distil the checkpoint")
-    device, _ = resolve_accelerator(cfg, accelerator)
+    device, precision = resolve_accelerator(cfg, accelerator)
     out = Path(root) / (out or Path("runs") / cfg["profile"])
     paths = run_paths(out)
     if out.exists() and not out.is_dir():
@@ -100,6 +101,9 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
         check_resume(ckpt_path, cfg, TRAINED_KEYS, "train")
         resume_step = int(read_checkpoint(ckpt_path)["global_step"])
     claim(out, "training run", legacy=is_run_folder, create=False)
+    warning = check_cost(cfg, train_count(cfg, root=root), device=device, precision=precision, max_steps=max_steps)
+    if warning and is_rank_zero():  # before any data is rendered or prepared: time and memory
+        print(warning, flush=True)
     if resume and not ckpt_path:
         print(f"no {paths['last']} to resume from: starting a new run", flush=True)
     elif ckpt_path:
@@ -110,10 +114,8 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
     if prepared.size != cfg["size"]:
         raise DataError(f"{prepared.root}: cache is {label(prepared.size)}px but the run asks for size "
                         f"{label(cfg['size'])}")
-    n_train = prepared.meta["splits"]["train"]["images"]
-    warning = cpu_warning(cfg, n_train, max_steps=max_steps or -1) if device == "cpu" else None
-    if warning and is_rank_zero():
-        print(warning, flush=True)
+    if cfg.get("instance_edges"):
+        prepared.check_instances("instance_edges")  # maps for only some masks: refused, naming them
     if cfg.get("instance_edges") and not prepared.has_instances and is_rank_zero():
         print(f"instance_edges: {prepared.root} holds no instance ids (its {prepared.meta.get('source_format')} "
               "layout has no instance maps): the edge channel holds class boundaries only", flush=True)
