@@ -205,6 +205,21 @@ def _ablate(a: argparse.Namespace) -> None:
     print(f"results: {out / 'runs.csv'}, {out / 'table.md'}")
 
 
+def _enrich(a: argparse.Namespace) -> None:
+    from .enrich import enrich
+    from .enrich.run import command_line
+
+    s = _settings(a, ["seed", "batch_size", "devices", "num_nodes", "strategy", "allow_slow", "ablate_steps"])
+    out = enrich(a.checkpoint, a.data, a.out, n=a.enrich_n, recipe=a.enrich_recipe, conditions=a.enrich_conditions,
+                 filter=a.enrich_filter, real=a.enrich_real, resolution=a.resolution, student=a.student,
+                 sampler=a.sampler, steps=a.steps, guidance=a.guidance, seed=s["seed"] or 0,
+                 batch_size=s["batch_size"] or 64, devices=s["devices"] or 1, num_nodes=s["num_nodes"] or 1,
+                 strategy=s["strategy"] or "auto", device=a.device, precision=a.precision,
+                 allow_slow=bool(s["allow_slow"]), progress=not a.no_progress, command=command_line() or None,
+                 **({} if s["ablate_steps"] is None else {"ablate_steps": s["ablate_steps"]}))
+    print(f"wrote the enriched dataset {out} (README.md: what is in it; enrichment.csv: every generated pair)")
+
+
 def _notebooks(a: argparse.Namespace) -> None:
     from .notebooks import run_notebooks
 
@@ -228,7 +243,8 @@ def _conditions(a: argparse.Namespace) -> dict:
 
 
 COMMANDS = {"synth": _synth, "prepare": _prepare, "info": _info, "train": _train, "distill": _distill,
-            "generate": _generate, "edit": _edit, "evaluate": _evaluate, "ablate": _ablate, "notebooks": _notebooks}
+            "generate": _generate, "edit": _edit, "evaluate": _evaluate, "ablate": _ablate, "enrich": _enrich,
+            "notebooks": _notebooks}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,8 @@ from .config import CHOICES, GROUPS, PROFILES, QUICK
 
 TRAIN_KEYS = [k for g in ("data", "model", "schedule", "training", "run", "sampling") for k in GROUPS[g]]
 DISTILL_KEYS = [k for k in GROUPS["distillation"] if k != "distill_steps"] + ["batch_size", *GROUPS["run"]]
-DESCRIPTION = """The ``semsegdiff`` command line: synth, prepare, info, train, distill, generate, edit, evaluate, ablate, notebooks.
+DESCRIPTION = """The ``semsegdiff`` command line: synth, prepare, info, train, distill, generate, edit, evaluate, ablate,
+enrich, notebooks.
 
 Every value that is a setting (``--size``, ``--steps``, ``--lr`` ...) is converted and
 range-checked by the same rules as the profiles (:func:`semsegdiff.config.check_setting`).
@@ -174,6 +175,36 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, help="study folder, resumed when run again (default: <run>/ablation)")
     s.add_argument("--overwrite", action="store_true", help="start the study over: remove what semsegdiff wrote in OUT")
     s.add_argument("--device", help="device of the segmenters and the generator (default: cuda when present)")
+    s.add_argument("--no-progress", action="store_true")
+
+    s = sub.add_parser("enrich", help="a new dataset in the source's layout: the real pairs and generated ones")
+    s.add_argument("--checkpoint", type=Path, required=True, help="the diffusion model that generates")
+    s.add_argument("--data", type=Path, required=True, help="the source dataset (bdd100k, cityscapes or reference "
+                                                             "layout); nothing in it is written")
+    s.add_argument("--out", type=Path, required=True, help="the new dataset folder (made when complete)")
+    for key, what in (("enrich_n", "generated pairs: a multiple of the real train pairs (10x) or a count"),
+                      ("enrich_recipe", "shares of the steps, e.g. '{hard: 0.7, rare: 0.15, cond: 0.15}' (all, hard, "
+                                        "rare, rare local, cond, copypaste)"),
+                      ("enrich_conditions", "shares of the conditions the cond step asks, e.g. '{night: 2, fog: 1}'"),
+                      ("enrich_filter", "FreeMask's filter threshold (0: off)"),
+                      ("enrich_real", "the real train pairs: link (hard links), copy, none")):
+        _setting_flag(s, key, f"{what} (default: the checkpoint's profile's; quick: {QUICK[key]!r})",
+                      "--" + {"enrich_n": "n", "enrich_recipe": "recipe", "enrich_conditions": "conditions",
+                              "enrich_filter": "filter", "enrich_real": "real"}[key])
+    s.add_argument("--resolution", default="model", choices=["model", "source"], help="write the generated pairs at "
+                   "the model's frame, or upsampled to the source's (same aspect only; no new detail)")
+    s.add_argument("--student", type=Path, help="generate with this distilled student of the checkpoint (lcm)")
+    _setting_flag(s, "ablate_steps", "steps of the segmenter trained on the real pairs for FreeMask's hardness and "
+                                     "filter (default: the profile's study's)")
+    _sampling_flags(s)
+    _setting_flag(s, "seed", "seed of the recipe and the images (default 0)")
+    _setting_flag(s, "batch_size", "masks per generation batch (default 64)")
+    for key, what in (("devices", "devices of the generation (DDP)"), ("num_nodes", "nodes of the generation"),
+                      ("strategy", "Lightning strategy of the generation")):
+        _setting_flag(s, key, what)
+    _setting_flag(s, "allow_slow", "start even when estimated at over an hour on a CPU (true)")
+    s.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when present)")
+    _precision_flag(s)
     s.add_argument("--no-progress", action="store_true")
 
     s = sub.add_parser("notebooks", help="run the notebooks headless through papermill")

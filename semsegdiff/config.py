@@ -17,12 +17,12 @@ import yaml
 
 from .errors import SettingError
 from .frame import check_multiple, frame, parse_size
+from .recipe import RARE_CONDITIONS, STEPS, parse_n, parse_shares
 
 QUICK: dict[str, Any] = {
     # data
     "data": "synthetic",  # the embedded procedural dataset, or a dataset/cache path
-    "size": 32,  # frame after crop and resize: a side (square, the reference's crop) or HxW such as 32x56 (whole
-    # frames at their aspect: BDD100K 16:9, Cityscapes 2:1; semsegdiff.frame)
+    "size": 32,  # frame after crop and resize: a side (a square, the reference's crop) or HxW such as 32x56
     "crop": 0.5,  # where the crop sits along the side it cuts: 0 top / left, 0.5 centre, 1 bottom / right
     "n_synthetic": 2000,  # scenes generated when data == "synthetic"
     "val_fraction": 0.125,  # val share of layouts without their own splits (synthetic, reference)
@@ -38,8 +38,7 @@ QUICK: dict[str, Any] = {
     "mask_hidden": 32,  # width of the mask encoder
     "dropout": 0.0,
     "attributes": True,  # also condition on time of day, weather and scene type (semsegdiff.attributes)
-    "scale_shift": True,  # the time/attribute embedding scales and shifts each block's GroupNorm (AdaGN) instead of
-    # being added (val loss 0.103 vs 0.110 at 12 epochs; weather recovered 0.60x vs 0.41x the real ceiling)
+    "scale_shift": True,  # the time/attribute embedding scales and shifts each block's GroupNorm (AdaGN), not added
     "instance_edges": False,  # an instance-boundary channel beside the one-hot mask (semsegdiff.models.condition)
     # diffusion (diffusers schedulers)
     "noise_schedule": "squaredcos_cap_v2",  # or "reference" (half-cosine betas 1e-4..0.02)
@@ -48,16 +47,9 @@ QUICK: dict[str, Any] = {
     # training (Lightning)
     "p_uncond": 0.1,  # per-sample mask dropout for classifier-free guidance
     "p_uncond_attr": 0.15,  # per-sample, per-attribute dropout (each condition guided on its own)
-    "attribute_balance": 0.0,  # draw train images with weight prod share(value)^-this over attributes (0: uniform,
-    # 1: each time / weather / scene value about equally often). 1.0 on quick (attribute_lr_scale 1): time 0.87x
-    # (0.76x), weather 0.58x (0.60x), but Table I consistency 0.94x (1.03x) and FID 3.28x (2.05x) the floor: off
-    "attribute_lr_scale": 30.0,  # lr of the attribute embeddings (zero at the start) = this x lr. At 1 they stay
-    # small in 12 epochs (mean |w| 0.07 time, 0.02 weather; the time embedding's 0.34) and time / weather are
-    # recovered at 0.76x / 0.60x the real ceiling; at 30: 0.98x / 0.74x (attribute_guidance 2), val loss 0.110 vs 0.113
-    "epochs": 12,  # 3.0 min in bf16 on a 2-core EPYC (fp32: 4.5). Table I every 4 epochs (guidance 2, no conditions):
-    # consistency 1.00x / 1.04x / 1.08x / 1.10x / 1.11x the ceiling at 8 / 12 / 16 / 20 / 24, FID 2.2 - 2.5x the floor
-    # throughout, weather recovered 0.72 / 0.86 / 0.82 / 0.84 / 0.88x (benchmarks/epochs_curve.py); in the val
-    # images' conditions at guidance 1.75: FID 1.34x at 12 and at 16 epochs, consistency 0.99x and 1.02x
+    "attribute_balance": 0.0,  # draw images with weight prod share(value)^-this (1: every value alike); cost Table I: off
+    "attribute_lr_scale": 30.0,  # lr of the attribute embeddings (zero at the start) = this x lr: at 1 they stay small
+    "epochs": 12,  # 3.0 min in bf16 on a 2-core EPYC; Table I flat from 12 on (benchmarks/epochs_curve.py)
     "batch_size": 32,  # per device
     "lr": 1e-3,
     "weight_decay": 0.0,
@@ -79,14 +71,10 @@ QUICK: dict[str, Any] = {
     "compile": False,  # torch.compile the U-Net (nn.Module.compile; compiles once, pays off on long GPU runs)
     "precision": "auto",  # auto: bf16 mixed on CUDA and on CPUs with native bf16, else fp32; 32; bf16-mixed
     "allow_slow": False,  # start a CPU run estimated at over an hour (refused otherwise, before any work)
-    # sampling
-    "sampler": "dpmsolver++",  # see CHOICES["sampler"]
+    "sampler": "dpmsolver++",  # sampling: see CHOICES["sampler"]
     "steps": 10,  # notebook 04: DPM-Solver++ 10 scores as 20 does here (consistency 0.308 vs 0.302), at half the time
-    "guidance": 1.75,  # classifier-free guidance scale (1 = conditional only, 0 = unconditional); see notebook 04.
-    # Table I in the val images' conditions (12 epochs; 16): 2.0: consistency 1.00x, FID 1.57x the floor (1.03x,
-    # 1.72x); 1.75: 0.99x, 1.34x (1.02x, 1.34x); 1.5: 0.97x, 1.27x (1.00x, 1.13x); without the conditions 2.0: 2.16x
-    "attribute_guidance": 2.5,  # scale of the attributes asked for (= guidance: one joint scale, 2 forwards; else 3).
-    # 2.5 on 64 masks: time 1.00x, weather 0.82x the real ceiling, consistency -1.9% of a model without attributes
+    "guidance": 1.75,  # classifier-free guidance (1: conditional only, 0: unconditional): Table I's best FID ratio
+    "attribute_guidance": 2.5,  # scale of the attributes asked for (= guidance: one joint scale, 2 forwards; else 3)
     # judge: the segmenter that scores generated images (semsegdiff.eval.judge), trained on the real train split
     "judge_arch": "unet_resnet18",  # see CHOICES["judge_arch"]
     "judge_epochs": 8,  # its val mIoU is flat from epoch 8 on (an earlier run: 0.265 at 8 and at 10)
@@ -99,13 +87,10 @@ QUICK: dict[str, Any] = {
     "eval_seed": 1000,  # seed of the first generated image
     "inception": "",  # FID Inception weights file (torch-fidelity's pt_inception-2015-12-05); "": judge features
     # enrichment ablation (semsegdiff.eval.ablation): segmenters trained on real + generated data, scored on real val
-    "ablate_arms": ["real", "real+gen", "real+gen hard"],  # quick: 3 of CHOICES["ablate_arms"] (real+rare, +0.81
-    # [+0.56, +1.11] at N 2x, costs make run a minute; `arms=[..., "real+rare"]` in notebook 05)
+    "ablate_arms": ["real", "real+gen", "real+gen hard"],  # quick: 3 of CHOICES["ablate_arms"] (+ real+rare: a minute)
     "ablate_regimes": ["low"],  # "full": every real train image; "low": ablate_low_fraction of them
     "ablate_low_fraction": 0.1,
-    "ablate_n": [2.0],  # generated images per real training image (N = this x the real count). Low regime, 3
-    # seeds, arms real / real+gen / real+gen hard: N 1x at 100 steps: +0.27 / +0.40 points (2.3 min); 2x at 300:
-    # +1.35 [+1.20, +1.42] / +1.64 [+1.30, +2.13] (4.9 min); the README's 4x at 450: +1.75 / +1.90
+    "ablate_n": [2.0],  # generated images per real training image (N = this x the real count)
     "ablate_seeds": 3,  # segmenter seeds per arm (paired across arms)
     "ablate_gen_seeds": 1,  # generation seeds: run s uses generated set s mod this
     "ablate_steps": 300,  # optimizer steps of every segmenter (the same schedule for every arm)
@@ -114,13 +99,18 @@ QUICK: dict[str, Any] = {
     "hard_max": 20,  # FreeMask re-sampling: at most this many generated images for the hardest mask
     "ablate_student": "",  # a distilled student of the study's checkpoint (semsegdiff distill): arm real+gen student
     # distillation (semsegdiff.models.distill, `semsegdiff distill`): a latent-consistency (LCM) student for 1-4 steps
-    "distill_iters": 1200,  # optimizer steps of the student (from the teacher's weights); ~26 min on 2 CPU cores.
-    # 4 steps on 24 masks: 1200 -> 0.04 mIoU points below DDPM 1000, 400 -> 1.4 below
+    "distill_iters": 1200,  # optimizer steps of the student (from the teacher's weights); ~26 min on 2 CPU cores
     "distill_lr": 2e-4,
     "distill_grid": 50,  # the teacher's ODE grid: one DDIM step spans num_train_timesteps / this (LCM's skipping step)
     "distill_guidance": [1.0, 3.0],  # range of guidance scales the student learns, drawn uniformly per image
     "distill_target_ema": 0.95,  # EMA decay of the target network (LCM's mu); the student's saved weights too
     "distill_steps": 4,  # the student's default sampling steps (any of 1 .. distill_grid works)
+    # enrichment (semsegdiff enrich): the exported dataset; each default from the study (docs/enrichment.md)
+    "enrich_n": "10x",  # generated images: a multiple of the real train images, or a count ("5000")
+    "enrich_recipe": {"hard": 0.7, "rare": 0.15, "cond": 0.15},  # shares of the steps (semsegdiff.recipe.STEPS)
+    "enrich_conditions": {"night": 1.0, "rain": 1.0, "fog": 1.0},  # shares of the rare conditions `cond` asks for
+    "enrich_filter": 1.25,  # FreeMask: a generated label pixel whose loss > this x its class's real mean is 255; 0 off
+    "enrich_real": "link",  # the real train pairs in the export: link (hard links), copy, or none
 }
 
 PAPER_UNET = {  # the reference's network size: 72.2 M parameters, 217 GFLOP per 128x128 forward
@@ -141,8 +131,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "paper": {  # GPU, the reference's resolution and hyper-parameters
         **QUICK, **PAPER_UNET,
         "data": "data/bdd100k",  # official BDD100K layout (images/10k, labels/sem_seg)
-        "size": 128, "attributes": False, "scale_shift": False, "steps": 20,  # the reference: the mask alone, DDPM's
-        # added time embedding
+        "size": 128, "attributes": False, "scale_shift": False, "steps": 20,  # the reference's: mask alone, added emb
         "epochs": 300, "batch_size": 50, "lr": 3e-4, "weight_decay": 0.01, "ema_start": 2000,
         "num_workers": 4, "ckpt_every": 25, "preview_every": 10, "log_every": 50, "ckpt_minutes": 10.0,
         "guidance": 3.0, "attribute_guidance": 3.0,  # the reference's
@@ -151,6 +140,7 @@ PROFILES: dict[str, dict[str, Any]] = {
                         "real+copypaste", "gen only"],  # every arm but real+cond (the reference has no attributes)
         "ablate_regimes": ["full", "low"], "ablate_n": [0.25, 0.5, 1.0, 2.0], "ablate_seeds": 5,
         "ablate_steps": 20000, "ablate_arch": "deeplabv3_resnet50", "distill_iters": 10000, "distill_lr": 1e-4,
+        "enrich_recipe": {"hard": 0.85, "rare": 0.15},  # no attributes: no cond step
     },
 }
 # The WINS 2024 recipe as its code ran it, on our code path: to reproduce the reference and compare it with `paper`
@@ -159,7 +149,7 @@ PAPER_VS_REFERENCE = {
     "noise_schedule": "squaredcos_cap_v2 instead of the reference's half-cosine betas: with v-prediction the schedule "
                       "the fast solvers were checked on",
     "prediction_type": "v-prediction instead of epsilon: with epsilon the x0 estimate at t ~ T is divided by "
-                       "sqrt(alpha_bar_T) (0.007 for the reference betas) and DPM-Solver++ diverges (mIoU 0.02 vs 0.90)",
+                       "sqrt(alpha_bar_T) (0.007 for the reference betas), DPM-Solver++ diverges (mIoU 0.02 vs 0.90)",
     "sampler": "DPM-Solver++ instead of DDPM: within a point of DDPM 1000 in consistency (notebook 04), 50x faster",
     "steps": "20 instead of 1000 (with the guidance of both branches in one batched forward)",
 }
@@ -184,6 +174,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
                  "ablate_steps", "ablate_arch", "filter_thresholds", "hard_max", "ablate_student"),
     "distillation": ("distill_iters", "distill_lr", "distill_grid", "distill_guidance", "distill_target_ema",
                      "distill_steps"),
+    "enrichment": ("enrich_n", "enrich_recipe", "enrich_conditions", "enrich_filter", "enrich_real"),
 }
 MODEL_KEYS = GROUPS["model"]
 SCHEDULE_KEYS = GROUPS["schedule"]
@@ -196,7 +187,7 @@ LEGACY = {"attributes": False, "scale_shift": False, "attribute_balance": 0.0, "
           "instance_edges": False}
 # Settings that do not change what training produces: a checkpoint trained with other values is reused.
 RUN_ONLY_KEYS = ("profile", "cache", *GROUPS["run"], *GROUPS["sampling"], *GROUPS["judge"], *GROUPS["evaluation"],
-                 *GROUPS["ablation"], *GROUPS["distillation"])
+                 *GROUPS["ablation"], *GROUPS["distillation"], *GROUPS["enrichment"])
 OPTIONAL_PATHS = ("judge_weights", "inception", "ablate_student")  # may be "" (not given)
 
 # The rules of each setting: allowed choices, or an inclusive (low, high) range (None: unbounded).
@@ -213,6 +204,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "ablate_arms": ("real", "real+gen", "real+gen filtered", "real+gen hard", "real+rare", "real+rare local",
                     "real+copypaste", "real+cond", "gen only", "real+gen student"),
     "ablate_regimes": ("full", "low"),
+    "enrich_real": ("link", "copy", "none"),
 }
 RANGES: dict[str, tuple[float | None, float | None]] = {
     "size": (8, 2048), "crop": (0.0, 1.0), "n_synthetic": (2, 10_000_000), "val_fraction": (0.0, 0.9),
@@ -230,13 +222,16 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "ablate_seeds": (1, 100), "ablate_gen_seeds": (1, 16), "ablate_steps": (1, 10**7), "filter_thresholds": (0.01, 100.0),
     "hard_max": (1, 1000), "distill_iters": (1, 10**8), "distill_lr": (1e-9, 1.0), "distill_grid": (2, 1000),
     "distill_guidance": (0.0, 100.0), "distill_target_ema": (0.0, 0.99999), "distill_steps": (1, 1000),
+    "enrich_filter": (0.0, 100.0),
     # flags of other commands, checked by the same rules
     "per_mask": (1, 100_000), "workers": (1, 256), "max_steps": (-1, None), "resample": (0, 100), "dilate": (0, 64),
 }
 OTHER_DEFAULTS: dict[str, Any] = {"per_mask": 1, "workers": 4, "max_steps": -1, "resample": 0, "dilate": 2}  # types
 
 
-FLAGS = {"distill_steps": "semsegdiff distill --steps"}  # settings whose flag is not --<key>
+FLAGS = {"distill_steps": "semsegdiff distill --steps", "enrich_n": "--n", "enrich_recipe": "--recipe",
+         "enrich_conditions": "--conditions", "enrich_filter": "--filter", "enrich_real": "--real"}  # not --<key>
+SHARE_KEYS = {"enrich_recipe": STEPS, "enrich_conditions": tuple(RARE_CONDITIONS)}
 
 
 def check_setting(key: str, value: Any) -> Any:
@@ -256,6 +251,11 @@ def check_setting(key: str, value: Any) -> Any:
         for side in frame(value):
             _check_rule(name, key, side)
         return value
+    if isinstance(default, dict):  # shares of a recipe's steps or conditions (semsegdiff.recipe)
+        return parse_shares(value, SHARE_KEYS[key], name)
+    if key == "enrich_n":
+        parse_n(value, name)
+        return str(value).strip().lower()
     if isinstance(value, str) and not isinstance(default, str):
         try:
             value = yaml.safe_load(value)

@@ -66,6 +66,13 @@ def _number(mask: np.ndarray, ids: np.ndarray, region: np.ndarray) -> np.ndarray
     return out
 
 
+def renumber(mask, instances, region) -> np.ndarray:
+    """The instance ids of ``mask`` whose pixels in ``region`` changed (a paste, an edit made elsewhere): each thing
+    class inside ``region`` a new instance, ignore pixels none."""
+    ids = np.where(np.asarray(mask) == IGNORE, 0, np.asarray(instances)).astype(np.uint16)
+    return _number(np.asarray(mask), ids, np.asarray(region, bool))
+
+
 def insert(mask, instances, cls, at, height: float | None = None, *, seed=None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`semsegdiff.masks.insert` on (mask, instances): the object's thing classes get new ids."""
     mask, ids = check(mask, instances)

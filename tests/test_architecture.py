@@ -9,12 +9,13 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "semsegdiff"
 FLOORS = {  # the first matching prefix decides; lower floors never import higher ones
-    0: ("errors", "labels", "limits", "tensors", "quiet", "precision", "attributes", "files", "frame", "safe_load"),
+    0: ("errors", "labels", "limits", "tensors", "quiet", "precision", "attributes", "files", "frame", "safe_load",
+        "recipe"),
     1: ("config", "figures"),
     2: ("data", "trainer"),
     3: ("shapes", "placement", "masks", "instances"),
     4: ("models",),
-    5: ("eval",),
+    5: ("eval", "enrich"),
     6: ("painter_state", "widgets", "notebooks", "cli_parser", "cli"),
 }
 MAX_LINES = 450

@@ -66,9 +66,12 @@ def test_cli_choices_come_from_the_profiles_and_the_choice_table():
     profile = next(a for a in train._actions if a.dest == "profile")
     assert profile.choices == list(PROFILES)
     flags = {a.dest for a in train._actions}
-    assert set(QUICK) - {k for g in ("judge", "evaluation", "ablation", "distillation") for k in GROUPS[g]} <= flags
+    others = ("judge", "evaluation", "ablation", "distillation", "enrichment")  # other commands' settings
+    assert set(QUICK) - {k for g in others for k in GROUPS[g]} <= flags
     distill = parser()._subparsers._group_actions[0].choices["distill"]
     assert set(GROUPS["distillation"]) - {"distill_steps"} <= {a.dest for a in distill._actions}  # --steps sets it
+    enrich = parser()._subparsers._group_actions[0].choices["enrich"]
+    assert set(GROUPS["enrichment"]) <= {a.dest for a in enrich._actions}
     sampler = next(a for a in train._actions if a.dest == "sampler")
     assert all(c in sampler.help for c in CHOICES["sampler"])
 

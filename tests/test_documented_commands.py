@@ -38,15 +38,17 @@ TINY = {  # flag -> value, appended to a line of that command that does not give
               "--n-preview": "2", "--steps": "2", "--num-workers": "0", "--max-steps": "1", "--ckpt-every": "1"},
     "distill": {"--distill-iters": "1", "--batch-size": "4", "--max-steps": "1", "--distill-grid": "10"},
     "evaluate": {"--masks": "4", "--per-mask": "1", "--judge-epochs": "1", "--judge-batch-size": "8"},
+    "enrich": {"--n": "1x", "--ablate-steps": "2"},
     "ablate": {"--ablate-steps": "1", "--ablate-seeds": "1", "--ablate-gen-seeds": "1", "--ablate-n": "[0.5]",
                "--ablate-regimes": "[low]", "--ablate-low-fraction": "0.5", "--steps": "2", "--filter-thresholds":
                "[1.25]", "--ablate-arch": "unet_resnet18"},
 }
 REPLACE = {  # command -> flag -> the value it runs with here (one process on one machine; counts the tiny data has)
     "*": {"--devices": "1", "--num-nodes": "1"}, "synth": {"--n": "24"}, "evaluate": {"--masks": "8"},
+    "enrich": {"--n": "16"},
     "ablate": {"--ablate-steps": "1", "--ablate-n": "[0.5]"},
 }
-QUIET = ("train", "distill", "generate", "evaluate", "ablate")  # commands with --no-progress
+QUIET = ("train", "distill", "generate", "evaluate", "ablate", "enrich")  # commands with --no-progress
 
 
 def documented() -> list[tuple[str, list[str]]]:
@@ -80,7 +82,7 @@ def tiny(argv: list[str], sandbox: Path) -> list[str]:
         if flag in argv:
             argv[argv.index(flag) + 1] = value
     extra = {"train": TINY["model"], "distill": TINY["distill"], "evaluate": TINY["evaluate"],
-             "ablate": TINY["ablate"]}.get(argv[0], {})
+             "ablate": TINY["ablate"], "enrich": TINY["enrich"]}.get(argv[0], {})
     argv += [x for flag, value in extra.items() if flag not in argv for x in (flag, value)]
     return argv + (["--no-progress"] if argv[0] in QUIET else [])
 
@@ -94,7 +96,8 @@ def lines(chain: str) -> list[tuple[str, list[str]]]:
     return sorted(out, key=lambda x: ORDER.index(x[1][0]))  # stable: a page's order within a command
 
 
-ORDER = ["synth", "prepare", "info", "train", "distill", "generate", "edit", "evaluate", "ablate", "notebooks"]
+ORDER = ["synth", "prepare", "info", "train", "distill", "generate", "edit", "evaluate", "ablate", "enrich",
+         "notebooks"]
 
 
 @pytest.fixture
@@ -170,6 +173,10 @@ def check(argv: list[str], out: str, sandbox: Path) -> None:
             runs = pd.read_csv(study / "runs.csv")
             arms = flag("--ablate-arms")
             assert arms is None or set(runs["arm"]) == {a.strip() for a in arms.strip("[]").split(",")}
+    elif command == "enrich":
+        ds, manifest = open_dataset(sandbox / flag("--out")), pd.read_csv(sandbox / flag("--out") / "enrichment.csv")
+        assert {Path(p).stem for p in manifest["image"]} <= {s.name for s in ds.splits["train"]} and len(manifest)
+        assert "wrote the enriched dataset" in out
     elif command == "notebooks":
         assert (sandbox / flag("--out", "runs") / flag("--profile", "quick") / "01_class_distribution.ipynb").is_file()
 
@@ -178,7 +185,7 @@ def test_every_documented_line_is_run():
     lines_ = documented()
     assert len(lines_) >= 30  # the docs' commands: if this drops, a page lost its examples
     assert {argv[0] for _, argv in lines_} >= {"synth", "prepare", "info", "train", "distill", "generate", "edit",
-                                                "evaluate", "ablate", "notebooks"}
+                                                "evaluate", "ablate", "enrich", "notebooks"}
     assert all(chain_of(argv) in CHAINS for _, argv in lines_)
 
 

@@ -224,11 +224,11 @@ def test_03_mask_editing(tmp_path):
 @pytest.mark.notebook
 def test_05_adas_ablation(tmp_path):
     overrides = tiny_overrides(ablate_low_fraction=0.25, ablate_gen_seeds=1)
-    params = {"overrides": overrides, "seeds": 3, "train_steps": 2, "filter_thresholds": [1.25],
+    params = {"overrides": overrides, "seeds": 3, "train_steps": 2, "filter_thresholds": [1.25], "export_n": "6",
               "n_show": 1, "student": "runs/quick/student/diffusion.ckpt"}  # the sets' steps: overrides' (TINY's 2)
     teacher = ensure_trained(get_profile("quick", **overrides), root=tmp_path, progress=False)  # what 05 reuses
     distill(teacher, root=tmp_path, progress=False, distill_iters=2)  # a student of it for real+gen student
-    executed = run_one(tmp_path, "05_adas_ablation", params, ("classes", "n", "predictors", "examples"))
+    executed = run_one(tmp_path, "05_adas_ablation", params, ("classes", "n", "predictors", "examples", "export"))
     figs = tmp_path / "figures"
     runs = pd.read_csv(figs / "05_adas_ablation_runs.csv")
     arms = len(get_profile("quick")["ablate_arms"]) + 1  # the quick study's arms and the student's
@@ -241,6 +241,9 @@ def test_05_adas_ablation(tmp_path):
     rare = pd.read_csv(figs / "05_adas_ablation_rare.csv")
     assert set(rare["arm"]) == set(ours["arm"]) - {"real"}
     assert "val mIoU" in outputs(executed)
+    export = pd.read_csv(figs / "05_adas_ablation_export.csv", keep_default_na=False)  # the best arm, exported
+    assert len(export) == 6 and all((tmp_path / "runs/quick/enriched" / p).is_file() for p in export["image"])
+    assert "best-supported arm:" in outputs(executed) and "## The recipe" in outputs(executed)
 
 
 @pytest.mark.notebook

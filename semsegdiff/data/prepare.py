@@ -279,7 +279,7 @@ def ensure_dataset(data: str | Path = "synthetic", *, size: Size = 64, cache: st
     if str(data) == "synthetic":
         from .synthetic import write_dataset
 
-        raw = cache / f"synthetic-n{n_synthetic}-seed{seed}-val{val_fraction:g}-{label(size)}px"  # at its frame
+        raw = synthetic_folder(cache, n_synthetic, seed, val_fraction, size)
         if not (raw / "attributes.csv").is_file() or not (raw / "labels/ins_seg").is_dir():  # none yet, or written
             # before scenes had attributes and instances
             write_dataset(raw, n=n_synthetic, size=size, seed=seed, val_fraction=val_fraction, overwrite=True,
@@ -316,6 +316,21 @@ def train_count(cfg: dict[str, Any], *, root: str | Path = ".") -> int:
     if list(splits) == ["all"]:
         return len(split_indices(len(splits["all"]), cfg["val_fraction"], cfg["seed"])["train"])
     return len(splits.get("train", []))
+
+
+def synthetic_folder(cache: Path, n: int, seed: int, val_fraction: float, size: Size) -> Path:
+    """Where the synthetic dataset of these settings is rendered (BDD100K layout, at its frame)."""
+    return Path(cache) / f"synthetic-n{n}-seed{seed}-val{val_fraction:g}-{label(check_setting('size', size))}px"
+
+
+def source_folder(cfg: dict[str, Any], *, root: str | Path = ".", progress: bool = True) -> Path:
+    """The dataset folder (in its layout) of a run configuration: its ``data``, or the synthetic scenes rendered for
+    it (rendered now when missing): what ``semsegdiff enrich`` takes as its source."""
+    prepared = dataset_for(cfg, root=root, progress=progress)
+    if str(cfg["data"]) != "synthetic":
+        return Path(prepared.meta["source"])
+    return Path(root) / synthetic_folder(Path(cfg["cache"]), cfg["n_synthetic"], cfg["seed"], cfg["val_fraction"],
+                                         cfg["size"])
 
 
 def dataset_for(cfg: dict[str, Any], *, root: str | Path = ".", progress: bool = True) -> Prepared:

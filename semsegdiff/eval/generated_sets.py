@@ -110,8 +110,9 @@ def shard_folder(out: Path, key: dict[str, Any]) -> Path:
 
 def make_set(model, masks: np.ndarray, seeds: np.ndarray, out: str | Path, *, sampling: dict[str, Any],
              init: np.ndarray | None = None, keep: np.ndarray | None = None, info: dict[str, Any] | None = None,
-             attrs: np.ndarray | None = None, devices: int | str = 1, strategy: str = "auto", accelerator: str | None = None, batch_size: int = 64,
-             progress: bool = False, instances: np.ndarray | None = None) -> np.ndarray:
+             attrs: np.ndarray | None = None, devices: int | str = 1, strategy: str = "auto", accelerator: str | None = None,
+             batch_size: int = 64, progress: bool = False, instances: np.ndarray | None = None,
+             num_nodes: int = 1) -> np.ndarray:
     """Generate one image per mask (its own seed) into ``out`` (images.npy, masks.npy, manifest.json); reuse it if done.
 
     Runs as a Lightning ``predict`` loop: on several devices or nodes under DDP every rank
@@ -138,7 +139,8 @@ def make_set(model, masks: np.ndarray, seeds: np.ndarray, out: str | Path, *, sa
         banner = logging.getLogger("pytorch_lightning.utilities.rank_zero")
         level = banner.level
         banner.setLevel(logging.WARNING)  # no "GPU available: ..." banner for every set
-        trainer = pl.Trainer(accelerator=accelerator, devices=devices, strategy=strategy, precision="32-true",
+        trainer = pl.Trainer(accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy=strategy,
+                             precision="32-true",
                              logger=False, enable_checkpointing=False, enable_progress_bar=progress,
                              enable_model_summary=False, callbacks=[_ShardWriter(shards)])
         banner.setLevel(level)

@@ -1,0 +1,23 @@
+"""From the enrichment study to an export: the arm whose gain is best supported, as ``enrich`` settings."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+ARM_STEPS = {"real+gen": "all", "real+gen filtered": "all", "real+gen hard": "hard", "real+rare": "rare",
+             "real+rare local": "rare local", "real+copypaste": "copypaste", "real+cond": "cond", "gen only": "all",
+             "real+gen student": "all"}  # the recipe step that makes each arm's added pairs
+
+
+def best_recipe(table: pd.DataFrame) -> dict[str, Any]:
+    """The arm of :func:`semsegdiff.eval.arm_table` with the highest lower bound of its gain (``gen only``, which drops
+    the real images, left out), as ``enrich`` keywords: ``recipe``, ``filter``, ``n`` (its N x the real images), and
+    ``arm`` and its ``delta``, ``ci_low``, ``ci_high`` for the record."""
+    rows = table[table["arm"].isin(ARM_STEPS) & (table["arm"] != "gen only") & table["ci_low"].notna()]
+    if rows.empty:
+        raise ValueError("the study has no arm with an interval to choose from (one seed per arm?)")
+    best = rows.sort_values(["ci_low", "delta"], kind="stable").iloc[-1]
+    return {"recipe": {ARM_STEPS[best["arm"]]: 1.0}, "filter": float(best["threshold"] or 0.0),
+            "n": f"{best['n_mult']:g}x", "arm": best["arm"], "delta": float(best["delta"]),
+            "ci_low": float(best["ci_low"]), "ci_high": float(best["ci_high"])}
