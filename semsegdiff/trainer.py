@@ -140,7 +140,7 @@ class LastAtEnd(Callback):
 
     def on_train_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}-end.tmp")
-        trainer.save_checkpoint(tmp)  # every rank takes part; rank zero writes
+        trainer.save_checkpoint(tmp, weights_only=False)  # optimizer state too (resume); every rank takes part
         if trainer.is_global_zero:
             os.replace(tmp, self.path)
 

@@ -214,9 +214,11 @@ def test_03_mask_editing(tmp_path):
         for ext in ("png", "pdf"):
             assert (figs / f"03_mask_editing_{name}.{ext}").stat().st_size > 3000, name
     text = outputs(executed)
-    shown = re.search(r"(\d+) masks, (\d+) with instances; models: (\S+) \(instance_edges True\)", text)
+    shown = re.search(r"(\d+) masks, (\d+) with instances; models after (\d+) epochs: (\S+) \(instance_edges True\) "
+                      r"beside (\S+)", text)
     assert shown and shown[1] == shown[2] == "4"  # 3 val scenes + the edited one, each with instances
-    assert Path(shown[3]) == tmp_path / "runs/quick-instance_edges-true/diffusion.ckpt"  # the variant's own folder
+    assert Path(shown[4]) == tmp_path / "runs/quick-instance_edges-true/diffusion.ckpt"  # the variant's own folder
+    assert shown[3] == "1" and Path(shown[5]) == tmp_path / "runs/quick/diffusion.ckpt"  # tiny: both at their end
     assert "pixels regenerated; the rest are the photo's bytes" in text
     assert "bicycle" in text and "rider" in text  # the table of what the local edit changed
 

@@ -380,3 +380,14 @@ def test_gradient_clipping_with_fused_adamw_in_bf16(tmp_path, monkeypatch):
     assert trainer.global_step == 2 and len(norms) == 2
     assert all(n.cpu().item() <= 1e-3 * 1.01 for n in norms)  # clipped to grad_clip
     assert any(not torch.equal(before[k], v) for k, v in module.state_dict().items())  # and trained
+
+
+def test_checkpoint_at_finds_the_step_a_run_kept(tiny_checkpoint):
+    from semsegdiff.models import checkpoint_at
+
+    final = int(read_checkpoint(tiny_checkpoint)["global_step"])
+    assert checkpoint_at(tiny_checkpoint, final) == tiny_checkpoint
+    kept = sorted((tiny_checkpoint.parent / "diffusion/checkpoints").glob("step*.ckpt"))
+    assert kept and checkpoint_at(tiny_checkpoint, int(kept[0].stem[4:])) == kept[0]
+    with pytest.raises(CheckpointError, match=r"kept no checkpoint at step 999 \(it kept step"):
+        checkpoint_at(tiny_checkpoint, 999)

@@ -179,6 +179,20 @@ def check_resume(path: Path, cfg: dict[str, Any], keys: Sequence[str], command: 
                            f"resume without changing them, or start a new {command} run without --resume")
 
 
+def checkpoint_at(checkpoint: str | Path, step: int) -> Path:
+    """The checkpoint the run of ``checkpoint`` kept at optimizer step ``step`` (its final one when that is the step);
+    a :class:`CheckpointError` when the run kept none there (``ckpt_every`` epochs apart)."""
+    checkpoint = Path(checkpoint)
+    if int(read_checkpoint(checkpoint).get("global_step", -1)) == step:
+        return checkpoint
+    kept = run_paths(checkpoint.parent)["checkpoints"] / f"step{step:07d}.ckpt"
+    if not kept.is_file():
+        steps = sorted(p.stem for p in kept.parent.glob("step*.ckpt"))
+        raise CheckpointError(f"{checkpoint}: its run kept no checkpoint at step {step} (it kept "
+                              f"{', '.join(steps) or 'none'}); choose epochs that are a multiple of its ckpt_every")
+    return kept
+
+
 def is_run_folder(folder: Path) -> bool:
     """Whether an unmarked ``folder`` (an earlier version wrote no marker) holds a run of ours, by its content:
     a readable semsegdiff checkpoint, or a subfolder semsegdiff marked."""
