@@ -118,16 +118,21 @@ class SegDataModule(pl.LightningDataModule):
 
 
 def worker_init(worker_id: int) -> None:
-    """A DataLoader worker ignores SIGINT, SIGTERM and SIGHUP: the main process ends the run cleanly and shuts its
-    workers down (a worker killed by the signal made torch raise "DataLoader worker ... is killed by signal" in the
-    main process, a traceback instead of "interrupted"). Then Lightning's seeding of the worker where
-    ``seed_everything(workers=True)`` asked for it, as without this function."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
+    """A DataLoader worker ends on SIGTERM and SIGHUP as it does on SIGINT: quietly (torch's worker loop catches the
+    KeyboardInterrupt), while the main process ends the run and says "interrupted". Killed by the signal instead, a
+    worker made torch raise "DataLoader worker ... is killed by signal" in the main process, a traceback; ignoring it
+    made multiprocessing's own terminate() at exit wait for the worker forever. Then Lightning's seeding of the
+    worker where ``seed_everything(workers=True)`` asked for it, as without this function."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupted)
     if os.environ.get("PL_SEED_WORKERS") == "1":
         from lightning_fabric.utilities.seed import pl_worker_init_function
 
         pl_worker_init_function(worker_id)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def balance_weights(codes: np.ndarray, power: float) -> np.ndarray:
