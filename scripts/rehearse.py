@@ -1,7 +1,7 @@
 """The paper route rehearsed on the CPU: every CLI verb and notebook with the ``paper`` (and ``gpu``) profile at 128 px.
 
 A user with BDD100K and a GPU runs ``train``, ``generate``, ``edit``, ``evaluate``, ``ablate``,
-``distill`` and notebooks 01-06 with ``--profile paper`` on the official layout. This runs the same
+``distill``, ``enrich`` and notebooks 01-06 with ``--profile paper`` on the official layout. This runs the same
 commands on a BDD100K-layout folder made here (the 4 real pairs of ``tests/fixtures/bdd_sample``,
 with ignore pixels, and synthetic scenes rendered at 128 px), with one set of tiny counts
 (``TINY``: steps, masks, epochs) and every other setting the profile's own, so that what breaks
@@ -121,6 +121,10 @@ def main() -> None:
                                    "--ablate-seeds", "1", "--ablate-n", "[1.0]", "--ablate-regimes", "[low]",
                                    "--steps", "2", "--no-progress"], log)
     run("distill", ["distill", "--checkpoint", str(ckpt), "--max-steps", "2", "--no-progress"], log)
+    enriched = work / "cli" / "enriched"
+    shutil.rmtree(enriched, ignore_errors=True)  # the rehearsal's own export: enrich never replaces a finished one
+    run("enrich", ["enrich", "--checkpoint", str(ckpt), "--data", str(data), "--out", str(enriched), "--n", "4",
+                   "--steps", "2", "--ablate-steps", "2", "--no-progress"], log)
     nb = ["notebooks", "run", "--out", str(work / "notebooks"), "-p", f"root={work}"]
     tiny = ["-p", f"overrides={json.dumps(TINY)}"]
     with_data = [*tiny[:1], f"overrides={json.dumps({**TINY, 'data': str(data)})}"]  # notebooks without a data parameter
@@ -134,7 +138,8 @@ def main() -> None:
                                         "-p", "samplers=[[ddpm, 2], [dpmsolver++, 20]]",
                                         "-p", "guidances=[2.0]", "-p", "student_schedule=[1, 2]",
                                         "-p", "student_steps=[1]", "-p", "n_show=2"], log)
-    run("notebook 05 --profile paper", [*nb, "--only", "05", "--profile", "paper", *with_data, "-p", "n_show=1"], log)
+    run("notebook 05 --profile paper", [*nb, "--only", "05", "--profile", "paper", *with_data, "-p", "n_show=1",
+                                        "-p", "export_n=2"], log)
     run("notebook 06 --profile paper (refused)", [*nb, "--only", "06", "--profile", "paper", *with_data], log,
         expect_error="trained without attributes")
     run("notebook 02 --profile gpu", [*nb, "--only", "02", "--profile", "gpu", "-p", f"data={data}", *tiny,

@@ -173,3 +173,16 @@ def test_bad_places_are_refused_before_any_image(world, tmp_path, capsys):
     assert "is a finished enriched dataset" in line("--data", source, "--out", done)
     assert (mine / "thesis.tex").read_text() == "precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "done", "eleven.ckpt", "mine", "valonly"]
+
+
+def test_the_export_takes_the_best_supported_arm_or_with_one_seed_the_best_gain():
+    from semsegdiff.enrich.study import best_recipe
+
+    table = pd.DataFrame({"arm": ["real", "real+gen", "real+gen hard", "gen only"], "n_mult": [0.0, 1.0, 2.0, 1.0],
+                          "threshold": [None, None, None, None], "delta": [None, 0.020, 0.012, 0.05],
+                          "ci_low": [None, -0.001, 0.004, 0.03], "ci_high": [None, 0.04, 0.02, 0.07]})
+    best = best_recipe(table)  # the higher lower bound wins over the higher gain; gen only drops the real images
+    assert (best["arm"], best["recipe"], best["n"]) == ("real+gen hard", {"hard": 1.0}, "2x")
+    assert "[+0.40, +2.00] (the highest lower bound)" in best["summary"]
+    one_seed = best_recipe(table.assign(ci_low=None, ci_high=None))  # the rehearsal's one seed per arm
+    assert one_seed["arm"] == "real+gen" and "no interval supports it" in one_seed["summary"]

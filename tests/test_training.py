@@ -387,7 +387,18 @@ def test_checkpoint_at_finds_the_step_a_run_kept(tiny_checkpoint):
 
     final = int(read_checkpoint(tiny_checkpoint)["global_step"])
     assert checkpoint_at(tiny_checkpoint, final) == tiny_checkpoint
+    assert checkpoint_at(tiny_checkpoint, final + 10) == tiny_checkpoint  # the run ended before: its final one
     kept = sorted((tiny_checkpoint.parent / "diffusion/checkpoints").glob("step*.ckpt"))
     assert kept and checkpoint_at(tiny_checkpoint, int(kept[0].stem[4:])) == kept[0]
-    with pytest.raises(CheckpointError, match=r"kept no checkpoint at step 999 \(it kept step"):
-        checkpoint_at(tiny_checkpoint, 999)
+    missing = min(set(range(final)) - {int(p.stem[4:]) for p in kept})  # a step the run passed, keeping nothing
+    with pytest.raises(CheckpointError, match=rf"kept no checkpoint at step {missing} \(it kept step"):
+        checkpoint_at(tiny_checkpoint, missing)
+
+
+def test_kept_epochs_is_a_step_the_run_kept_or_all_of_them():
+    from semsegdiff.models import kept_epochs
+
+    assert kept_epochs({"epochs": 12, "ckpt_every": 4}, 2 / 3) == 8
+    assert kept_epochs({"epochs": 40, "ckpt_every": 25}, 2 / 3) == 25
+    assert kept_epochs({"epochs": 1, "ckpt_every": 25}, 2 / 3) == 1  # the rehearsal's 1 epoch: no earlier checkpoint
+    assert kept_epochs({"epochs": 30, "ckpt_every": 25}, 2 / 3) == 30

@@ -198,7 +198,8 @@ def _check_cost(cfg, generator, sampling, total, n_real, source, layout, target,
                           f"{target[0]}x{target[1]}{' and copies of the real files' if cfg['enrich_real'] == 'copy' else ''})"
                           f" and {free / 2**30:,.1f} GiB are free there; free some, ask for fewer (--n), or link the "
                           "real files (--real link)")
-    size = f"{need / 2**30:,.1f} GiB" if need >= 2**30 else f"{need / 2**20:,.1f} MiB"
+    size = next(f"{need / 2**e:,.1f} {unit}" for e, unit in ((30, "GiB"), (20, "MiB"), (10, "KiB"), (0, "bytes"))
+                if need >= 2**e or not e)
     print(f"enrich: {total:,} generated pairs ({', '.join(f'{k} {v:,}' for k, v in counts.items())}) at "
           f"{target[0]}x{target[1]}, about {size} on disk", flush=True)
 

@@ -179,11 +179,20 @@ def check_resume(path: Path, cfg: dict[str, Any], keys: Sequence[str], command: 
                            f"resume without changing them, or start a new {command} run without --resume")
 
 
+def kept_epochs(cfg: dict[str, Any], fraction: float) -> int:
+    """The most epochs, at most ``fraction`` of ``cfg``'s, after which its run kept a numbered checkpoint (a
+    multiple of ``ckpt_every``); all of its epochs when it kept none that early (a run shorter than ckpt_every)."""
+    every = cfg["ckpt_every"]
+    kept = int(fraction * cfg["epochs"]) // every * every
+    return kept if kept >= every else cfg["epochs"]
+
+
 def checkpoint_at(checkpoint: str | Path, step: int) -> Path:
-    """The checkpoint the run of ``checkpoint`` kept at optimizer step ``step`` (its final one when that is the step);
-    a :class:`CheckpointError` when the run kept none there (``ckpt_every`` epochs apart)."""
+    """The checkpoint the run of ``checkpoint`` kept at optimizer step ``step`` (its final one when that is the step,
+    or when the run ended before it: cut short by ``max_steps``); a :class:`CheckpointError` when the run went past
+    ``step`` and kept none there (``ckpt_every`` epochs apart)."""
     checkpoint = Path(checkpoint)
-    if int(read_checkpoint(checkpoint).get("global_step", -1)) == step:
+    if int(read_checkpoint(checkpoint).get("global_step", -1)) <= step:
         return checkpoint
     kept = run_paths(checkpoint.parent)["checkpoints"] / f"step{step:07d}.ckpt"
     if not kept.is_file():
