@@ -45,7 +45,6 @@ def step_cost(base: dict, batch: dict, repeats: int = 7, steps: int = 4) -> floa
     slows a round down). Run it on an idle machine."""
     import time
 
-    import torch
 
     from semsegdiff.models.diffusion import diffusion_loss
     from semsegdiff.models.module import DiffusionModule
