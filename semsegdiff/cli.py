@@ -298,7 +298,7 @@ _INTERRUPTED: list[int] = []  # the signals received while a command ran
 
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM and SIGHUP end a command as Ctrl-C does: cleanly (a notebook's kernel is shut down, not left running,
-    DataLoader workers ignore the signal and are shut down by the main process)."""
+    DataLoader workers end on it quietly too: data.datamodule's worker_init)."""
     _INTERRUPTED.append(signum)
     raise KeyboardInterrupt
 

@@ -229,22 +229,20 @@ def test_absurd_sizes_are_refused_before_allocating(tmp_path):
 # --- 6. several devices from the command line ----------------------------------------------------------------
 
 @pytest.mark.slow
-def test_ablate_on_two_devices_from_the_command_line_makes_the_sets_of_one(tmp_path):
+def test_ablate_on_two_devices_from_the_command_line_makes_the_sets_of_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # as the subprocess runs
     from semsegdiff.models import train
 
     ckpt = train(tiny_cfg(tmp_path, n_synthetic=48), out=tmp_path / "run", progress=False, max_steps=2)
     common = ["--checkpoint", str(ckpt), "--ablate-arms", "[real, real+gen]", "--ablate-steps", "2", "--steps", "2",
               "--ablate-seeds", "1", "--generate-only", "--no-progress", "--device", "cpu"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    sets = {}
-    for devices in ("1", "2"):
-        out = tmp_path / f"study{devices}"
-        done = subprocess.run([sys.executable, "-m", "semsegdiff.cli", "ablate", *common, "--devices", devices,
-                               "--out", str(out)], capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
-        assert done.returncode == 0, done.stderr[-3000:]
-        [images] = (out / "low" / "sets").glob("gen-*/images.npy")
-        sets[devices] = np.load(images)
-    assert "MEMBER: 2/2" in done.stderr and np.array_equal(sets["1"], sets["2"])
+    assert main(["ablate", *common, "--devices", "1", "--out", str(tmp_path / "study1")]) == 0  # in this process
+    done = subprocess.run([sys.executable, "-m", "semsegdiff.cli", "ablate", *common, "--devices", "2", "--out",
+                           str(tmp_path / "study2")], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    sets = [np.load(next((tmp_path / f"study{d}" / "low" / "sets").glob("gen-*/images.npy"))) for d in (1, 2)]
+    assert "MEMBER: 2/2" in done.stderr and np.array_equal(*sets)
 
 
 # --- 7. messages ---------------------------------------------------------------------------------------------
