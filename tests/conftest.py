@@ -21,8 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def pytest_configure(config):
     headless_env(ROOT)  # matplotlib, IPython and Jupyter write under .cache/, never to the home directory
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # workers share the cores: one thread each, no oversubscription
-        torch.set_num_threads(max(1, (os.cpu_count() or 2) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+    torch.set_num_threads(1)  # the tests' tiny models run faster on one thread (docs/experiments.md, make test's minutes)
 
 
 @pytest.fixture
