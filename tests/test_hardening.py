@@ -241,7 +241,10 @@ def test_ablate_on_two_devices_from_the_command_line_makes_the_sets_of_one(tmp_p
                            str(tmp_path / "study2")], capture_output=True, text=True, timeout=600,
                           env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    sets = [np.load(next((tmp_path / f"study{d}" / "low" / "sets").glob("gen-*/images.npy"))) for d in (1, 2)]
+    sets = []
+    for devices in (1, 2):
+        [images] = (tmp_path / f"study{devices}" / "low" / "sets").glob("gen-*/images.npy")  # one generated set each
+        sets.append(np.load(images))
     assert "MEMBER: 2/2" in done.stderr and np.array_equal(*sets)
 
 
