@@ -118,7 +118,8 @@ def _info(a: argparse.Namespace) -> None:
 
 
 def _train(a: argparse.Namespace) -> None:
-    from .config import get_profile, print_header
+    from .config import get_profile
+    from .runtime import print_header
     from .models import train
 
     cfg = get_profile(a.profile, **{k: getattr(a, k) for k in TRAIN_KEYS})
@@ -145,13 +146,13 @@ def _generate(a: argparse.Namespace) -> None:
     from .models import generate_folder
 
     s = _settings(a, ["sampler", "steps", "guidance", "per_mask", "seed", "batch_size", "attribute_guidance",
-                      "precision"])
+                      "precision", "aug_level"])
     manifest = generate_folder(a.checkpoint, a.masks, a.out, sampler=s["sampler"], steps=s["steps"],
                                guidance=s["guidance"], per_mask=s["per_mask"] or 1, seed=s["seed"] or 0,
                                batch_size=s["batch_size"] or 64, resize=a.resize, device=a.device,
                                overwrite=a.overwrite, progress=not a.no_progress,
                                attribute_guidance=s["attribute_guidance"], precision=s["precision"],
-                               instances=a.instances, **_conditions(a))
+                               instances=a.instances, upscale=a.upscale, aug_level=s["aug_level"], **_conditions(a))
     extra = " with their instance maps (instances/)" if a.instances else ""
     print(f"wrote {len(manifest)} images{extra} and manifest.csv to {a.out}")
 

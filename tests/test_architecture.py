@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "semsegdiff"
 FLOORS = {  # the first matching prefix decides; lower floors never import higher ones
     0: ("errors", "labels", "limits", "tensors", "quiet", "precision", "attributes", "files", "frame", "safe_load",
         "recipe"),
-    1: ("config", "figures"),
+    1: ("config", "runtime", "figures"),
     2: ("data", "trainer"),
     3: ("shapes", "placement", "masks", "instances"),
     4: ("models",),

@@ -8,7 +8,8 @@ from conftest import FIXTURE, tiny_cfg, tiny_flags
 
 from semsegdiff import precision
 from semsegdiff.cli import main
-from semsegdiff.config import check_setting, print_header
+from semsegdiff.config import check_setting
+from semsegdiff.runtime import print_header
 
 pytestmark = pytest.mark.gpu  # must also pass on a GPU: runs on CUDA where present (pytest -m gpu)
 
