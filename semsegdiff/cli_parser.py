@@ -123,6 +123,9 @@ def parser() -> argparse.ArgumentParser:
     _setting_flag(s, "seed", "seed of the first image (default 0)")
     _setting_flag(s, "batch_size", "masks per batch (default 64)")
     _condition_flags(s)
+    s.add_argument("--upscale", type=Path, help="an upscaler of --checkpoint (train --profile quick-upscaler): masks "
+                   "at its frame, images upscaled to it (the cascade)")
+    _setting_flag(s, "aug_level", "noise level of the base's images the upscaler takes (default: the upscaler's)")
     s.add_argument("--resize", action="store_true", help="centre-crop and resize masks to the model's size")
     _device_flags(s)
     s.add_argument("--no-progress", action="store_true")

@@ -9,7 +9,6 @@ command line or a YAML notebook parameter is the number 0.0005, and ``--steps 0`
 from __future__ import annotations
 
 import math
-import platform
 from typing import Any
 
 import torch
@@ -40,6 +39,7 @@ QUICK: dict[str, Any] = {
     "attributes": True,  # also condition on time of day, weather and scene type (semsegdiff.attributes)
     "scale_shift": True,  # the time/attribute embedding scales and shifts each block's GroupNorm (AdaGN), not added
     "instance_edges": False,  # an instance-boundary channel beside the one-hot mask (semsegdiff.models.condition)
+    "upscale": 1,  # 1: a base model; k > 1: the cascade's upscaler from a frame k times smaller (models/cascade.py)
     # diffusion (diffusers schedulers)
     "noise_schedule": "squaredcos_cap_v2",  # or "reference" (half-cosine betas 1e-4..0.02)
     "prediction_type": "v_prediction",  # or "epsilon" (the reference's)
@@ -56,6 +56,8 @@ QUICK: dict[str, Any] = {
     "grad_clip": 1.0,  # gradient norm clipping (0: off)
     "ema_decay": 0.995,
     "ema_start": 200,  # optimizer steps before the EMA starts averaging (a copy before)
+    "train_crop": 0,  # train on random square crops of this side (0: whole frames); an upscaler samples whole frames
+    "noise_aug": 0.5,  # an upscaler's low-res input is noised to a level drawn in [0, this] x the timesteps (CDM)
     # run: how training is carried out and logged; none of these changes the trained model
     "num_workers": 0,  # DataLoader workers per device
     "ckpt_every": 4,  # keep a numbered checkpoint every N epochs (last.ckpt: every epoch); notebook 06 scores each
@@ -75,6 +77,7 @@ QUICK: dict[str, Any] = {
     "steps": 10,  # notebook 04: DPM-Solver++ 10 scores as 20 does here (consistency 0.308 vs 0.302), at half the time
     "guidance": 1.75,  # classifier-free guidance (1: conditional only, 0: unconditional): Table I's best FID ratio
     "attribute_guidance": 2.5,  # scale of the attributes asked for (= guidance: one joint scale, 2 forwards; else 3)
+    "aug_level": 0.1,  # an upscaler's low-res input noised to this x the timesteps at sampling (notebook 07's sweep)
     # judge: the segmenter that scores generated images (semsegdiff.eval.judge), trained on the real train split
     "judge_arch": "unet_resnet18",  # see CHOICES["judge_arch"]
     "judge_epochs": 8,  # its val mIoU is flat from epoch 8 on (an earlier run: 0.265 at 8 and at 10)
@@ -153,6 +156,16 @@ PAPER_VS_REFERENCE = {
     "sampler": "DPM-Solver++ instead of DDPM: within a point of DDPM 1000 in consistency (notebook 04), 50x faster",
     "steps": "20 instead of 1000 (with the guidance of both branches in one batched forward)",
 }
+# The cascade's second stage of each profile: `semsegdiff train --profile quick-upscaler`; a fully convolutional
+# U-Net (no attention) trained on crops, sampling whole frames from the base's images (semsegdiff.models.cascade).
+UPSCALER = {"upscale": 4, "attn_levels": 0, "noise_aug": 0.5, "aug_level": 0.1}
+PROFILES["quick-upscaler"] = {**QUICK, **UPSCALER, "upscale": 2, "size": 64, "train_crop": 32,  # 32 -> 64: make run's
+                              "n_synthetic": 800, "epochs": 8}  # minutes (x4 to 128 px: docs/experiments.md)
+PROFILES["gpu-upscaler"] = {**PROFILES["gpu"], **UPSCALER, "size": 512, "train_crop": 128,  # 128 -> 512 px
+                            "channels": 64, "channel_mult": [1, 2, 2, 4], "num_res_blocks": 2, "instance_edges": False}
+PROFILES["paper-upscaler"] = {**PROFILES["paper"], **UPSCALER, "size": "512x896", "train_crop": 128,  # 128x224 ->
+                              "channels": 64, "channel_mult": [1, 2, 2, 4], "num_res_blocks": 2, "epochs": 100}
+STAGES = {"quick-upscaler": "quick", "gpu-upscaler": "gpu", "paper-upscaler": "paper"}  # upscaler -> its base
 PROFILES["reference"] = {  # the reference recipe: `semsegdiff train --profile reference` (a GPU profile)
     **PROFILES["paper"], "noise_schedule": "reference", "prediction_type": "epsilon", "sampler": "ddpm", "steps": 1000,
 }
@@ -161,13 +174,13 @@ PROFILES["reference"] = {  # the reference recipe: `semsegdiff train --profile r
 GROUPS: dict[str, tuple[str, ...]] = {
     "data": ("data", "size", "crop", "n_synthetic", "val_fraction", "seed", "cache"),
     "model": ("channels", "channel_mult", "num_res_blocks", "attn_levels", "emb_dim", "injection", "mask_hidden",
-              "dropout", "attributes", "scale_shift", "instance_edges"),  # CondUNet keyword arguments
+              "dropout", "attributes", "scale_shift", "instance_edges", "upscale"),  # CondUNet keyword arguments
     "schedule": ("noise_schedule", "prediction_type", "num_train_timesteps"),  # make_scheduler keyword arguments
     "training": ("p_uncond", "p_uncond_attr", "attribute_balance", "attribute_lr_scale", "epochs", "batch_size", "lr",
-                 "weight_decay", "grad_clip", "ema_decay", "ema_start"),
+                 "weight_decay", "grad_clip", "ema_decay", "ema_start", "train_crop", "noise_aug"),
     "run": ("num_workers", "ckpt_every", "preview_every", "n_preview", "log_every", "logger", "devices", "num_nodes",
             "strategy", "ckpt_minutes", "channels_last", "compile", "precision", "allow_slow"),
-    "sampling": ("sampler", "steps", "guidance", "attribute_guidance"),  # defaults of generate(); stored with the model
+    "sampling": ("sampler", "steps", "guidance", "attribute_guidance", "aug_level"),  # generate()'s defaults, stored
     "judge": ("judge_arch", "judge_epochs", "judge_batch_size", "judge_lr", "judge_weights"),
     "evaluation": ("eval_masks", "eval_per_mask", "eval_seed", "inception"),
     "ablation": ("ablate_arms", "ablate_regimes", "ablate_low_fraction", "ablate_n", "ablate_seeds", "ablate_gen_seeds",
@@ -184,7 +197,7 @@ SHAPE_KEYS = ("num_classes", "size", *(k for k in MODEL_KEYS if k != "dropout"))
 RESUME_KEYS = (*SHAPE_KEYS, "attribute_lr_scale")
 # What checkpoints saved before a setting existed were trained with (loading fills these in, not the profile's value).
 LEGACY = {"attributes": False, "scale_shift": False, "attribute_balance": 0.0, "attribute_lr_scale": 1.0, "crop": 0.5,
-          "instance_edges": False}
+          "instance_edges": False, "upscale": 1, "train_crop": 0, "noise_aug": 0.5}
 # Settings that do not change what training produces: a checkpoint trained with other values is reused.
 RUN_ONLY_KEYS = ("profile", "cache", *GROUPS["run"], *GROUPS["sampling"], *GROUPS["judge"], *GROUPS["evaluation"],
                  *GROUPS["ablation"], *GROUPS["distillation"], *GROUPS["enrichment"])
@@ -208,7 +221,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 RANGES: dict[str, tuple[float | None, float | None]] = {
     "size": (8, 2048), "crop": (0.0, 1.0), "n_synthetic": (2, 10_000_000), "val_fraction": (0.0, 0.9),
-    "seed": (0, 2**32 - 1),
+    "seed": (0, 2**32 - 1), "upscale": (1, 16), "train_crop": (0, 4096), "noise_aug": (0.0, 1.0),
+    "aug_level": (0.0, 1.0),
     "channels": (1, 1024), "channel_mult": (1, 16), "num_res_blocks": (1, 8), "attn_levels": (0, 8),
     "emb_dim": (1, 8192), "mask_hidden": (1, 1024), "dropout": (0.0, 0.95), "num_train_timesteps": (2, 100_000),
     "p_uncond": (0.0, 0.99), "p_uncond_attr": (0.0, 0.99), "attribute_balance": (0.0, 1.0),
@@ -340,6 +354,15 @@ def validate(cfg: dict[str, Any]) -> dict[str, Any]:
         if out.get("attn_levels", 0) > len(out["channel_mult"]):
             raise SettingError(f"attn_levels (--attn-levels): {out['attn_levels']} is more than the "
                                f"{len(out['channel_mult'])} levels of channel_mult {out['channel_mult']}")
+    if out.get("upscale", 1) > 1 and "size" in out:
+        check_multiple(out["size"], out["upscale"], f"upscale {out['upscale']} (the base's frame is size / upscale)")
+    crop = out.get("train_crop", 0)
+    if crop and "size" in out:
+        need = math.lcm(2 ** (len(out.get("channel_mult", [1])) - 1), out.get("upscale", 1))
+        if crop % need or crop > min(frame(out["size"])):
+            raise SettingError(f"train_crop (--train-crop): {crop} must be a multiple of {need} (the U-Net's "
+                               f"downsamplings and upscale) and at most the frame's shorter side "
+                               f"({min(frame(out['size']))}); 0 trains on whole frames")
     if "real+gen student" in out.get("ablate_arms", []) and not out.get("ablate_student"):
         raise SettingError("ablate_arms (--ablate-arms): the arm 'real+gen student' needs the student's checkpoint "
                            "(ablate_student, --ablate-student; made by semsegdiff distill)")
@@ -421,30 +444,3 @@ def check_device(device: str | None, flag: str = "--accelerator") -> str:
         if not index.isdigit() or int(index) >= torch.cuda.device_count():
             raise SettingError(f"{flag} {device}: there are {torch.cuda.device_count()} GPUs (cuda:0 ...)")
     return device
-
-
-def runtime_info(precision: str = "auto") -> dict[str, str]:
-    """Device, precision (the setting, resolved) and library versions, for the header of every run."""
-    import numpy
-    import torchvision
-
-    from . import __version__
-    from .precision import native_cpu_bf16
-
-    device, resolved = device_and_precision(precision)
-    why = "" if device == "cuda" else ": native bf16 on this CPU" if native_cpu_bf16() else ": no native bf16 here"
-    precision = f"{resolved} ({precision}{why})" if precision == "auto" else resolved
-    if device == "cuda":
-        device = f"cuda ({torch.cuda.get_device_name(0)} x{torch.cuda.device_count()})"
-    return {
-        "device": device, "precision": precision, "semsegdiff": __version__, "torch": torch.__version__,
-        "torchvision": torchvision.__version__, "numpy": numpy.__version__, "python": platform.python_version(),
-    }
-
-
-def print_header(cfg: dict[str, Any] | None = None, keys: list[str] | None = None) -> None:
-    """Print the runtime and the resolved settings (only ``keys`` if given), one ``key: value`` per line."""
-    info = runtime_info((cfg or {}).get("precision", "auto"))  # the setting resolved on this machine
-    cfg = {k: v for k, v in (cfg or {}).items() if (keys is None or k in keys) and k != "precision"}
-    for key, value in {**info, **cfg}.items():
-        print(f"{key:>12}: {value}")

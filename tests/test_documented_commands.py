@@ -83,6 +83,8 @@ def tiny(argv: list[str], sandbox: Path) -> list[str]:
             argv[argv.index(flag) + 1] = value
     extra = {"train": TINY["model"], "distill": TINY["distill"], "evaluate": TINY["evaluate"],
              "ablate": TINY["ablate"], "enrich": TINY["enrich"]}.get(argv[0], {})
+    if argv[0] == "train" and "quick-upscaler" in argv:  # x2 from the tiny base's 16 px
+        extra = {**extra, "--size": "32", "--train-crop": "16"}
     argv += [x for flag, value in extra.items() if flag not in argv for x in (flag, value)]
     return argv + (["--no-progress"] if argv[0] in QUIET else [])
 
@@ -145,8 +147,8 @@ def check(argv: list[str], out: str, sandbox: Path) -> None:
     elif command == "train":
         model = load_checkpoint(run_dir / "diffusion.ckpt")
         assert model.cfg["profile"] == flag("--profile", "quick") and "checkpoint: " in out
-        assert model.cfg["attributes"] == (flag("--attributes", "true") == "true" if model.cfg["profile"] == "quick"
-                                           else False)
+        assert model.cfg["attributes"] == (flag("--attributes", "true") == "true"
+                                           if model.cfg["profile"] in ("quick", "quick-upscaler") else False)
     elif command == "distill":
         student = load_checkpoint(sandbox / flag("--checkpoint")).is_student or \
             load_checkpoint(Path(flag("--checkpoint")).parent / "student/diffusion.ckpt").is_student
@@ -159,6 +161,8 @@ def check(argv: list[str], out: str, sandbox: Path) -> None:
         manifest = pd.read_csv(folder / "manifest.csv", keep_default_na=False)
         per_mask = int(flag("--per-mask", 1))
         assert len(manifest) == 3 * per_mask and all((folder / n).is_file() for n in manifest["image"])
+        if "--upscale" in argv:  # the cascade: images at the upscaler's frame
+            assert (manifest["upscaler"] == flag("--upscale")).all() and "aug_level" in manifest
         for key in ("time", "weather"):
             assert set(manifest[key]) == {flag(f"--{key}", "")}
     elif command == "evaluate":

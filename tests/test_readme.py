@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_cfg
+from conftest import TINY, tiny_cfg
 
 from semsegdiff.cli import TRAIN_KEYS, _settings, parser
 from semsegdiff.config import QUICK, get_profile
@@ -94,6 +94,9 @@ def test_python_blocks_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = tiny_cfg(tmp_path, size=QUICK["size"], n_synthetic=24, steps=QUICK["steps"])
     train(cfg, out="runs/quick", progress=False, max_steps=1)
+    tiny_unet = {k: TINY[k] for k in ("channels", "channel_mult", "emb_dim", "mask_hidden")}
+    upscaler = get_profile("quick-upscaler", **tiny_unet, n_synthetic=24, cache=cfg["cache"], size=2 * QUICK["size"])
+    train(upscaler, out="runs/quick-upscaler", progress=False, max_steps=1)  # docs/cascade.md's second stage
     scopes = {}
     for page in PAGES:
         scope: dict = {}
@@ -104,3 +107,6 @@ def test_python_blocks_run(tmp_path, monkeypatch):
     assert readme["images"].shape == (4, 3, QUICK["size"], QUICK["size"]) and readme["images"].dtype == torch.uint8
     assert readme["x"].min() >= -1 and readme["x"].max() <= 1 and readme["trajectory"].shape[1] == 6
     assert readme["night"].shape == readme["images"].shape and len(scopes) == len(PAGES)
+    cascade = scopes["cascade.md"]
+    assert cascade["images"].shape == (2, 3, 64, 64) and cascade["base_images"].shape == (2, 3, 32, 32)
+    assert cascade["photo"].shape == (2, 3, 64, 64)

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 
 from semsegdiff.cli import main
 from semsegdiff.labels import PALETTE
-from semsegdiff.models import CheckpointError, DiffusionModule, Distiller, load_checkpoint, read_checkpoint, run_paths, train
+from semsegdiff.models import EMA, CheckpointError, DiffusionModule, Distiller, load_checkpoint, read_checkpoint, run_paths, train
 from semsegdiff.models import module as module_mod
 from semsegdiff.models.module import check_compatible
 
@@ -261,7 +261,7 @@ def colour_models(tmp_path_factory):
     loader = DataLoader(colour_scenes(512), batch_size=16, shuffle=True, drop_last=True)
     trainer = pl.Trainer(max_steps=1000, accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False,
-                         callbacks=[module_mod.EMA(decay=cfg["ema_decay"], start=cfg["ema_start"])])
+                         callbacks=[EMA(decay=cfg["ema_decay"], start=cfg["ema_start"])])
     trainer.fit(trained, train_dataloaders=loader)
     return untrained.eval(), trained.eval()
 
@@ -341,7 +341,7 @@ def test_distilled_student_matches_its_teacher_in_few_steps(colour_models):
     loader = DataLoader(colour_scenes(512), batch_size=16, shuffle=True, drop_last=True)
     trainer = pl.Trainer(max_steps=600, accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False,
-                         callbacks=[module_mod.EMA(decay=0.95, start=0)])
+                         callbacks=[EMA(decay=0.95, start=0)])
     trainer.fit(student, train_dataloaders=loader)
     after = {n: colour_error(student.eval().generate(masks, steps=n, guidance=1.0), masks) for n in (1, 2, 4)}
     print(f"teacher dpm++ 20: {reference:.3f}; student before {before}, after {after}")

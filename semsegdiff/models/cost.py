@@ -26,14 +26,14 @@ from ..limits import available_memory
 from .unet import CondUNet
 
 CPU_TFLOPS = 0.35  # training FLOP/s of the paper U-Net on a 2-core CPU (fp32), in TFLOP/s; more cores: faster
-GPU_PROFILES = ("gpu", "paper", "reference")
+GPU_PROFILES = ("gpu", "paper", "reference", "gpu-upscaler", "paper-upscaler")
 BF16_SHARE = 0.6  # bytes of activations kept under bf16 autocast / fp32 (measured 0.53x quick, 0.71x paper U-Net)
 COPIES = 5  # fp32 copies of the weights a run holds: weights, gradients, AdamW's two moments, the EMA
 
 
 def _trace(cfg: dict[str, Any]) -> tuple[float, int, int]:
     """(FLOPs, activation bytes kept for backward, parameters) of one training image of ``cfg``, on ``meta``."""
-    h, w = frame(cfg["size"])
+    h, w = (cfg["train_crop"],) * 2 if cfg.get("train_crop") else frame(cfg["size"])  # what one step sees
     saved = 0
 
     def pack(t: torch.Tensor) -> torch.Tensor:
@@ -47,7 +47,10 @@ def _trace(cfg: dict[str, Any]) -> tuple[float, int, int]:
         t = torch.zeros(1, dtype=torch.long)
         attrs = torch.zeros(1, 3, dtype=torch.long) if cfg["attributes"] else None
         with FlopCounterMode(display=False) as counter, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            out = net(x, t, cond, **({"attrs": attrs} if attrs is not None else {}))
+            kw = {"attrs": attrs} if attrs is not None else {}
+            if net.aug_emb is not None:  # an upscaler: the low-res input and its noise level
+                kw.update(low=torch.zeros_like(x), low_t=t)
+            out = net(x, t, cond, **kw)
         with FlopCounterMode(display=False) as backward:
             out.float().square().mean().backward()
     return float(counter.get_total_flops() + backward.get_total_flops()), saved, sum(p.numel() for p in net.parameters())
@@ -101,7 +104,8 @@ def _time(cfg: dict[str, Any], n_train: int, *, max_steps: int, steps: int | Non
         images = (steps if max_steps <= 0 else min(steps, max_steps)) * batch
     else:
         images = n_train * cfg["epochs"] if max_steps <= 0 else min(n_train * cfg["epochs"], max_steps * batch)
-    if cfg["profile"] not in GPU_PROFILES and images * pixels(cfg["size"]) * factor < 2e8:
+    side = cfg.get("train_crop")
+    if cfg["profile"] not in GPU_PROFILES and images * (side * side if side else pixels(cfg["size"])) * factor < 2e8:
         return None  # minutes at most (the quick profile is a tenth of this): not worth counting
     seconds = training_flops(cfg) * factor * images / (CPU_TFLOPS * 1e12)
     work = f"{images // batch:,} steps of {batch} images" if steps is not None or images != n_train * cfg["epochs"] \

@@ -55,14 +55,16 @@ def make_scheduler(sampler: str = "ddpm", *, noise_schedule: str = "squaredcos_c
 
 def diffusion_loss(model: torch.nn.Module, images: torch.Tensor, masks: torch.Tensor, scheduler: DDPMScheduler, *,
                    p_uncond: float = 0.1, generator: torch.Generator | None = None, attrs: torch.Tensor | None = None,
-                   p_uncond_attr: float = 0.1, instances: torch.Tensor | None = None) -> torch.Tensor:
+                   p_uncond_attr: float = 0.1, instances: torch.Tensor | None = None,
+                   low: torch.Tensor | None = None, low_t: torch.Tensor | None = None) -> torch.Tensor:
     """MSE between the model's prediction and the target (noise or velocity) at random timesteps.
 
     ``images`` are floats in [-1, 1] (B, 3, H, W); ``masks`` uint8 ids (B, H, W). The mask is
     dropped (all-zero one-hot) for each sample independently with probability ``p_uncond``;
     ``attrs`` (B, 3) attribute codes, for a model with attributes, are each dropped to 0
     (unknown) independently with probability ``p_uncond_attr``, so every condition can be
-    guided on its own. ``instances`` (B, H, W) give a model with ``instance_edges`` its boundary map.
+    guided on its own. ``instances`` (B, H, W) give a model with ``instance_edges`` its boundary map; ``low`` and
+    ``low_t`` an upscaler its low-res input and that input's noise level (:mod:`.upscale`; never dropped).
     """
     b, dev = images.shape[0], images.device
     cond = condition(model, masks, instances)  # (B, C [+ 1], H, W)
@@ -71,6 +73,8 @@ def diffusion_loss(model: torch.nn.Module, images: torch.Tensor, masks: torch.Te
     kw = {}
     if getattr(model, "attr_emb", None) is not None and attrs is not None:
         kw["attrs"] = drop_attributes(attrs, p_uncond_attr, dev, generator)
+    if low is not None:
+        kw.update(low=low, low_t=low_t)
     t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), device=dev, generator=generator)
     noise = torch.randn(images.shape, device=dev, generator=generator)
     noisy = scheduler.add_noise(images, noise, t)
@@ -106,12 +110,14 @@ class Guided:
 
     A distilled student (a U-Net with ``guidance_emb``) has learned the guided prediction: one
     branch, with the scale as an input; it has one joint scale for mask and attributes. ``instances``
-    (B, H, W) add the instance-boundary channel of a model with ``instance_edges`` to ``cond``.
+    (B, H, W) add the instance-boundary channel of a model with ``instance_edges`` to ``cond``; ``low`` and ``low_t``
+    are an upscaler's low-res input, kept in every branch (guidance is on the mask and attributes alone).
     """
 
     def __init__(self, model: torch.nn.Module, masks: torch.Tensor, guidance: float | torch.Tensor,
                  attrs: torch.Tensor | None = None, attribute_guidance: float | None = None, precision: str = "auto",
-                 instances: torch.Tensor | None = None):
+                 instances: torch.Tensor | None = None, low: torch.Tensor | None = None,
+                 low_t: torch.Tensor | None = None):
         self.model, dev = model, masks.device
         per_image = torch.is_tensor(guidance)
         self.guidance = guidance.to(dev).float()[:, None, None, None] if per_image else guidance
@@ -137,6 +143,8 @@ class Guided:
         self.attribute_guidance = g_a
         self.cond = torch.cat([c for c, _ in self.branches])  # (kB, C, H, W)
         self.attrs = None if self.branches[0][1] is None else torch.cat([a for _, a in self.branches])
+        self.low = None if low is None else (torch.cat([low.to(dev)] * len(self.branches)),
+                                             low_t.to(dev).repeat(len(self.branches)))  # every branch keeps it
         self.autocast = autocast(dev, precision)  # the run's precision setting (semsegdiff.precision)
 
     @property
@@ -151,6 +159,8 @@ class Guided:
         kw = {} if self.attrs is None else {"attrs": self.attrs}
         if self.scale is not None:
             kw["guidance"] = self.scale
+        if self.low is not None:
+            kw["low"], kw["low_t"] = self.low
         with self.autocast:
             out = self.model(torch.cat([inp] * k) if k > 1 else inp, t, self.cond, **kw).float()
         if k == 1:
@@ -171,9 +181,10 @@ def step_kwargs(scheduler, gens: list[torch.Generator]) -> dict:
 def sample(model: torch.nn.Module, masks: torch.Tensor, scheduler, *, steps: int = 20, guidance: float = 3.0,
            seeds: Sequence[int], intermediates: int = 0, attrs: torch.Tensor | None = None,
            attribute_guidance: float | None = None, precision: str = "auto",
-           instances: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+           instances: torch.Tensor | None = None, low: torch.Tensor | None = None,
+           low_t: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Generate one image per mask with classifier-free guidance (see :class:`Guided`; ``attrs``: codes (B, 3);
-    ``instances``: ids (B, H, W)).
+    ``instances``: ids (B, H, W); ``low``, ``low_t``: an upscaler's input, :mod:`.upscale`).
 
     Each image draws all its noise from its own CPU generator seeded with ``seeds[i]``, so
     it is the same whatever batch it is generated in. Returns uint8 images (B, 3, H, W)
@@ -183,7 +194,7 @@ def sample(model: torch.nn.Module, masks: torch.Tensor, scheduler, *, steps: int
     masks = masks.to(dev)
     b, (h, w) = masks.shape[0], masks.shape[-2:]
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    predict = Guided(model, masks, guidance, attrs, attribute_guidance, precision, instances)
+    predict = Guided(model, masks, guidance, attrs, attribute_guidance, precision, instances, low, low_t)
     scheduler.set_timesteps(steps, device=dev)
     step_kw = step_kwargs(scheduler, gens)
     x = randn_tensor((b, 3, h, w), generator=gens, device=dev) * scheduler.init_noise_sigma

@@ -44,7 +44,8 @@ from ..files import claim, file_fingerprint, hold, overlaps, write_bytes
 from ..trainer import fused_adamw, is_rank_zero, make_trainer, resolve_accelerator, save_final
 from .cost import COPIES, check_cost
 from .diffusion import Guided, drop_attributes
-from .module import EMA, DiffusionModule, config_diff, load_checkpoint, read_checkpoint
+from .ema import EMA
+from .module import DiffusionModule, config_diff, load_checkpoint, read_checkpoint
 from .training import beside, check_resume, is_run_folder, move_aside, run_paths
 from .condition import condition
 

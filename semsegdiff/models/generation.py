@@ -16,6 +16,7 @@ from ..data.formats import read_mask_folder
 from ..data.instances import encode_instances, read_instance_folder
 from ..errors import DataError, SettingError
 from ..files import atomic_dir, check_output, write_bytes
+from .cascade import Cascade
 from .module import load_checkpoint
 
 
@@ -24,6 +25,7 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
                     batch_size: int = 64, resize: bool = False, device: str | None = None, overwrite: bool = False,
                     progress: bool = True, attribute_guidance: float | None = None,
                     precision: str | None = None, instances: str | Path | None = None,
+                    upscale: str | Path | None = None, aug_level: float | None = None,
                     **conditions: str | None) -> pd.DataFrame:
     """Generate ``per_mask`` images for every mask PNG in ``masks``; write PNGs and ``manifest.csv`` to ``out``.
 
@@ -31,6 +33,10 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
     instanceIds, named like the masks): a model trained with ``instance_edges`` is conditioned on
     them, and each image's map is written to ``out/instances/`` in the same encoding (the label of an
     instance or panoptic training pair).
+
+    ``upscale``: an upscaler of ``checkpoint`` (``semsegdiff train --profile quick-upscaler``): the masks are at ITS
+    frame, the base sees them downsampled, and the images come at that frame (:class:`.cascade.Cascade`;
+    ``aug_level``: the noise level of the base's images it upscales).
 
     ``conditions``: ``time``, ``weather``, ``scene`` for every image (a model trained with
     attributes; None: unconditional), recorded in the manifest. Sampler, steps and guidance
@@ -40,32 +46,43 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
     """
     per_mask, seed = check_setting("per_mask", per_mask), check_setting("seed", seed)
     requested(1, **conditions)  # unknown attributes or values: an error before any work
-    check_output(out, overwrite=overwrite, inputs=[checkpoint, masks, *([] if instances is None else [instances])])
+    inputs = [checkpoint, masks, *(p for p in (instances, upscale) if p is not None)]
+    check_output(out, overwrite=overwrite, inputs=inputs)
     device = check_device(device, "--device")
     model = load_checkpoint(checkpoint, device=device, precision=precision)
+    if model.is_upscaler:
+        raise SettingError(f"--checkpoint {checkpoint}: is an upscaler (x{model.cfg['upscale']}); give its base "
+                           f"model's checkpoint and --upscale {checkpoint}")
+    cascade = None if upscale is None else Cascade(model, load_checkpoint(upscale, device=device, precision=precision),
+                                                   names=(str(checkpoint), str(upscale)))
+    if aug_level is not None and cascade is None:
+        raise SettingError("aug_level (--aug-level): the noise level of the images an upscaler upscales; give "
+                           "--upscale CKPT, or leave it out")
+    target = model if cascade is None else cascade.upscaler  # the frame the masks come at
     sampler, steps, guidance = (model.cfg[k] if v is None else check_setting(k, v)
                                 for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance)))
     inert(model, checkpoint, instances=instances is not None, attribute_guidance=attribute_guidance, guidance=guidance)
-    files, ids = read_mask_folder(masks, size=model.size if resize else None)
-    if ids.shape[1:] != model.frame:
-        raise DataError(f"{masks}: masks are {ids.shape[1]}x{ids.shape[2]} but {checkpoint} was trained on "
-                        f"{model.frame[0]}x{model.frame[1]} (height x width); pass --resize to crop them to its "
+    files, ids = read_mask_folder(masks, size=target.size if resize else None)
+    if ids.shape[1:] != target.frame:
+        raise DataError(f"{masks}: masks are {ids.shape[1]}x{ids.shape[2]} but {upscale or checkpoint} was trained on "
+                        f"{target.frame[0]}x{target.frame[1]} (height x width); pass --resize to crop them to its "
                         "aspect (centred) and resize them")
     maps, encoding = None, None
     if instances is not None:  # each map checked against its mask as read, then cropped like it
         from ..data.formats import center_crop_resize, read_mask
 
         _, maps, encoding = read_instance_folder(instances, files, read_mask)
-        maps = np.stack([center_crop_resize(None, m.astype(np.int32), model.size)[1] if resize else m for m in maps])
+        maps = np.stack([center_crop_resize(None, m.astype(np.int32), target.size)[1] if resize else m for m in maps])
     reps = torch.from_numpy(ids).repeat_interleave(per_mask, dim=0)
     seeds = [seed + j for j in range(len(reps))]
     rows = []
     inputs = [checkpoint, masks, *([] if instances is None else [instances])]
     with atomic_dir(out, overwrite=overwrite, inputs=inputs) as tmp:
-        images = model.generate(reps, sampler=sampler, steps=steps, guidance=guidance, seed=seeds,
-                                batch_size=batch_size, progress=progress, attribute_guidance=attribute_guidance,
-                                instances=None if maps is None else np.repeat(maps.astype(np.int32), per_mask, axis=0),
-                                **conditions)
+        kw = {} if cascade is None else {"aug_level": aug_level}
+        images = (model if cascade is None else cascade).generate(
+            reps, sampler=sampler, steps=steps, guidance=guidance, seed=seeds, batch_size=batch_size, progress=progress,
+            attribute_guidance=attribute_guidance,
+            instances=None if maps is None else np.repeat(maps.astype(np.int32), per_mask, axis=0), **conditions, **kw)
         if maps is not None:
             (tmp / "instances").mkdir()
         for j, image in enumerate(images):
@@ -77,7 +94,9 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
             rows.append({"image": name, "mask": str(f), "seed": seeds[j], "sampler": sampler, "steps": steps,
                          "guidance": guidance, **{k: v or "" for k, v in conditions.items()},
                          **({} if maps is None else {"instances": f"instances/{name}", "encoding": encoding}),
-                         "checkpoint": str(checkpoint)})
+                         "checkpoint": str(checkpoint),
+                         **({} if cascade is None else {"upscaler": str(upscale), "aug_level": aug_level if aug_level
+                                                        is not None else cascade.upscaler.cfg["aug_level"]})})
         manifest = pd.DataFrame(rows)
         manifest.to_csv(tmp / "manifest.csv", index=False)
     return manifest

@@ -5,7 +5,6 @@ Checkpoints are Lightning checkpoints whose ``state_dict`` holds the EMA weights
 """
 from __future__ import annotations
 
-import itertools
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -15,7 +14,6 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import WeightAveraging
 
 from ..attributes import check_codes, requested
 from ..config import LEGACY, MODEL_KEYS, PROFILES, QUICK, RESUME_KEYS, SCHEDULE_KEYS, check_setting, validate
@@ -30,6 +28,7 @@ from .diffusion import SAMPLERS, diffusion_loss, make_scheduler, sample
 from .inpaint import inpaint
 from .condition import check_instance_batch
 from .unet import CondUNet, check_masks
+from .upscale import sampling_inputs, training_inputs
 
 
 class DiffusionModule(NormClipping, pl.LightningModule):
@@ -81,10 +80,23 @@ class DiffusionModule(NormClipping, pl.LightningModule):
                 + ", ".join(SAMPLERS)))
         return make_scheduler(sampler, **{k: self.cfg[k] for k in SCHEDULE_KEYS}, lcm_grid=self.cfg["distill_grid"])
 
+    @property
+    def is_upscaler(self) -> bool:
+        """The cascade's second stage: generates at its frame from a base's image ``upscale`` times smaller."""
+        return self.cfg["upscale"] > 1
+
+    def _inputs(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> dict[str, Any]:
+        """The loss's inputs of a batch: images in model range, masks, instances; an upscaler's crops and low-res
+        input (:func:`.upscale.training_inputs`)."""
+        images = to_model_range(batch["image"])
+        if self.is_upscaler:
+            return training_inputs(batch, images, self.cfg, self.noise, generator)
+        return {"image": images, "mask": batch["mask"], "instances": batch.get("instances")}
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = diffusion_loss(self.model, to_model_range(batch["image"]), batch["mask"], self.noise,
-                              p_uncond=self.cfg["p_uncond"], attrs=batch.get("attributes"),
-                              p_uncond_attr=self.cfg["p_uncond_attr"], instances=batch.get("instances"))
+        x = self._inputs(batch)
+        loss = diffusion_loss(self.model, x.pop("image"), x.pop("mask"), self.noise, p_uncond=self.cfg["p_uncond"],
+                              attrs=batch.get("attributes"), p_uncond_attr=self.cfg["p_uncond_attr"], **x)
         self.watch(loss, batch_size=batch["image"].shape[0])
         return loss
 
@@ -114,9 +126,9 @@ class DiffusionModule(NormClipping, pl.LightningModule):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         gen = torch.Generator(self.device).manual_seed(batch_idx)  # the same noise and t every validation
-        loss = diffusion_loss(self.model, to_model_range(batch["image"]), batch["mask"], self.noise,
-                              p_uncond=0.0, generator=gen, attrs=batch.get("attributes"), p_uncond_attr=0.0,
-                              instances=batch.get("instances"))
+        x = self._inputs(batch, gen)
+        loss = diffusion_loss(self.model, x.pop("image"), x.pop("mask"), self.noise, p_uncond=0.0, generator=gen,
+                              attrs=batch.get("attributes"), p_uncond_attr=0.0, **x)
         self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["image"].shape[0])
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -138,8 +150,14 @@ class DiffusionModule(NormClipping, pl.LightningModule):
                  time: str | Sequence[str] | None = None, weather: str | Sequence[str] | None = None,
                  scene: str | Sequence[str] | None = None, attribute_guidance: float | None = None,
                  attrs: np.ndarray | torch.Tensor | None = None, precision: str | None = None,
-                 instances: np.ndarray | torch.Tensor | None = None) -> torch.Tensor:
+                 instances: np.ndarray | torch.Tensor | None = None, low: np.ndarray | torch.Tensor | None = None,
+                 aug_level: float | None = None) -> torch.Tensor:
         """Generate one uint8 image (N, 3, H, W) per mask (N, H, W) of train ids (255 = ignore).
+
+        An upscaler (:attr:`is_upscaler`) also takes ``low``, one uint8 image (N, 3, H/k, W/k) or (N, H/k, W/k, 3)
+        per mask ``upscale`` = k times smaller (a base model's, or a photo's), noised to ``aug_level`` (default: the
+        run configuration's) before it conditions the model (:mod:`semsegdiff.models.upscale`);
+        :class:`semsegdiff.models.cascade.Cascade` runs both stages from masks at the upscaler's frame.
 
         ``instances`` (N, H, W) are the masks' instance ids (0 = none) for a model trained with
         ``instance_edges``: two adjacent objects of one class stay two. Without them its boundary map
@@ -190,6 +208,17 @@ class DiffusionModule(NormClipping, pl.LightningModule):
         batch_size, resample = check_setting("batch_size", batch_size), check_setting("resample", resample)
         precision = check_setting("precision", self.cfg.get("precision", "auto") if precision is None else precision)
         scheduler = self.scheduler(sampler)
+        if (low is not None) != self.is_upscaler:
+            raise SettingError("low: " + ("this model is an upscaler (x{}): give the low-res images to upscale, or "
+                                          "use semsegdiff.models.cascade.Cascade".format(self.cfg["upscale"])
+                                          if self.is_upscaler else "this model is not an upscaler (upscale 1): it "
+                                          "takes no low-res images"))
+        if low is not None:
+            if init is not None:
+                raise SettingError("init: local regeneration is a base model's; regenerate at the base's frame, then "
+                                   "upscale")
+            aug = self.cfg["aug_level"] if aug_level is None else check_setting("aug_level", aug_level)
+            low = sampling_inputs(_as_images(low), self.frame, self.cfg["upscale"], aug, self.noise, seeds)
         if self.is_student:
             if steps > self.cfg["distill_grid"]:
                 raise SettingError(f"steps (--steps): {steps} is more than the {self.cfg['distill_grid']} timesteps "
@@ -232,7 +261,9 @@ class DiffusionModule(NormClipping, pl.LightningModule):
                 images, snap = sample(self.model, masks[s:s + batch_size], scheduler, steps=steps, guidance=guidance,
                                       seeds=seeds[s:s + batch_size], intermediates=intermediates,
                                       attrs=attrs[s:s + batch_size], attribute_guidance=attribute_guidance,
-                                      precision=precision, instances=part(instances, s, batch_size))
+                                      precision=precision, instances=part(instances, s, batch_size),
+                                      **({} if low is None else {"low": low[0][s:s + batch_size],
+                                                                 "low_t": low[1][s:s + batch_size]}))
             out.append(images)
             if intermediates:
                 snaps.append(torch.stack(snap, dim=1))
@@ -313,46 +344,6 @@ class FiniteLoss:
             if not math.isfinite(float(value)):
                 return step, float(value)
         return None
-
-
-class EMA(WeightAveraging):
-    """Exponential moving average of the weights, tracking the weights exactly before ``start``.
-
-    As in the reference: EMA ``decay`` from step ``start`` on, a plain copy before. Validation,
-    previews, checkpoints' ``state_dict`` and the model after training use the EMA weights. The
-    update is one fused ``torch._foreach_lerp_`` over all weights, and the step count is the
-    trainer's (a Python int): no host sync in the step, unlike ``AveragedModel.update_parameters``.
-    """
-
-    def __init__(self, decay: float = 0.995, start: int = 2000):
-        def avg_fn(avg: torch.Tensor, current: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-            d = decay * (n >= start)  # n = updates so far = optimizer steps (AveragedModel's own path)
-            return avg + (current - avg) * (1 - d)
-
-        super().__init__(avg_fn=avg_fn)
-        self.decay, self.start = decay, start
-
-    @property
-    def average(self) -> pl.LightningModule | None:
-        """The averaged copy of the module being trained (None before training starts)."""
-        return None if self._average_model is None else self._average_model.module
-
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
-        step = trainer.global_step  # optimizer steps so far; this update is number `step`
-        if step <= self._latest_update_step or self._average_model is None:
-            return
-        avg = self._average_model
-        pairs = [(a.detach(), c.detach()) for a, c in zip(itertools.chain(avg.module.parameters(), avg.module.buffers()),
-                                                          itertools.chain(pl_module.parameters(), pl_module.buffers()))]
-        floats = [(a, c) for a, c in pairs if a.is_floating_point()]
-        others = [(a, c) for a, c in pairs if not a.is_floating_point()]
-        weight = 1.0 - self.decay if step - 1 >= self.start and step > 1 else 1.0  # n = step - 1 updates before this
-        if floats:
-            torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], weight)
-        for a, c in others:
-            a.copy_(c)
-        avg.n_averaged += 1  # stays on the device: no sync
-        self._latest_update_step = step
 
 
 def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", num_classes: int | None = None,

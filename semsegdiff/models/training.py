@@ -26,13 +26,17 @@ from pytorch_lightning.callbacks import Callback
 
 from ..config import GROUPS, LEGACY, RUN_ONLY_KEYS, validate
 from ..data import SegDataModule, dataset_for
+from ..data.datamodule import to_model_range
 from ..data.prepare import train_count
 from ..errors import CheckpointError, DataError, OutputError, SettingError
 from ..frame import label
 from ..files import atomic_path, claim, hold, marker, overlaps
 from ..trainer import is_rank_zero, make_trainer, resolve_accelerator, save_final
 from .cost import check_cost
-from .module import EMA, DiffusionModule, check_compatible, config_diff, read_checkpoint
+from .diffusion import to_uint8
+from .ema import EMA
+from .module import DiffusionModule, check_compatible, config_diff, read_checkpoint
+from .upscale import downsample
 
 
 def run_paths(out: str | Path) -> dict[str, Path]:
@@ -63,7 +67,10 @@ class Previews(Callback):
         masks, real = batch["mask"][:n].cpu(), batch["image"][:n].cpu()
         attrs = batch["attributes"][:n].cpu() if module.cfg["attributes"] and "attributes" in batch else None
         instances = batch["instances"][:n].cpu() if "instances" in batch else None
-        images = module.generate(masks, seed=0, attrs=attrs, instances=instances)  # the real scenes' conditions
+        low = None  # an upscaler's preview: the real images downsampled and upscaled again
+        if module.is_upscaler:
+            low = to_uint8(downsample(to_model_range(real.float()), module.cfg["upscale"]))
+        images = module.generate(masks, seed=0, attrs=attrs, instances=instances, low=low)  # the real scenes' too
         name = self.folder / f"epoch{trainer.current_epoch + 1:04d}-step{trainer.global_step:06d}"
         preview_grid(masks, images, name.with_suffix(".png"), real=real)
         with atomic_path(name.with_suffix(".npz")) as tmp, open(tmp, "wb") as f:  # the arrays, for figures

@@ -26,6 +26,11 @@ With ``guidance_input=True`` (a distilled student, :mod:`semsegdiff.models.disti
 classifier-free guidance scale is an input too, embedded like the time step (as LCM's ``w``)
 and added to the time embedding through a zero-initialised layer, so a student starts as its
 teacher's conditional branch.
+
+With ``upscale > 1`` (the cascade's second stage, :mod:`semsegdiff.models.cascade`) the low-resolution image,
+upsampled to the frame, enters beside the noisy image (3 more input channels) and the level of the noise it was
+augmented with is embedded like the time step and added to the time embedding (Cascaded Diffusion Models' noise
+conditioning augmentation).
 """
 from __future__ import annotations
 
@@ -181,13 +186,15 @@ class CondUNet(nn.Module):
         scale_shift: the embedding scales and shifts each block's second normalisation (AdaGN) instead of
             being added to its features.
         instance_edges: ``cond`` has one more channel, the instance-boundary map (:mod:`.condition`).
+        upscale: above 1, an upscaler from a frame this many times smaller: it also takes the upsampled low-res
+            image ``low`` (B, 3, H, W) and its noise level ``low_t`` (B,).
     """
 
     def __init__(self, *, num_classes: int = 19, in_channels: int = 3, channels: int = 64,
                  channel_mult: tuple[int, ...] = (1, 2, 2), num_res_blocks: int = 1, attn_levels: int = 1,
                  emb_dim: int | None = None, injection: str = "input_add", mask_hidden: int = 64,
                  dropout: float = 0.0, attributes: bool = False, guidance_input: bool = False,
-                 scale_shift: bool = False, instance_edges: bool = False):
+                 scale_shift: bool = False, instance_edges: bool = False, upscale: int = 1):
         super().__init__()
         if injection not in INJECTIONS:
             raise SettingError(f"injection (--injection): unknown injection {injection!r}; choose one of "
@@ -206,7 +213,9 @@ class CondUNet(nn.Module):
         if self.guidance_emb is not None:  # starts as the model without the guidance input
             nn.init.zeros_(self.guidance_emb.linear_2.weight)
             nn.init.zeros_(self.guidance_emb.linear_2.bias)
-        self.stem = nn.Conv2d(in_channels, channels, 3, padding=1)
+        self.upscale = upscale
+        self.aug_emb = TimestepEmbedding(channels, emb_dim) if upscale > 1 else None  # the low-res input's noise level
+        self.stem = nn.Conv2d(in_channels + 3 * (upscale > 1), channels, 3, padding=1)  # [x_t, upsampled low-res image]
         self.mask_in = MaskEncoder(cond_channels, channels, mask_hidden) if injection == "input_add" else None
         spade = mask_hidden if injection == "spade" else None
         self.mask_feats = (nn.Sequential(nn.Conv2d(cond_channels, mask_hidden, 3, padding=1, bias=False), nn.SiLU())
@@ -242,10 +251,12 @@ class CondUNet(nn.Module):
         nn.init.zeros_(self.out[-1].weight)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor,
-                attrs: torch.Tensor | None = None, guidance: torch.Tensor | None = None) -> torch.Tensor:
+                attrs: torch.Tensor | None = None, guidance: torch.Tensor | None = None,
+                low: torch.Tensor | None = None, low_t: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, 3, H, W), t (B,) timesteps, cond (B, C, H, W) one-hot [+ edge channel] (all-zero = unconditional),
         attrs (B, 3) attribute codes (0 = unknown/dropped; None: all unknown), guidance (B,) scales
-        (a model with ``guidance_input``)."""
+        (a model with ``guidance_input``), low (B, 3, H, W) the upsampled low-res image and low_t (B,) its noise
+        level in timesteps (an upscaler)."""
         if x.shape[-1] % 2 ** self.downsamplings or x.shape[-2] % 2 ** self.downsamplings:
             raise ValueError(f"image side must be a multiple of {2 ** self.downsamplings}, got {tuple(x.shape[-2:])}")
         emb = self.time_emb(self.time_proj(t.reshape(-1).expand(x.shape[0])).to(x.dtype))  # (B, E)
@@ -258,6 +269,12 @@ class CondUNet(nn.Module):
                 raise ValueError("this U-Net takes the guidance scale as an input (guidance=, shape (B,))")
             w = self.time_proj(guidance.reshape(-1).expand(x.shape[0]).float() * 1000)  # w on the scale of t, as LCM
             emb = emb + self.guidance_emb(w.to(x.dtype))
+        if self.aug_emb is not None:
+            if low is None or low_t is None:
+                raise ValueError("this U-Net is an upscaler: it takes the upsampled low-res image (low=) and its noise "
+                                 "level (low_t=)")
+            emb = emb + self.aug_emb(self.time_proj(low_t.reshape(-1).expand(x.shape[0])).to(x.dtype))
+            x = torch.cat([x, low.to(x.dtype)], dim=1)
         h = self.stem(x)  # (B, ch, H, W)
         if self.mask_in is not None:
             h = h + self.mask_in(cond.to(h.dtype))
