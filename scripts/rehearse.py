@@ -1,7 +1,8 @@
 """The paper route rehearsed on the CPU: every CLI verb and notebook with the ``paper`` (and ``gpu``) profile at 128 px.
 
 A user with BDD100K and a GPU runs ``train``, ``generate``, ``edit``, ``evaluate``, ``ablate``,
-``distill``, ``enrich`` and notebooks 01-06 with ``--profile paper`` on the official layout. This runs the same
+``distill``, ``enrich`` and notebooks 01-07 with ``--profile paper`` (07: ``gpu``, x4 to 512 px) on the official
+layout. This runs the same
 commands on a BDD100K-layout folder made here (the 4 real pairs of ``tests/fixtures/bdd_sample``,
 with ignore pixels, and synthetic scenes rendered at 128 px), with one set of tiny counts
 (``TINY``: steps, masks, epochs) and every other setting the profile's own, so that what breaks
@@ -121,6 +122,9 @@ def main() -> None:
                                    "--ablate-seeds", "1", "--ablate-n", "[1.0]", "--ablate-regimes", "[low]",
                                    "--steps", "2", "--no-progress"], log)
     run("distill", ["distill", "--checkpoint", str(ckpt), "--max-steps", "2", "--no-progress"], log)
+    run("train --profile paper-upscaler", ["train", "--profile", "paper-upscaler", "--data", str(data), "--out",
+                                           str(work / "cli/upscaler"), "--max-steps", "1", "--no-progress",
+                                           *train_flags], log)  # 512x896 from the 128 px frames: the path, not the data
     enriched = work / "cli" / "enriched"
     shutil.rmtree(enriched, ignore_errors=True)  # the rehearsal's own export: enrich never replaces a finished one
     run("enrich", ["enrich", "--checkpoint", str(ckpt), "--data", str(data), "--out", str(enriched), "--n", "4",
@@ -146,6 +150,8 @@ def main() -> None:
                                       "-p", "max_steps=2", "-p", "n_show=2"], log)
     run("notebook 06 --profile gpu", [*nb, "--only", "06", "--profile", "gpu", *with_data, "-p", "n_check=2",
                                       "-p", "attribute_scales=[]"], log)  # 128 px: ~0.75 s per image and step here
+    run("notebook 07 --profile gpu", [*nb, "--only", "07", "--profile", "gpu", *with_data, "-p", "aug_levels=[0.1]",
+                                      "-p", "n_show=2", "-p", "upscaler_overrides={judge_batch_size: 4}"], log)
     print(f"rehearsal: {len(log)} steps passed in {(time.perf_counter() - start) / 60:.1f} min ({work})")
 
 

@@ -279,3 +279,23 @@ def test_06_conditions(tmp_path):
     assert last["consistency_vs_none"] == pytest.approx(asked["consistency_miou"].mean() / check["consistency_miou"].iloc[0] - 1,
                                                         rel=1e-3)
     assert (figs / "06_conditions_curve.png").stat().st_size > 3000
+
+
+@pytest.mark.notebook
+def test_07_upscaling(tmp_path):
+    tiny_unet = {k: TINY[k] for k in ("channels", "channel_mult", "emb_dim", "mask_hidden")}
+    params = {"overrides": tiny_overrides(), "upscaler_overrides": {**tiny_unet, "train_crop": 32},
+              "n_masks": 4, "per_mask": 1, "aug_levels": [0.0, 0.3], "n_show": 2}
+    executed = run_one(tmp_path, "07_upscaling", params, ("samples", "aug_sweep"))
+    figs = tmp_path / "figures"
+    table = pd.read_csv(figs / "07_upscaling_table.csv").set_index("route")
+    assert list(table.index) == ["bicubic", "cascade", "real (ceiling / floor)"]
+    assert table["miou"].between(0, 1).all() and (table.loc[["bicubic", "cascade"], "seconds_per_image"] > 0).all()
+    assert table.loc["cascade", "seconds_per_image"] > table.loc["bicubic", "seconds_per_image"]  # a second stage
+    sweep = pd.read_csv(figs / "07_upscaling_aug_sweep.csv")
+    assert sweep["aug_level"].tolist() == [0.0, 0.3] and sweep["fid_ratio"].notna().all()
+    checks = pd.read_csv(figs / "07_upscaling_targets.csv")
+    assert len(checks) == 3 and set(checks["met"]) <= {True, False}
+    hp = read_checkpoint(tmp_path / "runs/quick-upscaler/diffusion.ckpt")["hyper_parameters"]
+    assert (hp["size"], hp["upscale"], hp["train_crop"], hp["channels"]) == (64, 2, 32, 8)
+    assert "x2 to 64x64, trained on 32 px crops; 4 val masks" in outputs(executed)

@@ -23,6 +23,7 @@ from .enrichment import (
 )
 from .images import instance_colors, plot_image_rows, plot_mask, plot_pairs, preview_grid
 from .quality import (
+                    plot_aug_sweep,
                     plot_guidance_sweep,
                     plot_loss_curves,
                     plot_per_class_iou,
@@ -44,7 +45,7 @@ from .style import (
 
 __all__ = [
     "ATTRIBUTE_COLORS", "SPLIT_STYLES", "TEXT_WIDTH", "UNKNOWN_COLOR", "class_colors", "folder", "instance_colors",
-    "plot_attribute_guidance",
+    "plot_attribute_guidance", "plot_aug_sweep",
     "plot_attribute_joint", "plot_attributes", "plot_class_deltas", "plot_class_distribution", "plot_condition_check",
     "plot_cooccurrence", "plot_guidance_sweep", "plot_image_rows", "plot_loss_curves", "plot_mask", "plot_n_curve",
     "plot_object_areas", "plot_pairs", "plot_per_class_iou", "plot_predictors", "plot_sampler_sweep", "plot_subset_gaps",

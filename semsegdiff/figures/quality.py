@@ -146,3 +146,25 @@ def plot_target_curves(curve: pd.DataFrame, panels: list[tuple[str, str, float, 
     axes[0][0].legend()
     fig.tight_layout()
     return fig
+
+
+def plot_aug_sweep(sweep: pd.DataFrame, default: float, ceiling: float) -> plt.Figure:
+    """The upscaler's noise-augmentation sweep: consistency and FID / floor against the level its input is noised to."""
+    fig, axes = plt.subplots(1, 2, figsize=(TEXT_WIDTH, 2.4), gridspec_kw={"wspace": 0.3})
+    for ax, y, label in ((axes[0], "miou", "consistency mIoU (high-res judge)"),
+                         (axes[1], "fid_ratio", "FID / real-vs-real floor")):
+        err = sweep[f"{y.split('_')[0]}_std"] / (sweep["fid_floor"] if y == "fid_ratio" else 1)
+        ax.errorbar(sweep["aug_level"], sweep[y], yerr=err, fmt="o-", color="C0", ms=4, capsize=2, lw=0.8,
+                    label="mean ± std over the images per mask")
+        d = sweep[np.isclose(sweep["aug_level"], default)]
+        ax.scatter(d["aug_level"], d[y], marker="*", s=140, color="C3", zorder=3, label=f"default ({default:g})")
+        ax.set_xlabel("noise level of the base's image (x timesteps)")
+        ax.set_ylabel(label)
+    axes[0].axhline(ceiling, color="0.3", ls="--", lw=0.8, label="real images (ceiling)")
+    axes[0].axhline(0.95 * ceiling, color="C2", ls=":", lw=1, label="target: 0.95x ceiling")
+    axes[1].axhline(2.0, color="C2", ls=":", lw=1, label="target: 2x floor")
+    axes[0].set_title("(a) consistency", loc="left")
+    axes[1].set_title("(b) realism", loc="left")
+    for ax in axes:
+        ax.legend(loc="best", fontsize=6)
+    return fig

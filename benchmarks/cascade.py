@@ -1,0 +1,88 @@
+"""The cascade's upscaler settings, side by side in one run: steps, guidance and the noise level of the base's image,
+each scored at the high resolution by the high-res judge against the real ceiling, with seconds per image; or
+(``--seeds N``) the profile's upscaler trained with N seeds (its scenes and weights), each scored as notebook 07 does.
+
+    .venv/bin/python benchmarks/cascade.py --base runs/quick/diffusion.ckpt \
+        --upscaler runs/quick-upscaler/diffusion.ckpt --masks 48
+    .venv/bin/python benchmarks/cascade.py --base runs/quick/diffusion.ckpt --seeds 3 --masks 32
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from semsegdiff.config import get_profile
+from semsegdiff.data import dataset_for
+from semsegdiff.eval import ensure_judge, stage_sets, stage_table
+from semsegdiff.models import Cascade, ensure_trained
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--base", required=True)
+    ap.add_argument("--upscaler", help="a trained upscaler (the settings sweep)")
+    ap.add_argument("--seeds", type=int, default=0, help="train the profile's upscaler with seeds 0..N-1 instead")
+    ap.add_argument("--profile", default="quick-upscaler", help="--seeds: the upscaler's profile")
+    ap.add_argument("--masks", type=int, default=48)
+    ap.add_argument("--per-mask", type=int, default=2)
+    ap.add_argument("--steps", type=int, nargs="+", default=[5, 10])
+    ap.add_argument("--guidance", type=float, nargs="+", default=[1.0, 1.75])
+    ap.add_argument("--aug-levels", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3])
+    a = ap.parse_args()
+    if a.seeds:
+        return seed_spread(a)
+    cascade = Cascade.load(a.base, a.upscaler)
+    cfg = cascade.upscaler.cfg  # its data and judge settings; the judge is kept beside it
+    data = dataset_for(cfg, progress=False)
+    masks, real = data.masks("val")[:a.masks], data.images("val")[:a.masks]
+    judge, path = ensure_judge(cfg, out=Path(a.upscaler).parent, progress=False)
+    rows = []
+    grid = [(s, g, cfg["aug_level"]) for s in a.steps for g in a.guidance] + \
+        [(max(a.steps), min(a.guidance), lv) for lv in a.aug_levels if lv != cfg["aug_level"]]
+    for steps, guidance, level in grid:
+        start = time.perf_counter()
+        sets = stage_sets(cascade, masks, per_mask=a.per_mask, aug_level=level, steps=steps, guidance=guidance)
+        table = stage_table(sets, masks, real, judge).set_index("route")
+        for route in ("bicubic", "cascade"):
+            rows.append({"route": route, "steps": steps, "guidance": guidance, "aug_level": level,
+                         **table.loc[route, ["miou", "miou_std", "miou_ratio", "fid", "fid_std", "fid_ratio",
+                                             "seconds_per_image"]].to_dict()})
+        print(f"steps {steps} guidance {guidance:g} aug {level:g}: {time.perf_counter() - start:.0f} s", flush=True)
+    out = pd.DataFrame(rows).drop_duplicates(["route", "steps", "guidance", "aug_level"])
+    out = out[(out["route"] == "cascade") | ~out.duplicated("route")]  # bicubic once: it does not depend on these
+    print(f"judge {path}; {len(masks)} val masks x {a.per_mask} seeds; ceiling mIoU "
+          f"{table.loc['real (ceiling / floor)', 'miou']:.3f}")
+    print(out.round(3).to_string(index=False))
+
+
+
+
+def seed_spread(a: argparse.Namespace) -> None:
+    """The profile's upscaler with seeds 0..N-1 (seed 0: runs/<profile>/, the others under runs/bench-cascade/), each
+    with its judge and its val masks, scored as notebook 07 does (its defaults); mean and sd over the seeds."""
+    rows = []
+    for seed in range(a.seeds):
+        cfg = get_profile(a.profile, seed=seed)
+        name = a.profile if seed == 0 else f"bench-cascade/{a.profile}-seed{seed}"
+        up = ensure_trained(cfg, progress=False, name=name)
+        judge, _ = ensure_judge(cfg, out=up.parent, progress=False)
+        data = dataset_for(cfg, progress=False)
+        masks, real = data.masks("val")[:a.masks], data.images("val")[:a.masks]
+        sets = stage_sets(Cascade.load(a.base, up), masks, per_mask=a.per_mask)
+        table = stage_table(sets, masks, real, judge).set_index("route")
+        for route in ("bicubic", "cascade"):
+            rows.append({"seed": seed, "route": route, **table.loc[route, ["miou_ratio", "fid_ratio"]].to_dict(),
+                         "ceiling": table.loc["real (ceiling / floor)", "miou"]})
+        print(f"seed {seed}: {up}", flush=True)
+    out = pd.DataFrame(rows)
+    wide = out.pivot(index="seed", columns="route", values=["miou_ratio", "fid_ratio"])
+    wide["fid_cascade_over_bicubic"] = wide[("fid_ratio", "cascade")] / wide[("fid_ratio", "bicubic")]
+    print(wide.round(3).to_string())
+    print("mean:\n" + wide.mean().round(3).to_string() + "\nsd:\n" + wide.std().round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()

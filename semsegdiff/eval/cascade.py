@@ -1,0 +1,103 @@
+"""The cascade scored at the high resolution (notebook 07): Table I for the cascade beside bicubic of the base's
+images and the real ceiling, the noise-augmentation sweep, seconds per image of each stage, the targets."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..models.cascade import Cascade
+from ..models.diffusion import to_uint8
+from ..models.upscale import upsample
+from .evaluate import Evaluation, GeneratedSet, score
+from .judge import Segmenter
+
+
+def _timed(fn, n: int) -> tuple[torch.Tensor, float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, (time.perf_counter() - start) / max(n, 1)
+
+
+def stage_sets(cascade: Cascade, masks: np.ndarray, *, per_mask: int = 2, seed: int = 1000,
+               aug_level: float | None = None, steps: int | None = None, guidance: float | None = None,
+               progress: bool = False) -> dict[str, GeneratedSet]:
+    """``per_mask`` images per high-res mask (image ``j`` of mask ``i``: seed ``seed + j * N + i``) from each route:
+    ``base`` (the base's images at its frame), ``bicubic`` (them upsampled) and ``cascade`` (them upscaled); each set
+    records its seconds per image (the cascade's: both stages). ``steps``, ``guidance``, ``aug_level``: the upscaler's
+    (None: its own settings)."""
+    masks_t = torch.from_numpy(np.ascontiguousarray(masks))
+    n, out = len(masks_t), {"base": [], "bicubic": [], "cascade": []}
+    seconds = {"base": 0.0, "bicubic": 0.0, "cascade": 0.0}
+    low_masks = cascade.base_masks(masks_t)
+    for j in range(per_mask):
+        seeds = [seed + j * n + i for i in range(n)]
+        low, s_base = _timed(lambda: cascade.base.generate(low_masks, seed=seeds, progress=progress), n)
+        bicubic, s_bicubic = _timed(lambda: to_uint8(upsample(low.float() / 127.5 - 1, cascade.frame)), n)
+        high, s_up = _timed(lambda: cascade.upscaler.generate(masks_t, low=low, seed=seeds, aug_level=aug_level,
+                                                              steps=steps, guidance=guidance, progress=progress), n)
+        for key, images in (("base", low), ("bicubic", bicubic), ("cascade", high)):
+            out[key].append(images)
+        seconds["base"] += s_base / per_mask
+        seconds["bicubic"] += (s_base + s_bicubic) / per_mask
+        seconds["cascade"] += (s_base + s_up) / per_mask
+    return {k: GeneratedSet(torch.stack(v, dim=1), {"route": k, "seconds_per_image": seconds[k], "n_masks": n,
+                                                     "per_mask": per_mask}, Path("."))
+            for k, v in out.items()}
+
+
+def aug_sweep(cascade: Cascade, masks: np.ndarray, base: GeneratedSet, levels: list[float], judge: Segmenter,
+              real: np.ndarray, *, seed: int = 1000, known: dict[float, dict] | None = None) -> pd.DataFrame:
+    """The same base images upscaled at each noise-augmentation level, each set scored by ``judge`` against the
+    real images: one row per level (consistency mIoU, its ratio to the real ceiling, FID and its ratio to the floor).
+    ``known``: rows already measured on these images and seeds (the table's cascade at its level), not sampled again."""
+    masks_t = torch.from_numpy(np.ascontiguousarray(masks))
+    n, k = base.images.shape[:2]
+    rows = []
+    for level in levels:
+        if level in (known or {}):
+            rows.append({"aug_level": level, **{k: known[level][k] for k in _KEYS}})
+            continue
+        images = torch.stack([cascade.upscaler.generate(masks_t, low=base.images[:, j], aug_level=level,
+                                                        seed=[seed + j * n + i for i in range(n)])
+                              for j in range(k)], dim=1)
+        ev = score(GeneratedSet(images, {"seconds_per_image": float("nan")}, Path(".")), masks, real, judge)
+        rows.append({"aug_level": level, **_summary(ev)})
+    return pd.DataFrame(rows)
+
+
+_KEYS = ("miou", "miou_std", "miou_ratio", "fid", "fid_std", "fid_floor", "fid_ratio", "ssim")
+
+
+def _summary(ev: Evaluation) -> dict[str, float]:
+    m, f = ev.row("consistency mIoU"), ev.table.iloc[3]  # FID (judge features)
+    return {"miou": m["generated"], "miou_std": m["generated_std"], "miou_ratio": m["ratio"], "fid": f["generated"],
+            "fid_std": f["generated_std"], "fid_floor": f["reference"], "fid_ratio": f["ratio"],
+            "ssim": ev.row("SSIM")["generated"]}
+
+
+def stage_table(sets: dict[str, GeneratedSet], masks: np.ndarray, real: np.ndarray, judge: Segmenter) -> pd.DataFrame:
+    """Table I at the high resolution, one row per route (bicubic of the base's images, the cascade) and the real
+    ceiling: consistency mIoU and FID (judge features) with their std over the images per mask, ratios, s/image."""
+    rows = []
+    for name in ("bicubic", "cascade"):
+        ev = score(sets[name], masks, real, judge)
+        rows.append({"route": name, **_summary(ev), "seconds_per_image": sets[name].seconds_per_image})
+    ceiling = rows[0]["miou"] / rows[0]["miou_ratio"]
+    rows.append({"route": "real (ceiling / floor)", "miou": ceiling, "fid": rows[0]["fid_floor"], "miou_ratio": 1.0,
+                 "fid_ratio": 1.0})
+    return pd.DataFrame(rows)
+
+
+def cascade_targets(table: pd.DataFrame) -> pd.DataFrame:
+    """Issue 38's quick targets that one model seed can check: consistency >= 0.95x the high-res ceiling, FID <= 2x
+    the floor, FID below bicubic's; a row each with the measured value and whether it is met."""
+    t = table.set_index("route")
+    c, b = t.loc["cascade"], t.loc["bicubic"]
+    rows = [("cascade consistency >= 0.95x the real ceiling", c["miou_ratio"], c["miou_ratio"] >= 0.95),
+            ("cascade FID <= 2x the real floor", c["fid_ratio"], c["fid_ratio"] <= 2.0),
+            ("cascade FID below bicubic of the base (ratio < 1)", c["fid"] / b["fid"], c["fid"] < b["fid"])]
+    return pd.DataFrame([{"target": r, "measured": round(float(v), 3), "met": bool(ok)} for r, v, ok in rows])
