@@ -36,7 +36,8 @@ def test_an_upscaler_trains_on_crops_of_the_high_res_frames():
     images = torch.rand(4, 3, 32, 32) * 2 - 1
     masks = torch.randint(0, 19, (4, 32, 32), dtype=torch.uint8)
     scheduler = make_scheduler("ddpm")
-    x = training_inputs({"mask": masks}, images, cfg, scheduler, torch.Generator().manual_seed(0))
+    x = training_inputs({"mask": masks}, images, cfg, scheduler, torch.Generator().manual_seed(0),
+                        torch.Generator().manual_seed(1))
     assert x["image"].shape == x["low"].shape == (4, 3, 16, 16) and x["mask"].shape == (4, 16, 16)
     assert 0 <= int(x["low_t"].min()) and int(x["low_t"].max()) < 300  # levels in [0, noise_aug x 1000)
     for i in range(4):  # each crop is a window of its own image, with its own mask
@@ -102,3 +103,17 @@ def test_cli_generate_with_an_upscaler(tiny_checkpoint, upscaler, reference_dir,
     assert main([*args[:6], str(tmp_path / "b"), *args[7:], "--aug-level", "0.2"]) == 1
     assert "aug_level (--aug-level): the noise level of the images an upscaler upscales" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_commands_that_take_a_base_model_refuse_an_upscaler(upscaler, reference_dir, tmp_path, capsys):
+    mask = str(reference_dir / "masks" / sorted(p.name for p in (reference_dir / "masks").iterdir())[0])
+    for args in (["distill", "--checkpoint", str(upscaler), "--out", str(tmp_path / "s")],
+                 ["evaluate", "--checkpoint", str(upscaler), "--out", str(tmp_path / "e")],
+                 ["ablate", "--checkpoint", str(upscaler), "--out", str(tmp_path / "a")],
+                 ["enrich", "--checkpoint", str(upscaler), "--data", str(reference_dir), "--out", str(tmp_path / "d")],
+                 ["edit", "--checkpoint", str(upscaler), "--image", mask, "--mask", mask, "--edited-mask", mask,
+                  "--out", str(tmp_path / "x")]):
+        assert main(args) == 1, args
+        err = capsys.readouterr().err
+        assert f"{upscaler}: is an upscaler (x2, the cascade's second stage); {args[0]} takes a base model" in err, err
+    assert not any((tmp_path / name).exists() for name in "seadx")  # refused before any output

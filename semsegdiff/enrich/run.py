@@ -55,7 +55,7 @@ def enrich(checkpoint: str | Path, data: str | Path, out: str | Path, *, n: str 
     ``reference``: settings of the segmenter trained on the real pairs for FreeMask's hardness and filter
     (``ablate_steps``, ``ablate_arch``, ``judge_batch_size``, ``judge_lr``, ``hard_max``; default the profile's)."""
     from ..data import ensure_dataset, open_dataset
-    from ..models import load_checkpoint, read_checkpoint
+    from ..models import check_base, load_checkpoint, read_checkpoint
     from .layouts import Layout
 
     checkpoint, data, out = Path(checkpoint), Path(data), Path(out)
@@ -80,7 +80,7 @@ def enrich(checkpoint: str | Path, data: str | Path, out: str | Path, *, n: str 
         raise DataError(f"{data}: has no train split to enrich (it has {', '.join(source.splits)})")
     if hp["num_classes"] != NUM_CLASSES:
         raise CheckpointError(f"{checkpoint}: has {hp['num_classes']} classes, the data's layouts {NUM_CLASSES}")
-    model = load_checkpoint(checkpoint, device=device, precision=precision)
+    model = check_base(load_checkpoint(checkpoint, device=device, precision=precision), checkpoint, "enrich")
     generator, sampling = _generator(model, checkpoint, student, device, precision, sampler, steps, guidance)
     prepared = ensure_dataset(data, size=model.size, cache=cache, crop=model.cfg.get("crop", 0.5), progress=progress,
                               seed=model.cfg.get("seed", 0), val_fraction=model.cfg.get("val_fraction", 0.125))

@@ -131,7 +131,7 @@ def run_study(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path =
     tells what); ``runs.csv`` and ``table.{csv,md,tex}`` are written at the end.
     """
     from ..data.prepare import train_count
-    from ..models import read_checkpoint
+    from ..models import check_base, read_checkpoint
     from ..models.training import beside
     from .cost import check_study
 
@@ -139,7 +139,8 @@ def run_study(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path =
     inputs = [checkpoint, *([cfg["ablate_student"]] if cfg.get("ablate_student") else [])]
     generation_devices(cfg)  # a strategy that cannot work is refused first
     open_study(out, inputs=inputs, create=False)  # checked before the lock, the data and the model
-    said = check_study(cfg, {**LEGACY, **read_checkpoint(checkpoint)["hyper_parameters"]},
+    stored = check_base({**LEGACY, **read_checkpoint(checkpoint)["hyper_parameters"]}, checkpoint, "ablate")
+    said = check_study(cfg, stored,
                        n_train=train_count(cfg, root=root), device=str(device or "cpu").split(":")[0])
     if said:  # before the folder is made and any data rendered or prepared
         print(said, flush=True)
@@ -212,9 +213,9 @@ def _setup(cfg: dict[str, Any], checkpoint: str | Path, *, root: str | Path, out
            progress: bool) -> tuple[dict[str, ArmSets], tuple[np.ndarray, np.ndarray], Path]:
     """The generated-set makers of every regime (real training subset chosen with the profile's seed), val, out."""
     from ..data import dataset_for
-    from ..models import load_checkpoint
+    from ..models import check_base, load_checkpoint
 
-    model = load_checkpoint(checkpoint, device=device, precision=cfg.get("precision"))
+    model = check_base(load_checkpoint(checkpoint, device=device, precision=cfg.get("precision")), checkpoint, "ablate")
     if cfg["size"] != model.size:  # before rendering or preparing any data
         raise DataError(f"{checkpoint}: generates {label(model.size)}px images but the study's data settings ask "
                         f"for {label(cfg['size'])}px (size)")

@@ -29,7 +29,7 @@ def stage_sets(cascade: Cascade, masks: np.ndarray, *, per_mask: int = 2, seed: 
     ``base`` (the base's images at its frame), ``bicubic`` (them upsampled) and ``cascade`` (them upscaled); each set
     records its seconds per image (the cascade's: both stages). ``steps``, ``guidance``, ``aug_level``: the upscaler's
     (None: its own settings)."""
-    masks_t = torch.from_numpy(np.ascontiguousarray(masks))
+    masks_t = torch.from_numpy(np.array(masks))  # a copy: cached arrays are read-only
     n, out = len(masks_t), {"base": [], "bicubic": [], "cascade": []}
     seconds = {"base": 0.0, "bicubic": 0.0, "cascade": 0.0}
     low_masks = cascade.base_masks(masks_t)
@@ -54,7 +54,7 @@ def aug_sweep(cascade: Cascade, masks: np.ndarray, base: GeneratedSet, levels: l
     """The same base images upscaled at each noise-augmentation level, each set scored by ``judge`` against the
     real images: one row per level (consistency mIoU, its ratio to the real ceiling, FID and its ratio to the floor).
     ``known``: rows already measured on these images and seeds (the table's cascade at its level), not sampled again."""
-    masks_t = torch.from_numpy(np.ascontiguousarray(masks))
+    masks_t = torch.from_numpy(np.array(masks))  # a copy: cached arrays are read-only
     n, k = base.images.shape[:2]
     rows = []
     for level in levels:

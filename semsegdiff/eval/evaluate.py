@@ -351,7 +351,7 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
     from ..config import PROFILES, check_device, check_setting
     from ..data import dataset_for
     from ..data.prepare import train_count
-    from ..models import load_checkpoint
+    from ..models import check_base, load_checkpoint
     from ..models.training import beside
     from .cost import check_evaluation
     from .judge import ensure_judge, load_segmenter
@@ -359,7 +359,7 @@ def evaluate_checkpoint(checkpoint: str | Path, *, judge: str | Path | None = No
 
     checkpoint = Path(checkpoint)
     device = check_device(device, "--device")
-    model = load_checkpoint(checkpoint, device=device, precision=precision)
+    model = check_base(load_checkpoint(checkpoint, device=device, precision=precision), checkpoint, "evaluate")
     cfg = {**PROFILES.get(model.cfg.get("profile", "quick"), PROFILES["quick"]), **model.cfg}  # its precision too
     given = {"eval_masks": n_masks, "sampler": sampler, "steps": steps, "guidance": guidance,
              "eval_per_mask": per_mask, "eval_seed": seed, "inception": inception or None, **(judge_settings or {})}

@@ -45,7 +45,7 @@ from ..trainer import fused_adamw, is_rank_zero, make_trainer, resolve_accelerat
 from .cost import COPIES, check_cost
 from .diffusion import Guided, drop_attributes
 from .ema import EMA
-from .module import DiffusionModule, config_diff, load_checkpoint, read_checkpoint
+from .module import DiffusionModule, check_base, config_diff, load_checkpoint, read_checkpoint
 from .training import beside, check_resume, is_run_folder, move_aside, run_paths
 from .condition import condition
 
@@ -161,7 +161,7 @@ def distill(teacher: str | Path, *, out: str | Path | None = None, root: str | P
     Everything is checked before the run folder changes.
     """
     teacher = Path(teacher)
-    model = load_checkpoint(teacher)
+    model = check_base(load_checkpoint(teacher), teacher, "distill")
     if model.is_student:
         raise CheckpointError(f"{teacher}: is a distilled student; distil from the diffusion model it came from "
                               f"({model.cfg.get('teacher_path', 'its teacher')})")

@@ -17,7 +17,7 @@ from ..data.instances import encode_instances, read_instance_folder
 from ..errors import DataError, SettingError
 from ..files import atomic_dir, check_output, write_bytes
 from .cascade import Cascade
-from .module import load_checkpoint
+from .module import check_base, load_checkpoint
 
 
 def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, *, sampler: str | None = None,
@@ -141,7 +141,7 @@ def edit_photo(checkpoint: str | Path, image: str | Path, mask: str | Path, edit
     requested(1, **conditions)
     check_output(out, overwrite=overwrite, inputs=[checkpoint, image, mask, edited])
     device = check_device(device, "--device")
-    model = load_checkpoint(checkpoint, device=device, precision=precision)
+    model = check_base(load_checkpoint(checkpoint, device=device, precision=precision), checkpoint, "edit")
     inert(model, checkpoint, attribute_guidance=attribute_guidance, guidance=guidance)
     photo, original, target = read_image(Path(image)), read_mask(Path(mask)), read_mask(Path(edited))
     for name, m in (("mask", (mask, original)), ("edited mask", (edited, target))):

@@ -85,12 +85,13 @@ class DiffusionModule(NormClipping, pl.LightningModule):
         """The cascade's second stage: generates at its frame from a base's image ``upscale`` times smaller."""
         return self.cfg["upscale"] > 1
 
-    def _inputs(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> dict[str, Any]:
+    def _inputs(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None,
+                crops: torch.Generator | None = None) -> dict[str, Any]:
         """The loss's inputs of a batch: images in model range, masks, instances; an upscaler's crops and low-res
         input (:func:`.upscale.training_inputs`)."""
         images = to_model_range(batch["image"])
         if self.is_upscaler:
-            return training_inputs(batch, images, self.cfg, self.noise, generator)
+            return training_inputs(batch, images, self.cfg, self.noise, generator, crops)
         return {"image": images, "mask": batch["mask"], "instances": batch.get("instances")}
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -126,7 +127,7 @@ class DiffusionModule(NormClipping, pl.LightningModule):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         gen = torch.Generator(self.device).manual_seed(batch_idx)  # the same noise and t every validation
-        x = self._inputs(batch, gen)
+        x = self._inputs(batch, gen, torch.Generator().manual_seed(batch_idx))  # the same crops too
         loss = diffusion_loss(self.model, x.pop("image"), x.pop("mask"), self.noise, p_uncond=0.0, generator=gen,
                               attrs=batch.get("attributes"), p_uncond_attr=0.0, **x)
         self.log("val_loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["image"].shape[0])
@@ -375,6 +376,16 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", num
     except RuntimeError as e:
         raise CheckpointError(f"{path}: weights do not fit the model described in the checkpoint: {e}") from None
     return module.to(device).eval()
+
+
+def check_base(model: DiffusionModule | dict[str, Any], path: str | Path, command: str) -> Any:
+    """``model`` (a module or its stored settings) when it is a base model; a :class:`CheckpointError` naming
+    ``command`` for an upscaler, which generates only from a base's images (``generate --upscale``, notebook 07)."""
+    cfg = model if isinstance(model, dict) else model.cfg
+    if cfg.get("upscale", 1) > 1:
+        raise CheckpointError(f"{path}: is an upscaler (x{cfg['upscale']}, the cascade's second stage); "
+                              f"{command} takes a base model (generate --upscale runs the two stages)")
+    return model
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -43,17 +43,20 @@ def augment(low: torch.Tensor, level: torch.Tensor, scheduler, noise: torch.Tens
 
 
 def training_inputs(batch: dict[str, torch.Tensor], images: torch.Tensor, cfg: dict, scheduler,
-                    generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+                    generator: torch.Generator | None = None,
+                    crops: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """An upscaler's training batch from a high-res one: random square crops of side ``train_crop`` (one per image;
     0: whole frames), the crop downsampled by ``upscale`` and upsampled back, noise-augmented to levels in
-    ``[0, noise_aug]``. Returns image (model range), mask, instances (if any), low and low_t."""
+    ``[0, noise_aug]``. Returns image (model range), mask, instances (if any), low and low_t. The crops' corners are
+    drawn on the CPU (``crops``: a CPU generator), so a GPU step waits for no host copy; ``generator`` draws the
+    noise on the images' device."""
     dev, b = images.device, images.shape[0]
     out = {"image": images, "mask": batch["mask"], "instances": batch.get("instances")}
     crop = cfg["train_crop"]
     h, w = images.shape[-2:]
     if crop and (crop, crop) != (h, w):
-        tops = torch.randint(0, h - crop + 1, (b,), generator=generator, device=dev).tolist()
-        lefts = torch.randint(0, w - crop + 1, (b,), generator=generator, device=dev).tolist()
+        tops = torch.randint(0, h - crop + 1, (b,), generator=crops).tolist()
+        lefts = torch.randint(0, w - crop + 1, (b,), generator=crops).tolist()
         out = {k: None if v is None else torch.stack([v[i, ..., y:y + crop, x:x + crop]
                                                       for i, (y, x) in enumerate(zip(tops, lefts))])
                for k, v in out.items()}
