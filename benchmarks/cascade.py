@@ -5,6 +5,12 @@ each scored at the high resolution by the high-res judge against the real ceilin
     .venv/bin/python benchmarks/cascade.py --base runs/quick/diffusion.ckpt \
         --upscaler runs/quick-upscaler/diffusion.ckpt --masks 48
     .venv/bin/python benchmarks/cascade.py --base runs/quick/diffusion.ckpt --seeds 3 --masks 32
+    .venv/bin/python benchmarks/cascade.py --base runs/quick/diffusion.ckpt \
+        --upscaler runs/quick-upscaler/diffusion.ckpt --single-stage 4 --masks 32
+
+``--single-stage EPOCHS``: the base's profile trained directly at the upscaler's frame for EPOCHS epochs (choose
+them to match the two stages' training minutes, printed), scored beside the cascade with the same judge: Table I
+and seconds per image of each.
 """
 from __future__ import annotations
 
@@ -13,11 +19,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from semsegdiff.config import get_profile
 from semsegdiff.data import dataset_for
 from semsegdiff.eval import ensure_judge, stage_sets, stage_table
-from semsegdiff.models import Cascade, ensure_trained
+from semsegdiff.models import Cascade, ensure_trained, load_checkpoint
 
 
 def main() -> None:
@@ -25,6 +32,8 @@ def main() -> None:
     ap.add_argument("--base", required=True)
     ap.add_argument("--upscaler", help="a trained upscaler (the settings sweep)")
     ap.add_argument("--seeds", type=int, default=0, help="train the profile's upscaler with seeds 0..N-1 instead")
+    ap.add_argument("--single-stage", type=int, default=0, metavar="EPOCHS",
+                    help="compare with a single-stage model at the upscaler's frame trained for EPOCHS epochs")
     ap.add_argument("--profile", default="quick-upscaler", help="--seeds: the upscaler's profile")
     ap.add_argument("--masks", type=int, default=48)
     ap.add_argument("--per-mask", type=int, default=2)
@@ -34,6 +43,8 @@ def main() -> None:
     a = ap.parse_args()
     if a.seeds:
         return seed_spread(a)
+    if a.single_stage:
+        return single_stage(a)
     cascade = Cascade.load(a.base, a.upscaler)
     cfg = cascade.upscaler.cfg  # its data and judge settings; the judge is kept beside it
     data = dataset_for(cfg, progress=False)
@@ -82,6 +93,46 @@ def seed_spread(a: argparse.Namespace) -> None:
     wide["fid_cascade_over_bicubic"] = wide[("fid_ratio", "cascade")] / wide[("fid_ratio", "bicubic")]
     print(wide.round(3).to_string())
     print("mean:\n" + wide.mean().round(3).to_string() + "\nsd:\n" + wide.std().round(3).to_string())
+
+
+def minutes(checkpoint: Path) -> float:
+    """Training minutes of the run of ``checkpoint`` (its logged ``train_minutes``)."""
+    m = pd.read_csv(Path(checkpoint).parent / "diffusion" / "metrics.csv")
+    return float(m["train_minutes"].dropna().iloc[-1])
+
+
+def single_stage(a: argparse.Namespace) -> None:
+    """The base's profile trained at the upscaler's frame, against the cascade on the same masks, seeds and judge."""
+    from semsegdiff.eval import GeneratedSet, score
+
+    cascade = Cascade.load(a.base, a.upscaler)
+    up_cfg = cascade.upscaler.cfg
+    judge, _ = ensure_judge(up_cfg, out=Path(a.upscaler).parent, progress=False)
+    data = dataset_for(up_cfg, progress=False)
+    masks, real = data.masks("val")[:a.masks], data.images("val")[:a.masks]
+    cfg = get_profile(cascade.base.cfg["profile"], size=up_cfg["size"], epochs=a.single_stage)
+    single_path = ensure_trained(cfg, progress=False, name=f"bench-cascade/{cfg['profile']}-single-{up_cfg['size']}")
+    single = load_checkpoint(single_path)
+    sets = stage_sets(cascade, masks, per_mask=a.per_mask)
+    table = stage_table(sets, masks, real, judge).set_index("route")
+    masks_t, n = torch.from_numpy(masks.copy()), len(masks)
+    start, images = time.perf_counter(), []
+    for j in range(a.per_mask):
+        images.append(single.generate(masks_t, seed=[1000 + j * n + i for i in range(n)]))
+    per_image = (time.perf_counter() - start) / (n * a.per_mask)
+    ev = score(GeneratedSet(torch.stack(images, dim=1), {"seconds_per_image": per_image}, Path(".")),
+               masks, real, judge)
+    m, f = ev.row("consistency mIoU"), ev.table.iloc[3]
+    rows = [{"route": "single stage", "train_minutes": minutes(single_path), "miou_ratio": m["ratio"],
+             "miou_std": m["generated_std"], "fid_ratio": f["ratio"], "seconds_per_image": per_image},
+            {"route": "cascade", "train_minutes": minutes(a.base) + minutes(a.upscaler),
+             **table.loc["cascade", ["miou_ratio", "miou_std", "fid_ratio", "seconds_per_image"]].to_dict()},
+            {"route": "bicubic", "train_minutes": minutes(a.base),
+             **table.loc["bicubic", ["miou_ratio", "miou_std", "fid_ratio", "seconds_per_image"]].to_dict()}]
+    out = pd.DataFrame(rows)
+    out["speed_vs_single"] = per_image / out["seconds_per_image"]
+    print(f"{len(masks)} val masks x {a.per_mask} seeds at {up_cfg['size']} px; single stage {single_path}")
+    print(out.round(3).to_string(index=False))
 
 
 if __name__ == "__main__":
