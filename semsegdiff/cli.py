@@ -217,6 +217,7 @@ def _enrich(a: argparse.Namespace) -> None:
                  batch_size=s["batch_size"] or 64, devices=s["devices"] or 1, num_nodes=s["num_nodes"] or 1,
                  strategy=s["strategy"] or "auto", device=a.device, precision=a.precision,
                  allow_slow=bool(s["allow_slow"]), progress=not a.no_progress, command=command_line() or None,
+                 upscale=a.upscale,
                  **({} if s["ablate_steps"] is None else {"ablate_steps": s["ablate_steps"]}))
     print(f"wrote the enriched dataset {out} (README.md: what is in it; enrichment.csv: every generated pair)")
 

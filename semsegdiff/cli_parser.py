@@ -197,6 +197,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--resolution", default="model", choices=["model", "source"], help="write the generated pairs at "
                    "the model's frame, or upsampled to the source's (same aspect only; no new detail)")
     s.add_argument("--student", type=Path, help="generate with this distilled student of the checkpoint (lcm)")
+    s.add_argument("--upscale", type=Path, help="the cascade's upscaler of --checkpoint: every generated pair at its "
+                   "frame, on the source's masks prepared there")
     _setting_flag(s, "ablate_steps", "steps of the segmenter trained on the real pairs for FreeMask's hardness and "
                                      "filter (default: the profile's study's)")
     _sampling_flags(s)

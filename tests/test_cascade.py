@@ -117,3 +117,24 @@ def test_commands_that_take_a_base_model_refuse_an_upscaler(upscaler, reference_
         err = capsys.readouterr().err
         assert f"{upscaler}: is an upscaler (x2, the cascade's second stage); {args[0]} takes a base model" in err, err
     assert not any((tmp_path / name).exists() for name in "seadx")  # refused before any output
+
+
+def test_enrich_through_the_cascade_writes_every_generated_pair_at_the_upscalers_frame(tiny_checkpoint, upscaler,
+                                                                                       reference_dir, tmp_path):
+    from PIL import Image
+
+    from semsegdiff.enrich import enrich
+
+    out = enrich(tiny_checkpoint, reference_dir, tmp_path / "enriched", n=4, upscale=upscaler, ablate_steps=2,
+                 progress=False, cache=tmp_path / "c")
+    manifest = pd.read_csv(out / "enrichment.csv", keep_default_na=False)
+    assert len(manifest) == 4 and set(manifest["step"]) >= {"hard"}
+    for _, row in manifest.iterrows():
+        label = np.asarray(Image.open(out / row["label"]))
+        assert Image.open(out / row["image"]).size == (32, 32) and label.shape[:2] == (32, 32)
+    assert "upscaled from the model's 16x16 by the cascade's upscaler (x2" in (out / "README.md").read_text()
+    with pytest.raises(SettingError, match="--resolution source with --upscale"):
+        enrich(tiny_checkpoint, reference_dir, tmp_path / "e2", n=4, upscale=upscaler, resolution="source")
+    with pytest.raises(CheckpointError, match="is a base model .*given as the upscaler"):
+        enrich(tiny_checkpoint, reference_dir, tmp_path / "e3", n=4, upscale=tiny_checkpoint, cache=tmp_path / "c")
+    assert not (tmp_path / "e2").exists() and not (tmp_path / "e3").exists()

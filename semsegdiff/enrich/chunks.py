@@ -32,8 +32,9 @@ STEP_NOTES = {"all": "every real mask in turn", "hard": "FreeMask's hardness re-
 
 
 def build(cfg: dict[str, Any], *, source, prepared, layout, model, generator, sampling: dict[str, Any], total: int,
-          target: tuple[int, int], device: str, progress: bool) -> dict[str, Any]:
-    """Place the real files, generate and write every chunk; what the card needs."""
+          target: tuple[int, int], device: str, progress: bool, high: tuple | None = None) -> dict[str, Any]:
+    """Place the real files, generate and write every chunk; what the card needs. ``high``: (the upscaler, the train
+    masks and instance ids at its frame): every generated image is upscaled by the cascade's second stage."""
     work = layout.out / ".work"
     work.mkdir(parents=True, exist_ok=True)
     samples = {s.name: s for split in source.splits.values() for s in split}
@@ -56,7 +57,7 @@ def build(cfg: dict[str, Any], *, source, prepared, layout, model, generator, sa
         if not record.is_file():
             part = _chunk(cfg, rows.iloc[start:start + CHUNK], start, images=images, masks=masks, ids=ids, names=names,
                           samples=samples, layout=layout, generator=generator, sampling=sampling, target=target,
-                          reference=reference, weights=weights, work=work, model=model)
+                          reference=reference, weights=weights, work=work, model=model, high=high)
             with atomic_path(record) as tmp:
                 part.to_csv(tmp, index=False)
         bar.update(min(CHUNK, len(rows) - start))
@@ -71,6 +72,8 @@ def build(cfg: dict[str, Any], *, source, prepared, layout, model, generator, sa
                                                                                generator.is_student else ""),
             "seed": cfg["seed"], "image_format": "JPEG (quality 95)" if layout.suffix in (".jpg", ".jpeg") else "PNG",
             "resolution_note": "" if tuple(target) == tuple(model.frame) else
+            f", upscaled from the model's {model.frame[0]}x{model.frame[1]} by the cascade's upscaler (x"
+            f"{high[0].cfg['upscale']}, noise level {high[0].cfg['aug_level']:g}; copy-paste pairs bicubic)" if high else
             f", upsampled from the model's {model.frame[0]}x{model.frame[1]} (bicubic images, nearest labels: no new detail)",
             "filter_note": (f"FreeMask's filter: a generated label pixel whose loss under a segmenter trained on the real "
                             f"train pairs exceeds {cfg['enrich_filter']:g}x its class's mean real loss is 255 (ignore); "
@@ -112,8 +115,8 @@ def _reference(cfg: dict[str, Any], images: np.ndarray, masks: np.ndarray, work:
 
 
 def _chunk(cfg, rows: pd.DataFrame, start: int, *, images, masks, ids, names, samples, layout, generator, sampling,
-           target, reference, weights, work: Path, model) -> pd.DataFrame:
-    """Generate, filter and write one chunk of the plan; its rows of the manifest."""
+           target, reference, weights, work: Path, model, high: tuple | None = None) -> pd.DataFrame:
+    """Generate, filter and write one chunk of the plan; its rows of the manifest (``high``: :func:`build`'s)."""
     from ..eval.arms import filter_pixels, pixel_losses
     from ..eval.generated_sets import make_set
     from ..masks import changed_region
@@ -148,7 +151,7 @@ def _chunk(cfg, rows: pd.DataFrame, start: int, *, images, masks, ids, names, sa
                             devices=cfg["devices"] if cfg["devices"] != "auto" else 1, num_nodes=cfg["num_nodes"],
                             strategy=_strategy(cfg), accelerator="cpu" if generator.device.type == "cpu" else "cuda",
                             batch_size=cfg["batch_size"], **local)
-        filtered = np.zeros(len(k))
+        filtered, unfiltered = np.zeros(len(k)), labels
         if reference is not None and cfg["enrich_filter"] > 0 and step != "copypaste":
             kept = labels
             labels = filter_pixels(pixel_losses(reference["segmenter"], pics, labels), labels, reference["class_mean"],
@@ -156,6 +159,8 @@ def _chunk(cfg, rows: pd.DataFrame, start: int, *, images, masks, ids, names, sa
             filtered = ((labels == IGNORE) & (kept != IGNORE)).reshape(len(k), -1).mean(1)
         if inst is not None:
             inst[labels == IGNORE] = 0
+        if high is not None and step != "copypaste":  # the cascade: upscaled on the masks at the upscaler's frame
+            pics, labels, inst = _upscale(high, step, src, pics, labels, unfiltered, inst, group, asked)
         pics_out, labels_out, inst_out = _resize(pics, labels, inst, target)
         for j in range(len(k)):
             name = layout.name(int(k[j]), step, samples[names[src[j]]])
@@ -171,6 +176,28 @@ def _chunk(cfg, rows: pd.DataFrame, start: int, *, images, masks, ids, names, sa
                                                          minlength=NUM_CLASSES)[:NUM_CLASSES].tolist())})
         shutil.rmtree(work / "sets", ignore_errors=True)  # written: the chunk's arrays are not needed any more
     return pd.DataFrame(out)
+
+
+def _upscale(high: tuple, step: str, src: np.ndarray, pics: np.ndarray, labels: np.ndarray, unfiltered: np.ndarray,
+             inst, group, asked) -> tuple:
+    """(images, labels, instance ids) at the upscaler's frame: the source's masks prepared there (an edited mask
+    upsampled nearest), the base's images upscaled on them with the pairs' seeds; the filter's ignore pixels (in
+    ``labels``, not in ``unfiltered``) upsampled nearest."""
+    upscaler, masks_hi, ids_hi = high
+    frame = upscaler.frame
+    near = lambda a: F.interpolate(torch.from_numpy(a.astype(np.int32))[:, None].float(), size=frame,  # noqa: E731
+                                   mode="nearest")[:, 0].cpu().numpy()
+    edited = step in ("rare", "rare local")
+    cond = near(unfiltered).astype(np.uint8) if edited else masks_hi[src].copy()
+    cond_ids = None if inst is None else (near(inst).astype(np.int32) if edited or ids_hi is None else
+                                          ids_hi[src].astype(np.int32))
+    images = upscaler.generate(cond, low=pics, seed=[int(s) for s in group["seed"]],
+                               attrs=asked if upscaler.cfg["attributes"] and asked.any() else None,
+                               instances=cond_ids if upscaler.cfg.get("instance_edges") else None)
+    out = cond.copy()
+    out[near(labels) == IGNORE] = IGNORE  # what the filter (or the mask) left unlabelled stays so
+    ids = None if cond_ids is None else np.where(out == IGNORE, 0, cond_ids).astype(np.uint16)
+    return images.permute(0, 2, 3, 1).cpu().numpy(), out, ids
 
 
 def _strategy(cfg: dict[str, Any]) -> str:

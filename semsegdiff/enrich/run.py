@@ -48,9 +48,12 @@ def enrich(checkpoint: str | Path, data: str | Path, out: str | Path, *, n: str 
            steps: int | None = None, guidance: float | None = None, seed: int = 0, devices: Any = 1,
            num_nodes: int = 1, strategy: str = "auto", batch_size: int = 64, device: str | None = None,
            precision: str | None = None, allow_slow: bool = False, progress: bool = True, cache: str | Path = "data",
-           command: str | None = None, **reference: Any) -> Path:
+           command: str | None = None, upscale: str | Path | None = None, **reference: Any) -> Path:
     """Write ``out``: the dataset ``data`` in its own layout, its real train pairs (``real``: link, copy, none) and
     generated ones by ``checkpoint`` (or ``student``) per the recipe; ``enrichment.csv`` and a card. Its path.
+
+    ``upscale``: the cascade's upscaler of ``checkpoint``: every generated image is upscaled to its frame, conditioned
+    on the source's mask prepared at that frame (an edited one upsampled, nearest), and written there.
 
     ``reference``: settings of the segmenter trained on the real pairs for FreeMask's hardness and filter
     (``ablate_steps``, ``ablate_arch``, ``judge_batch_size``, ``judge_lr``, ``hard_max``; default the profile's)."""
@@ -67,7 +70,9 @@ def enrich(checkpoint: str | Path, data: str | Path, out: str | Path, *, n: str 
     cfg["allow_slow"] = bool(allow_slow)
     if resolution not in ("model", "source"):
         raise SettingError(f"--resolution: {resolution!r} is not one of model, source")
-    inputs = [data, checkpoint, *([student] if student else [])]
+    if upscale is not None and resolution != "model":
+        raise SettingError("--resolution source with --upscale: the upscaler's frame is the export's; leave --resolution")
+    inputs = [data, checkpoint, *([student] if student else []), *([upscale] if upscale else [])]
     if data.exists() and overlaps(out, data):
         raise OutputError(f"{out}: the output overlaps the source {data}; nothing in the source is ever written: "
                           "choose --out outside it")
@@ -82,19 +87,27 @@ def enrich(checkpoint: str | Path, data: str | Path, out: str | Path, *, n: str 
         raise CheckpointError(f"{checkpoint}: has {hp['num_classes']} classes, the data's layouts {NUM_CLASSES}")
     model = check_base(load_checkpoint(checkpoint, device=device, precision=precision), checkpoint, "enrich")
     generator, sampling = _generator(model, checkpoint, student, device, precision, sampler, steps, guidance)
+    upscaler = None
+    if upscale is not None:
+        from ..models import Cascade
+
+        upscaler = Cascade(model, load_checkpoint(upscale, device=device, precision=precision),
+                           names=(str(checkpoint), str(upscale))).upscaler
     prepared = ensure_dataset(data, size=model.size, cache=cache, crop=model.cfg.get("crop", 0.5), progress=progress,
                               seed=model.cfg.get("seed", 0), val_fraction=model.cfg.get("val_fraction", 0.125))
+    high = None if upscaler is None else _high(data, prepared, upscaler, model, cache, progress)
     train = "train" if "train" in prepared.splits else None
     if train is None:
         raise DataError(f"{data}: has no train split to enrich")
-    target = _resolution(source, model, resolution)
+    target = _resolution(source, model, resolution) if upscaler is None else upscaler.frame
     n_real = len(prepared.masks(train))
     total = count(cfg["enrich_n"], n_real)
     layout_probe = Layout(source, out)
-    _check_cost(cfg, generator, sampling, total, n_real, source, layout_probe, target, out, device)
+    _check_cost(cfg, generator, sampling, total, n_real, source, layout_probe, target, out, device, upscaler)
 
     partial = out.parent / f".{out.name}.enriching"
     key = {"checkpoint": file_fingerprint(checkpoint), "student": file_fingerprint(student) if student else "",
+           **({"upscaler": file_fingerprint(upscale)} if upscale else {}),
            "data": prepared.meta.get("fingerprint"), "sampling": sampling, "resolution": resolution,
            **{k: cfg[k] for k in ("enrich_n", "enrich_recipe", "enrich_conditions", "enrich_filter", "enrich_real",
                                   "seed", "hard_max", "ablate_arch", "ablate_steps", "judge_batch_size", "judge_lr")}}
@@ -110,7 +123,7 @@ def enrich(checkpoint: str | Path, data: str | Path, out: str | Path, *, n: str 
 
         info = build(cfg, source=source, prepared=prepared, layout=Layout(source, partial), model=model,
                      generator=generator, sampling=sampling, total=total, target=target, device=device,
-                     progress=progress)
+                     progress=progress, high=None if high is None else (upscaler, *high))
         info.update(checkpoint=str(checkpoint), checkpoint_sha256=key["checkpoint"], source=str(data),
                     created=time.strftime("%Y-%m-%d"),
                     name=out.name, command=command or _command(checkpoint, data, out, cfg, resolution, student))
@@ -171,7 +184,20 @@ def _resolution(source, model, resolution: str) -> tuple[int, int]:
     return h, w
 
 
-def _check_cost(cfg, generator, sampling, total, n_real, source, layout, target, out, device) -> None:
+def _high(data: Path, prepared, upscaler, model, cache, progress: bool) -> tuple:
+    """(masks, instance ids or None) of the train pairs prepared at the upscaler's frame, in the base cache's order."""
+    from ..data import ensure_dataset
+
+    high = ensure_dataset(data, size=upscaler.size, cache=cache, crop=model.cfg.get("crop", 0.5), progress=progress,
+                          seed=model.cfg.get("seed", 0), val_fraction=model.cfg.get("val_fraction", 0.125))
+    if high.meta["splits"]["train"]["names"] != prepared.meta["splits"]["train"]["names"]:
+        raise DataError(f"{data}: its train pairs prepared at {label(upscaler.size)} px are not those at "
+                        f"{label(model.size)} px (another split); prepare both from the same folder")
+    ids = high.instances("train")
+    return np.array(high.masks("train")), None if ids is None else np.array(ids)
+
+
+def _check_cost(cfg, generator, sampling, total, n_real, source, layout, target, out, device, upscaler=None) -> None:
     """Before any image: the time on a CPU (allow_slow) and the disk the export will take (refused when short)."""
     from ..eval.cost import sampling_flops, segmenter_flops
     from ..models.cost import CPU_TFLOPS, verdict
@@ -181,6 +207,8 @@ def _check_cost(cfg, generator, sampling, total, n_real, source, layout, target,
     if str(device).startswith("cpu"):
         flops = sampling_flops({**generator.cfg, "attributes": generator.cfg.get("attributes")}, generated,
                                sampling["steps"]) / (2 if generator.is_student else 1)
+        if upscaler is not None:
+            flops += sampling_flops(upscaler.cfg, generated, upscaler.cfg["steps"])
         if "hard" in counts or cfg["enrich_filter"] > 0:
             flops += segmenter_flops(cfg["ablate_arch"], generator.size) * cfg["ablate_steps"] * cfg["judge_batch_size"]
         said = verdict(cfg, flops / (CPU_TFLOPS * 1e12), f"generates {generated:,} images at {label(generator.size)} px")
