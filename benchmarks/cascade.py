@@ -8,6 +8,10 @@ each scored at the high resolution by the high-res judge against the real ceilin
     .venv/bin/python benchmarks/cascade.py --base runs/quick/diffusion.ckpt \
         --upscaler runs/quick-upscaler/diffusion.ckpt --single-stage 4 --masks 32
 
+``--study``: the enrichment study at the upscaler's frame: segmenters (the profile's ablation settings: low regime,
+N = 2x, 300 steps, 3 seeds) trained on real, real + cascade and real + bicubic of the same base images, scored on
+real val at that frame, paired by seed with intervals (eval.stats.arm_table).
+
 ``--single-stage EPOCHS``: the base's profile trained directly at the upscaler's frame for EPOCHS epochs (choose
 them to match the two stages' training minutes, printed), scored beside the cascade with the same judge: Table I
 and seconds per image of each.
@@ -18,6 +22,7 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -32,6 +37,7 @@ def main() -> None:
     ap.add_argument("--base", required=True)
     ap.add_argument("--upscaler", help="a trained upscaler (the settings sweep)")
     ap.add_argument("--seeds", type=int, default=0, help="train the profile's upscaler with seeds 0..N-1 instead")
+    ap.add_argument("--study", action="store_true", help="the enrichment study at the upscaler's frame")
     ap.add_argument("--single-stage", type=int, default=0, metavar="EPOCHS",
                     help="compare with a single-stage model at the upscaler's frame trained for EPOCHS epochs")
     ap.add_argument("--profile", default="quick-upscaler", help="--seeds: the upscaler's profile")
@@ -45,6 +51,8 @@ def main() -> None:
         return seed_spread(a)
     if a.single_stage:
         return single_stage(a)
+    if a.study:
+        return study(a)
     cascade = Cascade.load(a.base, a.upscaler)
     cfg = cascade.upscaler.cfg  # its data and judge settings; the judge is kept beside it
     data = dataset_for(cfg, progress=False)
@@ -133,6 +141,47 @@ def single_stage(a: argparse.Namespace) -> None:
     out["speed_vs_single"] = per_image / out["seconds_per_image"]
     print(f"{len(masks)} val masks x {a.per_mask} seeds at {up_cfg['size']} px; single stage {single_path}")
     print(out.round(3).to_string(index=False))
+
+
+def study(a: argparse.Namespace) -> None:
+    """Real, real + cascade, real + bicubic at the upscaler's frame: the study's low regime, paired seeds."""
+    from semsegdiff.eval.ablation import _real_subset, train_and_score
+    from semsegdiff.eval.arms import ArmData
+    from semsegdiff.eval.stats import arm_table
+
+    cascade = Cascade.load(a.base, a.upscaler)
+    cfg = {**get_profile(cascade.base.cfg["profile"]), **{k: cascade.upscaler.cfg[k] for k in
+                                                          ("data", "size", "n_synthetic", "seed", "val_fraction")}}
+    data = dataset_for(cfg, progress=False)
+    images, masks = np.array(data.images("train")), np.array(data.masks("train"))
+    val = (np.array(data.images("val")), np.array(data.masks("val")))
+    real = _real_subset(len(masks), cfg["ablate_low_fraction"], cfg["seed"])
+    n_mult = cfg["ablate_n"][0]
+    src = np.resize(real, int(round(n_mult * len(real))))  # each real mask in turn
+    sets = stage_sets(cascade, masks[src], per_mask=1, seed=cfg["eval_seed"])
+    gen = {k: sets[k].images[:, 0].permute(0, 2, 3, 1).numpy() for k in ("cascade", "bicubic")}
+    work = Path("runs/bench-cascade/study") / f"{cfg['size']}px"
+    rows = []
+    for seed in range(cfg["ablate_seeds"]):
+        for arm, extra in (("real", None), ("real+cascade", gen["cascade"]), ("real+bicubic", gen["bicubic"])):
+            x = images[real] if extra is None else np.concatenate([images[real], extra])
+            y = masks[real] if extra is None else np.concatenate([masks[real], masks[src]])
+            counts = {"real": len(real), "generated": 0 if extra is None else len(extra)}
+            r = train_and_score(cfg, ArmData(x, y, counts), val, work / arm.replace("+", "_") / f"seed{seed}", seed,
+                                key={"arm": arm, "seed": seed, "base": str(a.base), "upscaler": str(a.upscaler)})
+            rows.append({"regime": "low", "arm": arm, "n_mult": 0.0 if extra is None else n_mult, "threshold": 0.0,
+                         "seed": seed, "miou": r["miou"]})
+            print(f"{arm:<14} seed {seed}: val mIoU {r['miou']:.4f} ({r['seconds']:.0f} s)", flush=True)
+    results = pd.DataFrame(rows)
+    print(f"{len(real)} real + {len(src)} generated at {cfg['size']} px, {len(val[1])} val images")
+    print(arm_table(results).round(4).to_string(index=False))
+    both = results.pivot(index="seed", columns="arm", values="miou")
+    diff = both["real+cascade"] - both["real+bicubic"]
+    from semsegdiff.eval.stats import bootstrap_ci
+
+    lo, hi = bootstrap_ci(diff.to_numpy())
+    print(f"real+cascade - real+bicubic: {diff.mean() * 100:+.2f} points [{lo * 100:+.2f}, {hi * 100:+.2f}] "
+          f"(seeds: {', '.join(f'{d * 100:+.2f}' for d in diff)})")
 
 
 if __name__ == "__main__":
