@@ -184,9 +184,7 @@ def _upscale(high: tuple, step: str, src: np.ndarray, pics: np.ndarray, labels: 
     upsampled nearest), the base's images upscaled on them with the pairs' seeds; the filter's ignore pixels (in
     ``labels``, not in ``unfiltered``) upsampled nearest."""
     upscaler, masks_hi, ids_hi = high
-    frame = upscaler.frame
-    near = lambda a: F.interpolate(torch.from_numpy(a.astype(np.int32))[:, None].float(), size=frame,  # noqa: E731
-                                   mode="nearest")[:, 0].cpu().numpy()
+    near = lambda a: _nearest(a, upscaler.frame)  # noqa: E731
     edited = step in ("rare", "rare local")
     cond = near(unfiltered).astype(np.uint8) if edited else masks_hi[src].copy()
     cond_ids = None if inst is None else (near(inst).astype(np.int32) if edited or ids_hi is None else
@@ -212,10 +210,14 @@ def _resize(images: np.ndarray, labels: np.ndarray, inst, target) -> tuple:
         return images, labels, inst
     x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
     x = F.interpolate(x, size=tuple(target), mode="bicubic", align_corners=False).round().clamp(0, 255)
-    near = lambda a: F.interpolate(torch.from_numpy(a.astype(np.int32))[:, None].float(), size=tuple(target),  # noqa
-                                   mode="nearest")[:, 0].cpu().numpy()
-    return (x.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy(), near(labels).astype(np.uint8),
-            None if inst is None else near(inst).astype(np.uint16))
+    return (x.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy(), _nearest(labels, target).astype(np.uint8),
+            None if inst is None else _nearest(inst, target).astype(np.uint16))
+
+
+def _nearest(a: np.ndarray, frame) -> np.ndarray:
+    """Ids (N, h, w) at ``frame`` (H, W), nearest neighbour, as float32 holding whole numbers."""
+    return F.interpolate(torch.from_numpy(a.astype(np.int32))[:, None].float(), size=tuple(frame),
+                         mode="nearest")[:, 0].cpu().numpy()
 
 
 def finish(partial: Path, info: dict[str, Any], source, prepared) -> None:
