@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PROFILE ?= quick
+# Notebooks after 02 run this many side by side, the cores split between them (docs/notebooks.md).
+JOBS    ?= 2
 
 # Headless runs write under the repo, never to the home directory.
 CACHE := $(CURDIR)/.cache
@@ -38,7 +40,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/semsegdiff notebooks run --profile $(PROFILE)
+	$(VENV)/bin/semsegdiff notebooks run --profile $(PROFILE) --jobs $(JOBS)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -235,7 +235,7 @@ def _notebooks(a: argparse.Namespace) -> None:
         except yaml.YAMLError as e:
             raise SettingError(f"-p {key}: {value!r} is not valid YAML ({str(e).splitlines()[0]})") from None
     run_notebooks(a.profile, only=a.only, parameters=params, notebooks_dir=a.notebooks, out_dir=a.out,
-                  progress=not a.no_progress)
+                  progress=not a.no_progress, jobs=a.jobs)
 
 
 def _conditions(a: argparse.Namespace) -> dict:

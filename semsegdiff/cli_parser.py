@@ -220,5 +220,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("-p", action="append", metavar="KEY=VALUE", help="override a notebook parameter (YAML value)")
     r.add_argument("--notebooks", type=Path, default=Path("notebooks"), help="folder of the notebooks")
     r.add_argument("--out", type=Path, default=Path("runs"), help="executed copies go to OUT/<profile>/")
+    r.add_argument("--jobs", type=int, default=1, help="notebooks after 02 run this many side by side, the CPU cores "
+                   "split between them (make run: 2)")
     r.add_argument("--no-progress", action="store_true")
     return p

@@ -58,6 +58,7 @@ QUICK: dict[str, Any] = {
     "ema_start": 200,  # optimizer steps before the EMA starts averaging (a copy before)
     "train_crop": 0,  # train on random square crops of this side (0: whole frames); an upscaler samples whole frames
     "noise_aug": 0.5,  # an upscaler's low-res input is noised to a level drawn in [0, this] x the timesteps (CDM)
+    "init": "",  # start from this checkpoint's weights ("": from scratch); what it lacks starts at zero (warm_start.py)
     # run: how training is carried out and logged; none of these changes the trained model
     "num_workers": 0,  # DataLoader workers per device
     "ckpt_every": 4,  # keep a numbered checkpoint every N epochs (last.ckpt: every epoch); notebook 06 scores each
@@ -177,7 +178,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
               "dropout", "attributes", "scale_shift", "instance_edges", "upscale"),  # CondUNet keyword arguments
     "schedule": ("noise_schedule", "prediction_type", "num_train_timesteps"),  # make_scheduler keyword arguments
     "training": ("p_uncond", "p_uncond_attr", "attribute_balance", "attribute_lr_scale", "epochs", "batch_size", "lr",
-                 "weight_decay", "grad_clip", "ema_decay", "ema_start", "train_crop", "noise_aug"),
+                 "weight_decay", "grad_clip", "ema_decay", "ema_start", "train_crop", "noise_aug", "init"),
     "run": ("num_workers", "ckpt_every", "preview_every", "n_preview", "log_every", "logger", "devices", "num_nodes",
             "strategy", "ckpt_minutes", "channels_last", "compile", "precision", "allow_slow"),
     "sampling": ("sampler", "steps", "guidance", "attribute_guidance", "aug_level"),  # generate()'s defaults, stored
@@ -197,11 +198,11 @@ SHAPE_KEYS = ("num_classes", "size", *(k for k in MODEL_KEYS if k != "dropout"))
 RESUME_KEYS = (*SHAPE_KEYS, "attribute_lr_scale")
 # What checkpoints saved before a setting existed were trained with (loading fills these in, not the profile's value).
 LEGACY = {"attributes": False, "scale_shift": False, "attribute_balance": 0.0, "attribute_lr_scale": 1.0, "crop": 0.5,
-          "instance_edges": False, "upscale": 1, "train_crop": 0, "noise_aug": 0.5}
+          "instance_edges": False, "upscale": 1, "train_crop": 0, "noise_aug": 0.5, "init": ""}
 # Settings that do not change what training produces: a checkpoint trained with other values is reused.
 RUN_ONLY_KEYS = ("profile", "cache", *GROUPS["run"], *GROUPS["sampling"], *GROUPS["judge"], *GROUPS["evaluation"],
                  *GROUPS["ablation"], *GROUPS["distillation"], *GROUPS["enrichment"])
-OPTIONAL_PATHS = ("judge_weights", "inception", "ablate_student")  # may be "" (not given)
+OPTIONAL_PATHS = ("judge_weights", "inception", "ablate_student", "init")  # may be "" (not given)
 
 # The rules of each setting: allowed choices, or an inclusive (low, high) range (None: unbounded).
 CHOICES: dict[str, tuple[str, ...]] = {

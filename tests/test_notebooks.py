@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -193,7 +194,7 @@ def test_04_generation_quality(tmp_path):
 @pytest.mark.notebook
 def test_03_mask_editing(tmp_path):
     overrides = {**{k: v for k, v in TINY.items() if k not in ("n_synthetic", "epochs")}, "n_synthetic": 48,
-                 "epochs": 1}
+                 "epochs": 2}  # a checkpoint kept after epoch 1 (ckpt_every 1): the variant starts there
     params = {"overrides": overrides, "synthetic_masks": [0, 1], "resample": 1,
               "real_data": str(ROOT / "tests/fixtures/bdd_sample")}
     [executed] = run_notebooks("quick", only=["03_mask"], parameters=params, notebooks_dir=NOTEBOOKS,
@@ -203,12 +204,16 @@ def test_03_mask_editing(tmp_path):
         for ext in ("png", "pdf"):
             assert (figs / f"03_mask_editing_{name}.{ext}").stat().st_size > 3000, name
     text = outputs(executed)
-    shown = re.search(r"(\d+) masks, (\d+) with instances; models after (\d+) epochs: (\S+) \(instance_edges True, "
-                      r"step (\d+)\) beside (\S+) \(step (\d+)\)", text)
+    shown = re.search(r"(\d+) masks, (\d+) with instances; (\S+) \(instance_edges True, from (\S+)\) beside (\S+), "
+                      r"both after (\d+) steps", text)
     assert shown and shown[1] == shown[2] == "4"  # 3 val scenes + the edited one, each with instances
-    assert Path(shown[4]) == tmp_path / "runs/quick-instance_edges-true/diffusion.ckpt"  # the variant's own folder
-    assert shown[3] == "1" and Path(shown[6]) == tmp_path / "runs/quick/diffusion.ckpt"  # tiny: both at their end
-    assert shown[5] == shown[7]  # at the same step
+    variant = Path(shown[3])
+    assert variant == tmp_path / "runs/quick-instance_edges-true/diffusion.ckpt"  # the variant's own folder
+    kept = tmp_path / "runs/quick/diffusion/checkpoints" / f"step{int(shown[6]) // 2:07d}.ckpt"
+    assert Path(shown[4]) == kept and Path(shown[5]) == tmp_path / "runs/quick/diffusion.ckpt"  # warm from epoch 1
+    from semsegdiff.models import read_checkpoint
+
+    assert 2 * read_checkpoint(variant)["global_step"] == int(shown[6])  # the second epoch, with the edge channel
     assert "pixels regenerated; the rest are the photo's bytes" in text
     assert "bicycle" in text and "rider" in text  # the table of what the local edit changed
 
@@ -299,3 +304,27 @@ def test_07_upscaling(tmp_path):
     hp = read_checkpoint(tmp_path / "runs/quick-upscaler/diffusion.ckpt")["hyper_parameters"]
     assert (hp["size"], hp["upscale"], hp["train_crop"], hp["channels"]) == (64, 2, 32, 8)
     assert "x2 to 64x64, trained on 32 px crops; 4 val masks" in outputs(executed)
+
+
+def test_jobs_run_later_notebooks_side_by_side_after_those_they_need(tmp_path, capsys):
+    """--jobs 2: 01 and 02 alone with every core, then 03, 05 and 06 two at a time on half of them each, 06 only
+    once 05 (whose study runs it reuses) has ended; every line a notebook prints carries its number."""
+    (tmp_path / "nbs").mkdir()
+    for name in ("01_a", "02_b", "03_c", "05_d", "06_e"):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell("root = '.'", metadata={"tags": ["parameters"]}),
+                    nbformat.v4.new_code_cell(
+                        "import json, os, time\nfrom pathlib import Path\nstart = time.time()\ntime.sleep(1.5)\n"
+                        f"Path(root, '{name}.json').write_text(json.dumps([start, time.time(), "
+                        "os.environ.get('OMP_NUM_THREADS')]))\nprint('hello')")]
+        nb.metadata["kernelspec"] = {"name": "semsegdiff", "display_name": "semsegdiff", "language": "python"}
+        nbformat.write(nb, tmp_path / f"nbs/{name}.ipynb")
+    written = run_notebooks(notebooks_dir=tmp_path / "nbs", out_dir=tmp_path / "runs", root=tmp_path, jobs=2)
+    assert [p.name for p in written] == [f"{n}.ipynb" for n in ("01_a", "02_b", "03_c", "05_d", "06_e")]
+    span = {n: json.loads((tmp_path / f"{n}.json").read_text()) for n in ("01_a", "02_b", "03_c", "05_d", "06_e")}
+    cores = os.cpu_count()
+    assert span["01_a"][2] == span["02_b"][2] == str(cores) and span["03_c"][2] == str(max(1, cores // 2))
+    assert span["01_a"][1] <= span["02_b"][0] and max(span["02_b"][1], span["05_d"][1]) <= span["06_e"][0]
+    assert span["03_c"][0] < span["05_d"][1] and span["05_d"][0] < span["03_c"][1]  # side by side
+    printed = capsys.readouterr().out
+    assert all(f"[{n[:2]}] hello" in printed for n in span) and "OMP_NUM_THREADS" not in os.environ

@@ -30,13 +30,14 @@ from ..data.datamodule import to_model_range
 from ..data.prepare import train_count
 from ..errors import CheckpointError, DataError, OutputError, SettingError
 from ..frame import label
-from ..files import atomic_path, claim, hold, marker, overlaps
+from ..files import atomic_path, claim, file_fingerprint, hold, marker, overlaps
 from ..trainer import is_rank_zero, make_trainer, resolve_accelerator, save_final
 from .cost import check_cost
 from .diffusion import to_uint8
 from .ema import EMA
 from .module import DiffusionModule, check_compatible, config_diff, read_checkpoint
 from .upscale import downsample
+from .warm_start import check_init, warm_start
 
 
 def run_paths(out: str | Path) -> dict[str, Path]:
@@ -107,6 +108,10 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
         check_compatible(ckpt_path, cfg)
         check_resume(ckpt_path, cfg, TRAINED_KEYS, "train")
         resume_step = int(read_checkpoint(ckpt_path)["global_step"])
+    init = Path(root) / cfg["init"] if cfg["init"] else None
+    started = check_init(init, cfg) if init and not ckpt_path else None  # the weights fit: before any work
+    if init:  # the run records which weights it started from (a path may be reused for other weights)
+        cfg = {**cfg, "init_sha": file_fingerprint(init)}
     claim(out, "training run", legacy=is_run_folder, create=False)
     warning = check_cost(cfg, train_count(cfg, root=root), device=device, precision=precision, max_steps=max_steps)
     if warning and is_rank_zero():  # before any data is rendered or prepared: time and memory
@@ -115,6 +120,9 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
         print(f"no {paths['last']} to resume from: starting a new run", flush=True)
     elif ckpt_path:
         print(f"resuming {ckpt_path} at step {resume_step}", flush=True)
+    elif started is not None and is_rank_zero():
+        print(f"starting from the weights of {init}" + (f"; new, at zero: {', '.join(started)}" if started else ""),
+              flush=True)
     prepared = dataset_for(cfg, root=root, progress=progress)
     if "train" not in prepared.splits:
         raise DataError(f"{prepared.root}: the dataset has no train split (it has {', '.join(prepared.splits)})")
@@ -129,11 +137,12 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
     with hold(claim(out, "training run", legacy=is_run_folder), "semsegdiff train"):
         # everything checked: now the run folder may change (one process at a time)
         return _fit(cfg, out, prepared, ckpt_path=ckpt_path, resume_step=resume_step, accelerator=accelerator,
-                    progress=progress, max_steps=max_steps, callbacks=callbacks)
+                    progress=progress, max_steps=max_steps, callbacks=callbacks, init=init if started is not None else None)
 
 
 def _fit(cfg: dict[str, Any], out: Path, prepared, *, ckpt_path: Path | None, resume_step: int | None,
-         accelerator: str | None, progress: bool, max_steps: int, callbacks: Sequence[Callback]) -> Path:
+         accelerator: str | None, progress: bool, max_steps: int, callbacks: Sequence[Callback],
+         init: Path | None = None) -> Path:
     """The training run itself, in the checked and held run folder ``out``."""
     paths = run_paths(out)
     if not ckpt_path and is_rank_zero():
@@ -150,6 +159,8 @@ def _fit(cfg: dict[str, Any], out: Path, prepared, *, ckpt_path: Path | None, re
         callbacks=[EMA(decay=cfg["ema_decay"], start=cfg["ema_start"]), Previews(paths["previews"], cfg["n_preview"]),
                    *callbacks])
     module = DiffusionModule(**cfg)
+    if init is not None:  # before fit: the EMA's first copy is of these weights
+        warm_start(module.model, init)
     trainer.fit(module, train_dataloaders=data.train_dataloader(),
                 val_dataloaders=data.val_dataloader() if validation else None, ckpt_path=ckpt_path, weights_only=True)
     # EMA weights in state_dict, configuration in hyper_parameters; no optimizer state
@@ -164,6 +175,8 @@ def ensure_trained(cfg: dict[str, Any], *, root: str | Path = ".", retrain: bool
     profile) names the run folder: a variant of the profile's model (``quick-instance_edges-true``) keeps its own.
     """
     folder = name or cfg["profile"]
+    if cfg.get("init"):
+        cfg = {**cfg, "init": str(Path(root) / cfg["init"])}
     path = run_paths(Path(root) / "runs" / folder)["checkpoint"]
     if not retrain and matches(path, cfg):
         print(f"reusing {path} (trained with these settings; retrain=True to train again)", flush=True)
@@ -207,6 +220,31 @@ def checkpoint_at(checkpoint: str | Path, step: int) -> Path:
         raise CheckpointError(f"{checkpoint}: its run kept no checkpoint at step {step} (it kept "
                               f"{', '.join(steps) or 'none'}); choose epochs that are a multiple of its ckpt_every")
     return kept
+
+
+def ensure_variant(cfg: dict[str, Any], checkpoint: str | Path, changes: dict[str, Any], *, root: str | Path = ".",
+                   fraction: float = 2 / 3, progress: bool = False) -> tuple[Path, Path]:
+    """The profile's run of ``checkpoint`` and a variant with ``changes``, trained as many steps from the same weights:
+    (the run's checkpoint to compare with, the variant's), the variant in ``runs/<profile>-<setting>-<value>/``.
+
+    The variant starts (``init``) from the checkpoint the run kept at ``fraction`` of its epochs and trains the
+    rest with the changes, what they add at zero; it is compared with the run's end. A change that takes a part
+    away cannot start from those weights: that variant trains from scratch for the ``fraction`` and is compared
+    with the run's checkpoint there.
+    """
+    checkpoint, start = Path(checkpoint), kept_epochs(cfg, fraction)
+    other = {**cfg, **changes}
+    name = "-".join([cfg["profile"], *(f"{k}-{str(v).lower()}" for k, v in changes.items())])
+    kept = checkpoint_at(checkpoint, start * (int(read_checkpoint(checkpoint)["global_step"]) // cfg["epochs"]))
+    if start < cfg["epochs"]:
+        try:
+            check_init(kept, other)
+        except (CheckpointError, SettingError):
+            pass  # a part taken away: from scratch
+        else:  # ema_start 0: averaged from the first step, as the run's own EMA went on averaging
+            warm = {**other, "epochs": cfg["epochs"] - start, "init": str(kept.resolve()), "ema_start": 0}
+            return checkpoint, ensure_trained(warm, root=root, progress=progress, name=name)
+    return kept, ensure_trained({**other, "epochs": start}, root=root, progress=progress, name=name)
 
 
 def is_run_folder(folder: Path) -> bool:
@@ -263,4 +301,9 @@ def matches(checkpoint: str | Path, cfg: dict[str, Any]) -> bool:
         hp = {**LEGACY, **read_checkpoint(checkpoint)["hyper_parameters"]}  # settings added since: what training did
     except CheckpointError:
         return False
-    return not config_diff(hp, cfg, [k for k in cfg if k not in RUN_ONLY_KEYS])
+    if config_diff(hp, cfg, [k for k in cfg if k not in (*RUN_ONLY_KEYS, "init")]):
+        return False
+    try:  # warm-started: from the same weights, wherever the file now is
+        return hp.get("init_sha", "") == (file_fingerprint(cfg["init"]) if cfg.get("init") else "")
+    except OSError:
+        return False
