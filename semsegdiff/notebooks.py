@@ -110,9 +110,11 @@ def _run(notebooks: list[Path], params: dict[str, Any], declared: dict[Path, set
         stdout = (sys.stdout if jobs == 1 else Prefixed(f"[{nb.name[:2]}] ", lock)) if progress else None
         try:
             own = {k: v for k, v in params.items() if k in declared[nb]}
-            pm.execute_notebook(str(nb), str(target), parameters=own, kernel_name=kernel,
-                                cwd=str(nb.parent), progress_bar=False, log_output=False,
-                                stdout_file=stdout)  # what the notebook prints
+            # the kernel starts in the notebook's folder (nbclient's resources path), not papermill's cwd=: that
+            # changes the whole process's directory, under the feet of a notebook running beside it
+            pm.execute_notebook(str(nb.resolve()), str(target.resolve()), parameters=own, kernel_name=kernel,
+                                progress_bar=False, log_output=False, stdout_file=stdout,  # what the notebook prints
+                                resources={"metadata": {"path": str(nb.parent.resolve())}})
         except pm.PapermillExecutionError as e:
             raise NotebookError(
                 f"{nb}: cell {e.cell_index} (execution count {e.exec_count}) failed with {e.ename}: {e.evalue} "

@@ -306,7 +306,7 @@ def test_07_upscaling(tmp_path):
     assert "x2 to 64x64, trained on 32 px crops; 4 val masks" in outputs(executed)
 
 
-def test_jobs_run_later_notebooks_side_by_side_after_those_they_need(tmp_path, capsys):
+def test_jobs_run_later_notebooks_side_by_side_after_those_they_need(tmp_path, capsys, monkeypatch):
     """--jobs 2: 01 and 02 alone with every core, then 03, 05 and 06 two at a time on half of them each, 06 only
     once 05 (whose study runs it reuses) has ended; every line a notebook prints carries its number."""
     (tmp_path / "nbs").mkdir()
@@ -316,15 +316,18 @@ def test_jobs_run_later_notebooks_side_by_side_after_those_they_need(tmp_path, c
                     nbformat.v4.new_code_cell(
                         "import json, os, time\nfrom pathlib import Path\nstart = time.time()\ntime.sleep(1.5)\n"
                         f"Path(root, '{name}.json').write_text(json.dumps([start, time.time(), "
-                        "os.environ.get('OMP_NUM_THREADS')]))\nprint('hello')")]
+                        "os.environ.get('OMP_NUM_THREADS'), os.getcwd()]))\nprint('hello')")]
         nb.metadata["kernelspec"] = {"name": "semsegdiff", "display_name": "semsegdiff", "language": "python"}
         nbformat.write(nb, tmp_path / f"nbs/{name}.ipynb")
-    written = run_notebooks(notebooks_dir=tmp_path / "nbs", out_dir=tmp_path / "runs", root=tmp_path, jobs=2)
+    monkeypatch.chdir(tmp_path)  # relative folders, as make run gives them
+    written = run_notebooks(notebooks_dir="nbs", out_dir="runs", root=tmp_path, jobs=2)
     assert [p.name for p in written] == [f"{n}.ipynb" for n in ("01_a", "02_b", "03_c", "05_d", "06_e")]
+    assert all(p.is_file() for p in written)
     span = {n: json.loads((tmp_path / f"{n}.json").read_text()) for n in ("01_a", "02_b", "03_c", "05_d", "06_e")}
     cores = os.cpu_count()
     assert span["01_a"][2] == span["02_b"][2] == str(cores) and span["03_c"][2] == str(max(1, cores // 2))
     assert span["01_a"][1] <= span["02_b"][0] and max(span["02_b"][1], span["05_d"][1]) <= span["06_e"][0]
     assert span["03_c"][0] < span["05_d"][1] and span["05_d"][0] < span["03_c"][1]  # side by side
+    assert {s[3] for s in span.values()} == {str((tmp_path / "nbs").resolve())}  # each kernel in the notebooks' folder
     printed = capsys.readouterr().out
     assert all(f"[{n[:2]}] hello" in printed for n in span) and "OMP_NUM_THREADS" not in os.environ
