@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from semsegdiff.config import get_profile
 from semsegdiff.data import dataset_for
-from semsegdiff.eval import ensure_judge, stage_sets, stage_table
+from semsegdiff.eval import ensure_judge, single_stage_table, stage_sets, stage_table, train_minutes
 from semsegdiff.models import Cascade, ensure_trained, load_checkpoint
 
 
@@ -103,16 +102,8 @@ def seed_spread(a: argparse.Namespace) -> None:
     print("mean:\n" + wide.mean().round(3).to_string() + "\nsd:\n" + wide.std().round(3).to_string())
 
 
-def minutes(checkpoint: Path) -> float:
-    """Training minutes of the run of ``checkpoint`` (its logged ``train_minutes``)."""
-    m = pd.read_csv(Path(checkpoint).parent / "diffusion" / "metrics.csv")
-    return float(m["train_minutes"].dropna().iloc[-1])
-
-
 def single_stage(a: argparse.Namespace) -> None:
     """The base's profile trained at the upscaler's frame, against the cascade on the same masks, seeds and judge."""
-    from semsegdiff.eval import GeneratedSet, score
-
     cascade = Cascade.load(a.base, a.upscaler)
     up_cfg = cascade.upscaler.cfg
     judge, _ = ensure_judge(up_cfg, out=Path(a.upscaler).parent, progress=False)
@@ -120,27 +111,13 @@ def single_stage(a: argparse.Namespace) -> None:
     masks, real = data.masks("val")[:a.masks], data.images("val")[:a.masks]
     cfg = get_profile(cascade.base.cfg["profile"], size=up_cfg["size"], epochs=a.single_stage)
     single_path = ensure_trained(cfg, progress=False, name=f"bench-cascade/{cfg['profile']}-single-{up_cfg['size']}")
-    single = load_checkpoint(single_path)
     sets = stage_sets(cascade, masks, per_mask=a.per_mask)
-    table = stage_table(sets, masks, real, judge).set_index("route")
-    masks_t, n = torch.from_numpy(masks.copy()), len(masks)
-    start, images = time.perf_counter(), []
-    for j in range(a.per_mask):
-        images.append(single.generate(masks_t, seed=[1000 + j * n + i for i in range(n)]))
-    per_image = (time.perf_counter() - start) / (n * a.per_mask)
-    ev = score(GeneratedSet(torch.stack(images, dim=1), {"seconds_per_image": per_image}, Path(".")),
-               masks, real, judge)
-    m, f = ev.row("consistency mIoU"), ev.table.iloc[3]
-    rows = [{"route": "single stage", "train_minutes": minutes(single_path), "miou_ratio": m["ratio"],
-             "miou_std": m["generated_std"], "fid_ratio": f["ratio"], "seconds_per_image": per_image},
-            {"route": "cascade", "train_minutes": minutes(a.base) + minutes(a.upscaler),
-             **table.loc["cascade", ["miou_ratio", "miou_std", "fid_ratio", "seconds_per_image"]].to_dict()},
-            {"route": "bicubic", "train_minutes": minutes(a.base),
-             **table.loc["bicubic", ["miou_ratio", "miou_std", "fid_ratio", "seconds_per_image"]].to_dict()}]
-    out = pd.DataFrame(rows)
-    out["speed_vs_single"] = per_image / out["seconds_per_image"]
+    base, up = train_minutes(a.base), train_minutes(a.upscaler)
+    out = single_stage_table(stage_table(sets, masks, real, judge), load_checkpoint(single_path), single_path, masks,
+                             real, judge, per_mask=a.per_mask, minutes={"bicubic": base, "cascade": base + up})
     print(f"{len(masks)} val masks x {a.per_mask} seeds at {up_cfg['size']} px; single stage {single_path}")
-    print(out.round(3).to_string(index=False))
+    print(out[["route", "train_minutes", "miou_ratio", "miou_std", "fid_ratio", "seconds_per_image",
+               "speed_vs_single"]].round(3).to_string(index=False))
 
 
 def study(a: argparse.Namespace) -> None:

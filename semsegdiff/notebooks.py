@@ -142,7 +142,13 @@ def _run(notebooks: list[Path], params: dict[str, Any], declared: dict[Path, set
 
 def _schedule(notebooks: list[Path], jobs: int, run: Callable[[Path], Path]) -> None:
     """Run each notebook once those it needs (:data:`FIRST`, :data:`NEEDS`) have ended, ``jobs`` at a time; those
-    others wait on first. At the first failure no other starts; it is raised once the running ones end."""
+    others wait on first. At the first failure no other starts; it is raised once the running ones end. One job runs
+    in this thread, in order (an interrupt reaches papermill, which shuts its kernel down); with more, an interrupt
+    ends the kernels this process started, so that their threads end too, and is raised after."""
+    if jobs == 1:
+        for nb in notebooks:
+            run(nb)
+        return
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     key = {nb: nb.name[:2] for nb in notebooks}
@@ -152,23 +158,39 @@ def _schedule(notebooks: list[Path], jobs: int, run: Callable[[Path], Path]) -> 
     pending = sorted(notebooks, key=lambda nb: (key[nb] not in FIRST, nb not in waited_on, notebooks.index(nb)))
     done, running, failures = set(), {}, []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        while pending or running:
-            ready = [nb for nb in pending if needs[nb] <= done] if not failures else []
-            for nb in ready[:jobs - len(running)]:
-                pending.remove(nb)
-                running[pool.submit(run, nb)] = nb
-            if not running:
-                break
-            ended, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in ended:
-                nb = running.pop(future)
-                try:
-                    future.result()
-                    done.add(nb)
-                except Exception as e:  # noqa: BLE001 (raised below, once the others have ended)
-                    failures.append(e)
+        try:
+            while pending or running:
+                ready = [nb for nb in pending if needs[nb] <= done] if not failures else []
+                for nb in ready[:jobs - len(running)]:
+                    pending.remove(nb)
+                    running[pool.submit(run, nb)] = nb
+                if not running:
+                    break
+                ended, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in ended:
+                    nb = running.pop(future)
+                    try:
+                        future.result()
+                        done.add(nb)
+                    except Exception as e:  # noqa: BLE001 (raised below, once the others have ended)
+                        failures.append(e)
+        except BaseException:  # Ctrl-C, SIGTERM: the kernels go first, then their threads can end
+            _end_kernels()
+            raise
     if failures:
         raise failures[0]
+
+
+def _end_kernels() -> None:
+    """Terminate the processes this one started (the notebooks' kernels), then kill those still there after 5 s."""
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=5)
+    for child in alive:
+        child.kill()
 
 
 class Prefixed:

@@ -132,6 +132,18 @@ def test_fid_kid_of_a_set_with_itself_is_zero_and_grows_with_a_shift():
     assert abs(kid(feats, other)[0]) < 0.02 and kid(feats, other + 1.0)[0] > 10 * abs(kid(feats, other)[0])
 
 
+def test_fid_of_few_samples_through_the_cross_product_equals_torchmetrics():
+    from semsegdiff.eval.metrics import frechet_few
+
+    g = torch.Generator().manual_seed(0)
+    for n, m in ((40, 64), (5, 3)):  # fewer samples than the 128 features, as the cascade's bootstrap draws
+        a, b = torch.randn(n, 128, generator=g).double() * 1.5 + 0.3, torch.randn(m, 128, generator=g).double()
+        assert frechet_few(a, b) == pytest.approx(fid(a, b), rel=1e-6)
+    assert frechet_few(a, a) == pytest.approx(0, abs=1e-6)
+    with pytest.raises(DataError, match="at least 2 images in each set"):
+        frechet_few(torch.randn(1, 4), torch.randn(5, 4))
+
+
 def test_too_few_images_for_fid_says_how_many():
     with pytest.raises(DataError, match="at least 2 images in each set"):
         fid(torch.randn(1, 4), torch.randn(5, 4))

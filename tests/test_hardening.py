@@ -306,9 +306,10 @@ def test_info_into_a_closed_pipe_ends_quietly():
 
 @pytest.mark.slow
 @pytest.mark.notebook
-def test_a_terminated_notebook_run_leaves_no_kernel(tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])  # 2: the notebook runs in a worker thread, which no signal reaches
+def test_a_terminated_notebook_run_leaves_no_kernel(tmp_path, jobs):
     proc = subprocess.Popen([sys.executable, "-m", "semsegdiff.cli", "notebooks", "run", "--only", "02", "--out",
-                             str(tmp_path / "runs"), "-p", f"root={tmp_path}"], cwd=ROOT,
+                             str(tmp_path / "runs"), "-p", f"root={tmp_path}", "--jobs", str(jobs)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def kernels() -> list[str]:  # the kernels this run started (ipykernel is told its parent's pid)

@@ -290,17 +290,25 @@ def test_06_conditions(tmp_path):
 def test_07_upscaling(tmp_path):
     tiny_unet = {k: TINY[k] for k in ("channels", "channel_mult", "emb_dim", "mask_hidden")}
     params = {"overrides": tiny_overrides(), "upscaler_overrides": {**tiny_unet, "train_crop": 32},
-              "n_masks": 4, "per_mask": 1, "aug_levels": [0.0, 0.3], "n_show": 2}
+              "n_masks": 4, "per_mask": 1, "aug_levels": [0.0, 0.3], "n_show": 2, "single_stage_epochs": 1}
     executed = run_one(tmp_path, "07_upscaling", params, ("samples", "aug_sweep"))
     figs = tmp_path / "figures"
     table = pd.read_csv(figs / "07_upscaling_table.csv").set_index("route")
-    assert list(table.index) == ["bicubic", "cascade", "real (ceiling / floor)"]
+    assert list(table.index) == ["bicubic", "cascade", "real (ceiling / floor)", "single stage"]
+    single = read_checkpoint(tmp_path / "runs/quick-single-64x64/diffusion.ckpt")["hyper_parameters"]
+    assert single["size"] == 64 and single["upscale"] == 1 and single["epochs"] == 1  # the base's profile, at 64 px
+    assert table.loc["single stage", "speed_vs_single"] == 1 and table.loc["cascade", "train_minutes"] > 0
+    assert table.loc["cascade", "train_minutes"] > table.loc["bicubic", "train_minutes"]  # both stages' minutes
     assert table["miou"].between(0, 1).all() and (table.loc[["bicubic", "cascade"], "seconds_per_image"] > 0).all()
     assert table.loc["cascade", "seconds_per_image"] > table.loc["bicubic", "seconds_per_image"]  # a second stage
     sweep = pd.read_csv(figs / "07_upscaling_aug_sweep.csv")
     assert sweep["aug_level"].tolist() == [0.0, 0.3] and sweep["fid_ratio"].notna().all()
     checks = pd.read_csv(figs / "07_upscaling_targets.csv")
-    assert len(checks) == 3 and set(checks["met"]) <= {True, False}
+    assert len(checks) == 6 and set(checks["met"]) <= {True, False}
+    assert "single stage" in checks.iloc[3]["target"] and checks.iloc[4]["measured"] == round(
+        table.loc["cascade", "speed_vs_single"], 3)
+    gap = checks.iloc[5]  # the FID gap to bicubic with its paired interval
+    assert gap["ci_low"] <= gap["measured"] <= gap["ci_high"] and gap["met"] == (gap["ci_low"] > 0)
     hp = read_checkpoint(tmp_path / "runs/quick-upscaler/diffusion.ckpt")["hyper_parameters"]
     assert (hp["size"], hp["upscale"], hp["train_crop"], hp["channels"]) == (64, 2, 32, 8)
     assert "x2 to 64x64, trained on 32 px crops; 4 val masks" in outputs(executed)

@@ -1,6 +1,6 @@
 """Evaluation: the judge segmenter, metrics with their ceilings and floors, and the evaluation protocol."""
 from .ablation import examples, make_set, run_study, set_quality
-from .cascade import aug_sweep, cascade_targets, stage_sets, stage_table
+from .cascade import aug_sweep, cascade_targets, fid_gap, single_stage_table, stage_sets, stage_table, train_minutes
 from .curves import condition_curve, crossing, crossings, student_curve, training_points
 from .conditions import (AttributeClassifier, attribute_guidance_sweep, check_conditions, condition_targets,
                          ensure_classifier, load_classifier, require_attributes)
@@ -13,7 +13,7 @@ from .stats import (arm_table, bootstrap_ci, class_deltas, paired_deltas, paired
 from .sweeps import check_sweep, reference_gaps, sweep, targets
 
 __all__ = [
-    "aug_sweep", "cascade_targets", "stage_sets", "stage_table",
+    "aug_sweep", "cascade_targets", "fid_gap", "single_stage_table", "stage_sets", "stage_table", "train_minutes",
     "PAPER_TABLE_I", "AttributeClassifier", "Evaluation", "GeneratedSet", "Segmenter", "arm_table",
     "attribute_guidance_sweep", "bootstrap_ci", "build_network", "check_conditions", "check_pair", "check_sweep", "class_deltas",
     "condition_curve", "condition_targets", "confusion", "consistency", "crossing", "crossings", "diversity", "ensure_classifier", "ensure_judge",
