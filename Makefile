@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PROFILE ?= quick
+# Test processes side by side (pytest-xdist), one thread each: on 2 cores 1.2-1.4x the work of one (docs/experiments.md).
+TEST_JOBS ?= 2
 # Notebooks after 02 run this many side by side, the cores split between them (docs/notebooks.md).
 JOBS    ?= 2
 
@@ -43,7 +45,7 @@ run: $(STAMP)
 	$(VENV)/bin/semsegdiff notebooks run --profile $(PROFILE) --jobs $(JOBS)
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_JOBS)
 
 # The paper route on the CPU: every CLI verb and notebook with the paper (and gpu) profile at 128 px, tiny counts.
 rehearse: $(STAMP)

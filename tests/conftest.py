@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -21,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def pytest_configure(config):
     headless_env(ROOT)  # matplotlib, IPython and Jupyter write under .cache/, never to the home directory
     torch.set_num_threads(1)  # the tests' tiny models run faster on one thread (docs/experiments.md, make test's minutes)
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # tests side by side: the kernels and processes they start, one thread too
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture

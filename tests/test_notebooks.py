@@ -328,6 +328,7 @@ def test_jobs_run_later_notebooks_side_by_side_after_those_they_need(tmp_path, c
         nb.metadata["kernelspec"] = {"name": "semsegdiff", "display_name": "semsegdiff", "language": "python"}
         nbformat.write(nb, tmp_path / f"nbs/{name}.ipynb")
     monkeypatch.chdir(tmp_path)  # relative folders, as make run gives them
+    before = os.environ.get("OMP_NUM_THREADS")  # set where the tests themselves run side by side
     written = run_notebooks(notebooks_dir="nbs", out_dir="runs", root=tmp_path, jobs=2)
     assert [p.name for p in written] == [f"{n}.ipynb" for n in ("01_a", "02_b", "03_c", "05_d", "06_e")]
     assert all(p.is_file() for p in written)
@@ -338,4 +339,4 @@ def test_jobs_run_later_notebooks_side_by_side_after_those_they_need(tmp_path, c
     assert span["03_c"][0] < span["05_d"][1] and span["05_d"][0] < span["03_c"][1]  # side by side
     assert {s[3] for s in span.values()} == {str((tmp_path / "nbs").resolve())}  # each kernel in the notebooks' folder
     printed = capsys.readouterr().out
-    assert all(f"[{n[:2]}] hello" in printed for n in span) and "OMP_NUM_THREADS" not in os.environ
+    assert all(f"[{n[:2]}] hello" in printed for n in span) and os.environ.get("OMP_NUM_THREADS") == before
