@@ -138,3 +138,17 @@ def test_enrich_through_the_cascade_writes_every_generated_pair_at_the_upscalers
     with pytest.raises(CheckpointError, match="is a base model .*given as the upscaler"):
         enrich(tiny_checkpoint, reference_dir, tmp_path / "e3", n=4, upscale=tiny_checkpoint, cache=tmp_path / "c")
     assert not (tmp_path / "e2").exists() and not (tmp_path / "e3").exists()
+
+
+def test_the_painter_paints_at_the_upscalers_frame_and_generates_through_the_cascade(tiny_checkpoint, upscaler):
+    from semsegdiff.widgets import Painter
+
+    cascade = Cascade.load(tiny_checkpoint, upscaler)
+    painter = Painter(model=cascade, start="road")  # a blank canvas at the cascade's frame
+    assert painter.state.shape == cascade.frame == (32, 32)
+    assert set(painter.conditions) == {"time", "weather", "scene"}  # both stages take the attributes
+    painter.state.mask[20:, 4:12] = 13  # a car, painted
+    painter.generate()
+    image = painter.wait(120)
+    assert image is not None and image.shape == (32, 32, 3), painter.status.value
+    assert np.array_equal(image, cascade.generate(painter.mask[None], seed=0)[0].permute(1, 2, 0).numpy())

@@ -72,6 +72,13 @@ class Cascade:
     def factor(self) -> int:
         return self.upscaler.cfg["upscale"]
 
+    @property
+    def cfg(self) -> dict[str, Any]:
+        """What a caller asks of a model (the painter): the base's settings at the upscaler's frame, with attributes
+        and instance edges only where both stages take them."""
+        both = {k: bool(self.base.cfg.get(k)) and bool(self.upscaler.cfg.get(k)) for k in ("attributes", "instance_edges")}
+        return {**self.base.cfg, "size": self.upscaler.cfg["size"], **both}
+
     def base_masks(self, masks: torch.Tensor) -> torch.Tensor:
         """Masks at the upscaler's frame -> the base's (nearest, as ``prepare`` downsamples)."""
         return downsample_masks(masks, self.factor)
