@@ -71,3 +71,16 @@ def test_cli_train_init(tiny_checkpoint, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "starting from the weights of" in printed and "mask_in.net.0.weight (+1" in printed  # what is new, named
     assert load_checkpoint(tmp_path / "run" / "diffusion.ckpt").cfg["init"] == str(tiny_checkpoint)
+
+
+def test_ensure_trained_reads_init_under_its_root_once(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    from semsegdiff.models import ensure_trained
+
+    (tmp_path / "project").mkdir()
+    shutil.copy(tiny_checkpoint, tmp_path / "project/base.ckpt")
+    monkeypatch.chdir(tmp_path)  # a relative root, as the notebooks' "..": init is joined to it once, not twice
+    cfg = _cfg(tmp_path, tiny_checkpoint, instance_edges=True, init="base.ckpt", epochs=1)
+    path = ensure_trained(cfg, root="project", progress=False, name="edges")
+    assert "starting from the weights of project/base.ckpt" in capsys.readouterr().out
+    assert ensure_trained(cfg, root="project", progress=False, name="edges") == path  # reused: the same weights
+    assert "reusing" in capsys.readouterr().out

@@ -175,10 +175,9 @@ def ensure_trained(cfg: dict[str, Any], *, root: str | Path = ".", retrain: bool
     profile) names the run folder: a variant of the profile's model (``quick-instance_edges-true``) keeps its own.
     """
     folder = name or cfg["profile"]
-    if cfg.get("init"):
-        cfg = {**cfg, "init": str(Path(root) / cfg["init"])}
     path = run_paths(Path(root) / "runs" / folder)["checkpoint"]
-    if not retrain and matches(path, cfg):
+    here = {**cfg, "init": str(Path(root) / cfg["init"])} if cfg.get("init") else cfg  # init is under root, as in train
+    if not retrain and matches(path, here):
         print(f"reusing {path} (trained with these settings; retrain=True to train again)", flush=True)
         return path
     return train(cfg, out=Path("runs") / folder, root=root, max_steps=max_steps, progress=progress)
