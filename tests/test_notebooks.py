@@ -7,16 +7,16 @@ import re
 from pathlib import Path
 
 import nbformat
-import papermill
 import numpy as np
 import pandas as pd
+import papermill
 import pytest
-
 from conftest import TINY
 
 from semsegdiff.cli import main
 from semsegdiff.config import get_profile
 from semsegdiff.data import ensure_dataset
+from semsegdiff.errors import SettingError
 from semsegdiff.models import distill, ensure_trained, read_checkpoint, train
 from semsegdiff.notebooks import NotebookError, find_notebooks, run_notebooks
 
@@ -340,3 +340,10 @@ def test_jobs_run_later_notebooks_side_by_side_after_those_they_need(tmp_path, c
     assert {s[3] for s in span.values()} == {str((tmp_path / "nbs").resolve())}  # each kernel in the notebooks' folder
     printed = capsys.readouterr().out
     assert all(f"[{n[:2]}] hello" in printed for n in span) and os.environ.get("OMP_NUM_THREADS") == before
+
+
+def test_jobs_below_one_is_refused_naming_the_flag(tmp_path, capsys):
+    with pytest.raises(SettingError, match=r"jobs \(--jobs\): expected a whole number >= 1, got 0"):
+        run_notebooks(notebooks_dir=NOTEBOOKS, out_dir=tmp_path / "runs", root=tmp_path, jobs=0)
+    assert main(["notebooks", "run", "--jobs", "0", "--out", str(tmp_path / "runs")]) == 1
+    assert "--jobs" in capsys.readouterr().err and not (tmp_path / "runs").exists()
