@@ -10,9 +10,11 @@ only at 128 px, with the paper U-Net's four levels, DeepLabv3 segmenters, ignore
 profile's settings breaks here first. Notebook 06 needs a model with attributes: it runs with the
 ``gpu`` profile, and on ``paper`` it must refuse at once, saying what it needs.
 
-    python scripts/rehearse.py [--work runs/rehearsal]      # what `make rehearse` and .ci/run run
+    python scripts/rehearse.py [--work runs/rehearsal] [--keep]   # what `make rehearse` and .ci/run run
 
-Each step prints its time; the first failure stops with the command and its output's tail.
+Each step prints its time and the disk its work folder holds; the first failure stops with the command and its
+output's tail. Paper-size models write 1.15 GB per resumable checkpoint, so each stage's runs are removed once no
+later step reads them (``--keep`` keeps them to look at): the rehearsal's peak is printed at its end.
 """
 from __future__ import annotations
 
@@ -66,6 +68,27 @@ def make_dataset(out: Path, n_synthetic: int = 36) -> Path:
     return out
 
 
+def size_gb(folder: Path) -> float:
+    """GB the files under ``folder`` hold (a hard-linked or symlinked file counted once)."""
+    seen = {(f.stat().st_dev, f.stat().st_ino): f.stat().st_size for f in folder.rglob("*")
+            if f.is_file() and not f.is_symlink()}
+    return sum(seen.values()) / 1e9
+
+
+WORK: list[Path] = []  # the rehearsal's work folder (main sets it)
+PEAK = [0.0]  # the most GB the work folder held after a step
+
+
+def free(folders: list[Path], keep: bool) -> None:
+    """Remove the rehearsal's own runs in ``folders`` once no later step reads them (not with ``--keep``)."""
+    if keep:
+        return
+    gb = sum(size_gb(f) for f in folders if f.is_dir())
+    for f in folders:
+        shutil.rmtree(f, ignore_errors=True)
+    print(f"{'freed':<40} {gb:6.2f} GB  ({', '.join(f.name for f in folders)}: no later step reads them)", flush=True)
+
+
 def run(name: str, args: list[str], log: list[str], expect_error: str | None = None, expect: str | None = None) -> None:
     """Run ``semsegdiff ARGS``; stop the rehearsal at a failure (or at a success where ``expect_error`` was due, or
     without the line ``expect`` says it must print)."""
@@ -77,7 +100,9 @@ def run(name: str, args: list[str], log: list[str], expect_error: str | None = N
     out = (done.stdout + done.stderr).strip()
     ok = done.returncode == 0 if expect_error is None else (done.returncode == 1 and expect_error in out)
     ok = ok and (expect is None or expect in out)
-    log.append(f"{name:<40} {seconds:6.0f} s  {'ok' if ok else 'FAILED'}")
+    held = size_gb(WORK[0])
+    PEAK[0] = max(PEAK[0], held)
+    log.append(f"{name:<40} {seconds:6.0f} s  {'ok' if ok else 'FAILED'}  (work folder {held:.2f} GB)")
     print(log[-1], flush=True)
     if not ok:
         print(f"command: {' '.join(cmd)}\n{out[-4000:]}", file=sys.stderr)
@@ -87,9 +112,13 @@ def run(name: str, args: list[str], log: list[str], expect_error: str | None = N
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work", type=Path, default=ROOT / "runs" / "rehearsal")
+    p.add_argument("--keep", action="store_true", help="keep every stage's runs (otherwise removed once unused)")
     a = p.parse_args()
     work = a.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
+    WORK[:] = [work]
+    shutil.rmtree(work / "cli", ignore_errors=True)  # the rehearsal's own scratch: its CLI runs start anew each time
+    print(f"disk: {shutil.disk_usage(work).free / 1e9:.1f} GB free at {work}", flush=True)
     start = time.perf_counter()
     data = make_dataset(work / "bdd100k")
     print(f"dataset: {data} (BDD100K layout, 128 px) in {time.perf_counter() - start:.0f} s", flush=True)
@@ -126,9 +155,9 @@ def main() -> None:
                                            str(work / "cli/upscaler"), "--max-steps", "1", "--no-progress",
                                            *train_flags], log)  # 512x896 from the 128 px frames: the path, not the data
     enriched = work / "cli" / "enriched"
-    shutil.rmtree(enriched, ignore_errors=True)  # the rehearsal's own export: enrich never replaces a finished one
     run("enrich", ["enrich", "--checkpoint", str(ckpt), "--data", str(data), "--out", str(enriched), "--n", "4",
                    "--steps", "2", "--ablate-steps", "2", "--no-progress"], log)
+    free([work / "cli"], a.keep)
     nb = ["notebooks", "run", "--out", str(work / "notebooks"), "-p", f"root={work}"]
     tiny = ["-p", f"overrides={json.dumps(TINY)}"]
     with_data = [*tiny[:1], f"overrides={json.dumps({**TINY, 'data': str(data)})}"]  # notebooks without a data parameter
@@ -146,13 +175,16 @@ def main() -> None:
                                         "-p", "export_n=2"], log)
     run("notebook 06 --profile paper (refused)", [*nb, "--only", "06", "--profile", "paper", *with_data], log,
         expect_error="trained without attributes")
+    free(sorted((work / "runs").glob("paper*")), a.keep)  # the gpu notebooks train and read their own
     run("notebook 02 --profile gpu", [*nb, "--only", "02", "--profile", "gpu", "-p", f"data={data}", *tiny,
                                       "-p", "max_steps=2", "-p", "n_show=2"], log)
     run("notebook 06 --profile gpu", [*nb, "--only", "06", "--profile", "gpu", *with_data, "-p", "n_check=2",
                                       "-p", "attribute_scales=[]"], log)  # 128 px: ~0.75 s per image and step here
     run("notebook 07 --profile gpu", [*nb, "--only", "07", "--profile", "gpu", *with_data, "-p", "aug_levels=[0.1]",
                                       "-p", "n_show=2", "-p", "upscaler_overrides={judge_batch_size: 4}"], log)
-    print(f"rehearsal: {len(log)} steps passed in {(time.perf_counter() - start) / 60:.1f} min ({work})")
+    free(sorted((work / "runs").glob("gpu*")), a.keep)
+    print(f"rehearsal: {len(log)} steps passed in {(time.perf_counter() - start) / 60:.1f} min ({work}); the work "
+          f"folder held at most {PEAK[0]:.1f} GB")
 
 
 if __name__ == "__main__":

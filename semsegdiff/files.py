@@ -125,6 +125,33 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return Path(path)
 
 
+def snapshot(src: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """``path`` atomically made a copy of the file ``src`` as it is now: a hard link where the filesystem allows
+    (no second copy on disk; every file here is replaced by rename, never written in place), else a copy."""
+    with atomic_path(path) as tmp:
+        tmp.unlink()
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+    return Path(path)
+
+
+def require_space(folder: str | os.PathLike, need: int, what: str) -> None:
+    """Before long work: an :class:`OutputError` when the disk of ``folder`` (or its nearest existing parent) has less
+    than ``need`` bytes free for ``what``, instead of a failure at its first save, hours later."""
+    near = next(p for p in (Path(folder).absolute(), *Path(folder).absolute().parents) if p.exists())
+    free = shutil.disk_usage(near).free
+    if free < need:
+        raise OutputError(f"{folder}: {size_text(free)} free on its disk, and {what} needs about {size_text(need)}; "
+                          "free some space or choose another output folder")
+
+
+def size_text(n: float) -> str:
+    """Bytes as a person reads them: GB from 0.1 GB up, else MB."""
+    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
+
+
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return write_bytes(path, text.encode("utf-8"))

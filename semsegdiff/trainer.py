@@ -187,13 +187,14 @@ class ResumableCSVLogger(CSVLogger):
 
 def make_trainer(cfg: dict[str, Any], out: str | Path, *, name: str, callbacks: Sequence[Callback] = (),
                  val_every: int = 1, accelerator: str | None = None, progress: bool = True, max_steps: int = -1,
-                 resume_step: int | None = None, checkpoints: bool = True) -> pl.Trainer:
+                 resume_step: int | None = None, checkpoints: bool = True, numbered: bool = True) -> pl.Trainer:
     """A Lightning ``Trainer`` for the run settings of ``cfg``, logging and checkpointing under ``out/name``.
 
     CUDA when present (or ``accelerator``), else the CPU, in the ``precision`` setting; several devices
     or nodes go through DDP (``ddp_notebook`` inside Jupyter). ``max_steps`` > 0 stops
     after that many optimizer steps; ``resume_step`` keeps the logs of a resumed run;
-    ``checkpoints=False`` keeps no intermediate checkpoints (short runs that are cheaper to redo).
+    ``checkpoints=False`` keeps no intermediate checkpoints (short runs that are cheaper to redo),
+    ``numbered=False`` only ``last.ckpt`` (a run whose history nothing reads: a judge).
     """
     from .quiet import quiet
 
@@ -212,12 +213,12 @@ def make_trainer(cfg: dict[str, Any], out: str | Path, *, name: str, callbacks: 
     every = dict(dirpath=logs / "checkpoints", save_on_train_epoch_end=True, enable_version_counter=False)
     minutes = cfg.get("ckpt_minutes", 0)
     last = (dict(train_time_interval=timedelta(minutes=minutes)) if minutes else dict(every_n_epochs=1))
-    kept = [ModelCheckpoint(filename="step{step:07d}", auto_insert_metric_name=False,
-                            save_last=cfg["ckpt_every"] == 1 and not minutes, every_n_epochs=cfg["ckpt_every"],
-                            save_top_k=-1, **every),
-            # last.ckpt after every epoch or every ckpt_minutes, for --resume (the numbered one keeps it when N == 1)
-            *([ModelCheckpoint(filename="last", save_top_k=1, **last, **every)] if cfg["ckpt_every"] > 1 or minutes
-              else []),
+    linked = numbered and cfg["ckpt_every"] == 1 and not minutes  # last.ckpt: a link to the newest numbered one
+    kept = [*([ModelCheckpoint(filename="step{step:07d}", auto_insert_metric_name=False,
+                               save_last="link" if linked else False, every_n_epochs=cfg["ckpt_every"],
+                               save_top_k=-1, **every)] if numbered else []),
+            # last.ckpt after every epoch or every ckpt_minutes, for --resume
+            *([ModelCheckpoint(filename="last", save_top_k=1, **last, **every)] if not linked else []),
             *([LastAtEnd(logs / "checkpoints" / "last.ckpt")] if minutes else [])] if checkpoints else []
     return pl.Trainer(
         max_epochs=cfg["epochs"], accelerator=accelerator, devices=cfg["devices"], num_nodes=cfg["num_nodes"],

@@ -186,6 +186,8 @@ def test_a_tiny_judge_trains_is_saved_reused_and_scores(tiny_run, capsys):
     ckpt, cfg, tmp = tiny_run
     judge, path = ensure_judge(cfg, out=tmp / "judges", progress=False)
     assert path.is_file() and torch.load(path, weights_only=True)["hyper_parameters"]["arch"] == "unet_resnet18"
+    kept = sorted(p.name for p in (path.parent / path.stem / "checkpoints").iterdir())
+    assert kept == ["last.ckpt"]  # for --resume; no numbered copy of it (nothing reads a judge's history)
     mtime = path.stat().st_mtime_ns
     again, _ = ensure_judge(cfg, out=tmp / "judges", progress=True)
     assert path.stat().st_mtime_ns == mtime and "reusing the judge" in capsys.readouterr().out

@@ -12,7 +12,7 @@ from conftest import tiny_cfg
 
 from semsegdiff.data import ensure_dataset, open_prepared
 from semsegdiff.errors import OutputError
-from semsegdiff.files import MARKER, atomic_dir, atomic_path, check_output, clean_stale
+from semsegdiff.files import MARKER, atomic_dir, atomic_path, check_output, clean_stale, snapshot
 from semsegdiff.models import run_paths, train
 
 
@@ -103,3 +103,19 @@ def test_prepared_cache_follows_its_raw_dataset_and_split_settings(tmp_path, ref
     d = ensure_dataset(reference_dir, val_fraction=0.25, seed=0, **kw)
     assert d.root != a.root and d.meta["fingerprint"] != a.meta["fingerprint"]
     assert np.array_equal(open_prepared(d.root).masks("train"), open_prepared(a.root).masks("train"))
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_a_snapshot_keeps_the_bytes_it_was_taken_of(tmp_path, monkeypatch, links):
+    """A student's steps-N.ckpt: a hard link (no second copy on disk), or a copy where links fail; the source
+    replaced afterwards (as every output is, by rename) leaves the snapshot as it was."""
+    if not links:
+        monkeypatch.setattr("semsegdiff.files.os.link", lambda *a: (_ for _ in ()).throw(OSError("no links")))
+    src = tmp_path / "diffusion.ckpt"
+    src.write_bytes(b"first")
+    kept = snapshot(src, tmp_path / "steps-1.ckpt")
+    assert (kept.stat().st_ino == src.stat().st_ino) is links
+    with atomic_path(src) as tmp:
+        tmp.write_bytes(b"second")
+    assert kept.read_bytes() == b"first" and src.read_bytes() == b"second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["diffusion.ckpt", "steps-1.ckpt"]

@@ -117,6 +117,25 @@ def test_train_and_distill_never_write_into_a_users_folder(tmp_path, tiny_checkp
     assert sorted(p.name for p in loose.iterdir()) == ["model.ckpt"]
 
 
+def test_a_run_the_disk_cannot_hold_is_refused_before_any_work(tmp_path, tiny_checkpoint, capsys, monkeypatch):
+    """Train and distill check the free disk against their checkpoints first: not a crash at a save hours in."""
+    from collections import namedtuple
+
+    from semsegdiff.config import get_profile
+    from semsegdiff.models.cost import checkpoint_bytes
+
+    assert abs(checkpoint_bytes(get_profile("paper")) - 1_155_215_226) < 0.01 * 1_155_215_226  # last.ckpt measured
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr("semsegdiff.files.shutil.disk_usage", lambda p: usage(10**9, 10**9, 10**4))
+    line = _one_line(capsys, 1, "train", "--out", str(tmp_path / "run"), "--no-progress",
+                     *tiny_flags(tmp_path, data=str(FIXTURE), batch_size=2))
+    assert f"{tmp_path / 'run'}: 0.0 MB free on its disk, and this training run (checkpoints of" in line
+    line = _one_line(capsys, 1, "distill", "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "student"),
+                     "--no-progress")
+    assert "student: 0.0 MB free on its disk, and this distillation (checkpoints of" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing made: no run folder, no prepared data
+
+
 # --- 2. masks are read by their content ----------------------------------------------------------------------
 
 def test_a_jpeg_named_png_is_refused_by_every_mask_reader(tmp_path, reference_dir, capsys):

@@ -31,6 +31,7 @@ def test_two_step_training_writes_a_loadable_checkpoint(tiny_checkpoint):
     paths = run_paths(tiny_checkpoint.parent)
     assert sorted(p.name for p in paths["checkpoints"].iterdir()) == ["last.ckpt", "step0000001.ckpt",
                                                                       "step0000002.ckpt"]
+    assert paths["last"].is_symlink() and paths["last"].resolve().name == "step0000002.ckpt"  # ckpt_every 1: one copy
     last = read_checkpoint(paths["last"])
     assert last["optimizer_states"] and "current_model_state" in last  # EMA in state_dict, raw weights beside
     metrics = pd.read_csv(paths["metrics"])

@@ -190,7 +190,8 @@ def train_segmenter(cfg: dict[str, Any], train: tuple[np.ndarray, np.ndarray], v
                        num_classes=num_classes)
     run = {**cfg, "epochs": epochs, "ckpt_every": max(epochs, 1), "logger": "csv"}
     trainer = make_trainer(run, out, name=name, val_every=max(1, epochs // 5) if val is not None else 10**6,
-                           progress=progress, max_steps=steps or -1, checkpoints=not steps, accelerator=accelerator)
+                           progress=progress, max_steps=steps or -1, checkpoints=not steps, accelerator=accelerator,
+                           numbered=False)
     trainer.fit(module, _loader(images, masks, batch, True),
                 _loader(*val, 2 * batch, False) if val is not None else None)
     return save_final(trainer, Path(out) / f"{name}.ckpt")

@@ -40,9 +40,9 @@ from ..data import SegDataModule, dataset_for
 from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DataError, OutputError, SettingError
 from ..frame import label
-from ..files import claim, file_fingerprint, hold, overlaps, write_bytes
+from ..files import claim, file_fingerprint, hold, overlaps, snapshot
 from ..trainer import fused_adamw, is_rank_zero, make_trainer, resolve_accelerator, save_final
-from .cost import COPIES, check_cost
+from .cost import COPIES, check_cost, check_disk
 from .diffusion import Guided, drop_attributes
 from .ema import EMA
 from .module import DiffusionModule, check_base, config_diff, load_checkpoint, read_checkpoint
@@ -195,6 +195,7 @@ def distill(teacher: str | Path, *, out: str | Path | None = None, root: str | P
                          copies=COPIES + 2, what="distils")  # the teacher and the target network: two more copies
     if warning and is_rank_zero():  # before any data is rendered or prepared
         print(warning, flush=True)
+    check_disk(cfg, out, numbered=0, what="this distillation")
     prepared = dataset_for(cfg, root=root, progress=progress)
     if "train" not in prepared.splits or prepared.size != cfg["size"]:
         raise DataError(f"{prepared.root}: no {label(cfg['size'])}px train split to distil on")
@@ -262,7 +263,7 @@ def student_series(cfg: dict[str, Any], teacher: str | Path, schedule: list[int]
             if int(read_checkpoint(path)["global_step"]) != iters:  # a longer student was there: start over
                 move_aside(out)
                 path = ensure_student({**cfg, "distill_iters": iters}, teacher, root=root, progress=progress)
-            write_bytes(kept, path.read_bytes())
+            snapshot(path, kept)
         series.append((iters, kept, distill_minutes(out, iters)))
     return series
 

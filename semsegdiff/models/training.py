@@ -32,7 +32,7 @@ from ..errors import CheckpointError, DataError, OutputError, SettingError
 from ..frame import label
 from ..files import atomic_path, claim, file_fingerprint, hold, marker, overlaps
 from ..trainer import is_rank_zero, make_trainer, resolve_accelerator, save_final
-from .cost import check_cost
+from .cost import check_cost, check_disk
 from .diffusion import to_uint8
 from .ema import EMA
 from .module import DiffusionModule, check_compatible, config_diff, read_checkpoint
@@ -116,6 +116,7 @@ def train(cfg: dict[str, Any], *, out: str | Path | None = None, root: str | Pat
     warning = check_cost(cfg, train_count(cfg, root=root), device=device, precision=precision, max_steps=max_steps)
     if warning and is_rank_zero():  # before any data is rendered or prepared: time and memory
         print(warning, flush=True)
+    check_disk(cfg, out, numbered=0 if max_steps > 0 else cfg["epochs"] // cfg["ckpt_every"], what="this training run")
     if resume and not ckpt_path:
         print(f"no {paths['last']} to resume from: starting a new run", flush=True)
     elif ckpt_path:
