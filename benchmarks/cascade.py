@@ -6,7 +6,9 @@ each scored at the high resolution by the high-res judge against the real ceilin
         --upscaler runs/quick-upscaler/diffusion.ckpt --masks 48
     .venv/bin/python benchmarks/cascade.py --base runs/quick/diffusion.ckpt --seeds 3 --masks 32
     .venv/bin/python benchmarks/cascade.py --base runs/quick/diffusion.ckpt \
-        --upscaler runs/quick-upscaler/diffusion.ckpt --single-stage 4 --masks 32
+        --upscaler runs/quick-upscaler/diffusion.ckpt --single-stage 4 --masks 32 --steps 1 2 3 5 10 --guidance 1 1.75
+    .venv/bin/python benchmarks/cascade.py --base runs/quick/diffusion.ckpt --seeds 3 --single-stage 4 --masks 32 \
+        --steps 2 3 10 --guidance 1 1.75
 
 ``--study``: the enrichment study at the upscaler's frame: segmenters (the profile's ablation settings: low regime,
 N = 2x, 300 steps, 3 seeds) trained on real, real + cascade and real + bicubic of the same base images, scored on
@@ -14,7 +16,8 @@ real val at that frame, paired by seed with intervals (eval.stats.arm_table).
 
 ``--single-stage EPOCHS``: the base's profile trained directly at the upscaler's frame for EPOCHS epochs (choose
 them to match the two stages' training minutes, printed), scored beside the cascade with the same judge: Table I
-and seconds per image of each.
+and seconds per image of each, the cascade at each of the upscaler's ``--steps`` x ``--guidance`` (where its speed
+comes from), with whether it meets issue 38's target: at least the single stage's Table I at >= 3x its speed.
 """
 from __future__ import annotations
 
@@ -46,10 +49,10 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, nargs="+", default=[1.0, 1.75])
     ap.add_argument("--aug-levels", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3])
     a = ap.parse_args()
-    if a.seeds:
-        return seed_spread(a)
     if a.single_stage:
         return single_stage(a)
+    if a.seeds:
+        return seed_spread(a)
     if a.study:
         return study(a)
     cascade = Cascade.load(a.base, a.upscaler)
@@ -103,21 +106,57 @@ def seed_spread(a: argparse.Namespace) -> None:
 
 
 def single_stage(a: argparse.Namespace) -> None:
-    """The base's profile trained at the upscaler's frame, against the cascade on the same masks, seeds and judge."""
-    cascade = Cascade.load(a.base, a.upscaler)
-    up_cfg = cascade.upscaler.cfg
-    judge, _ = ensure_judge(up_cfg, out=Path(a.upscaler).parent, progress=False)
-    data = dataset_for(up_cfg, progress=False)
-    masks, real = data.masks("val")[:a.masks], data.images("val")[:a.masks]
-    cfg = get_profile(cascade.base.cfg["profile"], size=up_cfg["size"], epochs=a.single_stage)
-    single_path = ensure_trained(cfg, progress=False, name=f"bench-cascade/{cfg['profile']}-single-{up_cfg['size']}")
-    sets = stage_sets(cascade, masks, per_mask=a.per_mask)
-    base, up = train_minutes(a.base), train_minutes(a.upscaler)
-    out = single_stage_table(stage_table(sets, masks, real, judge), load_checkpoint(single_path), single_path, masks,
-                             real, judge, per_mask=a.per_mask, minutes={"bicubic": base, "cascade": base + up})
-    print(f"{len(masks)} val masks x {a.per_mask} seeds at {up_cfg['size']} px; single stage {single_path}")
-    print(out[["route", "train_minutes", "miou_ratio", "miou_std", "fid_ratio", "seconds_per_image",
-               "speed_vs_single"]].round(3).to_string(index=False))
+    """The base's profile trained at the upscaler's frame, against the cascade on the same masks, seeds and judge, at
+    each of the upscaler's steps x guidance; with ``--seeds N`` for upscalers and single stages of seeds 0..N-1
+    (the base is fixed), each with its own judge and val masks, as ``--seeds`` alone does."""
+    rows = []
+    for seed in range(max(a.seeds, 1)):
+        up_path = a.upscaler
+        if a.seeds:
+            name = a.profile if seed == 0 else f"bench-cascade/{a.profile}-seed{seed}"
+            up_path = ensure_trained(get_profile(a.profile, seed=seed), progress=False, name=name)
+        cascade = Cascade.load(a.base, up_path)
+        up_cfg = cascade.upscaler.cfg
+        judge, _ = ensure_judge(up_cfg, out=Path(up_path).parent, progress=False)
+        data = dataset_for(up_cfg, progress=False)
+        masks, real = data.masks("val")[:a.masks], data.images("val")[:a.masks]
+        cfg = get_profile(cascade.base.cfg["profile"], size=up_cfg["size"], epochs=a.single_stage, seed=seed)
+        single_path = ensure_trained(cfg, progress=False, name=f"bench-cascade/{cfg['profile']}-single-"
+                                     f"{up_cfg['size']}" + (f"-seed{seed}" if seed else ""))
+        base = train_minutes(a.base)
+        minutes = {"bicubic": base, "cascade": base + train_minutes(up_path)}
+        single = None
+        for steps in a.steps:  # the upscaler's steps and guidance: where the cascade's speed comes from
+            for guidance in a.guidance:
+                sets = stage_sets(cascade, masks, per_mask=a.per_mask, steps=steps, guidance=guidance)
+                table = stage_table(sets, masks, real, judge)
+                if single is None:  # the single stage once, at its own settings, on the same masks and seeds
+                    first = single_stage_table(table, load_checkpoint(single_path), single_path, masks, real, judge,
+                                               per_mask=a.per_mask, minutes=minutes)
+                    single = first[first["route"] == "single stage"].iloc[0]
+                    rows.append(first[first["route"].isin(["single stage", "bicubic"])].assign(seed=seed))
+                table = table.assign(train_minutes=table["route"].map(minutes), steps=steps, guidance=guidance,
+                                     seed=seed)
+                rows.append(table[table["route"] == "cascade"].assign(
+                    speed_vs_single=single["seconds_per_image"] / table["seconds_per_image"],
+                    miou_over_single=table["miou_ratio"] - single["miou_ratio"],
+                    fid_over_single=table["fid_ratio"] - single["fid_ratio"]))
+        print(f"seed {seed}: {len(masks)} val masks x {a.per_mask} seeds at {up_cfg['size']} px; upscaler {up_path}; "
+              f"single stage {single_path}", flush=True)
+    out = pd.concat(rows, ignore_index=True)
+    cols = ["seed", "route", "steps", "guidance", "train_minutes", "miou_ratio", "miou_std", "fid_ratio", "fid_std",
+            "seconds_per_image", "speed_vs_single"]
+    print(out[[c for c in cols if c in out]].round(3).to_string(index=False))
+    cascade_rows = out[out["route"] == "cascade"]
+    # the target (issue 38): at least the single stage's Table I (consistency and FID) at >= 3x its speed, every seed
+    cascade_rows = cascade_rows.assign(meets=(cascade_rows["miou_over_single"] >= 0)
+                                       & (cascade_rows["fid_over_single"] <= 0) & (cascade_rows["speed_vs_single"] >= 3))
+    summary = cascade_rows.groupby(["steps", "guidance"]).agg(
+        miou_over_single=("miou_over_single", "mean"), miou_over_single_sd=("miou_over_single", "std"),
+        fid_over_single=("fid_over_single", "mean"), fid_over_single_sd=("fid_over_single", "std"),
+        speed_vs_single=("speed_vs_single", "mean"), speed_min=("speed_vs_single", "min"),
+        seeds_meeting=("meets", "sum"), seeds=("meets", "size"))
+    print("cascade minus single stage (ratios to the ceiling / floor), over seeds:\n" + summary.round(3).to_string())
 
 
 def study(a: argparse.Namespace) -> None:

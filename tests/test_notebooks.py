@@ -132,6 +132,9 @@ def run_one(tmp_path: Path, name: str, params: dict, figures: tuple[str, ...]) -
     for figure in figures:
         for ext in ("png", "pdf"):
             assert (tmp_path / "figures" / f"{name}_{figure}.{ext}").stat().st_size > 3000, f"{figure}.{ext}"
+    for table in (tmp_path / "figures").glob(f"{name}*"):  # committed files: no folder of the machine that made them
+        if table.suffix in (".md", ".csv", ".tex"):
+            assert str(tmp_path) not in table.read_text(), table.name
     return executed
 
 
