@@ -308,8 +308,8 @@ def test_07_upscaling(tmp_path):
     assert sweep["aug_level"].tolist() == [0.0, 0.3] and sweep["fid_ratio"].notna().all()
     checks = pd.read_csv(figs / "07_upscaling_targets.csv")
     assert len(checks) == 6 and set(checks["met"]) <= {True, False}
-    assert "single stage" in checks.iloc[3]["target"] and checks.iloc[4]["measured"] == round(
-        table.loc["cascade", "speed_vs_single"], 3)
+    assert "single stage" in checks.iloc[3]["target"]  # the table's 4 decimals rounded again may differ in the 3rd
+    assert checks.iloc[4]["measured"] == pytest.approx(table.loc["cascade", "speed_vs_single"], abs=1e-3)
     gap = checks.iloc[5]  # the FID gap to bicubic with its paired interval
     assert gap["ci_low"] <= gap["measured"] <= gap["ci_high"] and gap["met"] == (gap["ci_low"] > 0)
     hp = read_checkpoint(tmp_path / "runs/quick-upscaler/diffusion.ckpt")["hyper_parameters"]
