@@ -34,6 +34,22 @@ from semsegdiff.eval import ensure_judge, single_stage_table, stage_sets, stage_
 from semsegdiff.models import Cascade, ensure_trained, load_checkpoint
 
 
+def seed_upscaler(a: argparse.Namespace, seed: int) -> Path:
+    """The profile's upscaler trained with ``seed`` (seed 0: runs/<profile>/, the others under runs/bench-cascade/)."""
+    name = a.profile if seed == 0 else f"bench-cascade/{a.profile}-seed{seed}"
+    return ensure_trained(get_profile(a.profile, seed=seed), progress=False, name=name)
+
+
+def scoring(a: argparse.Namespace, upscaler: str | Path) -> tuple[Cascade, object, np.ndarray, np.ndarray]:
+    """The cascade of ``--base`` and ``upscaler``, the judge kept beside the upscaler (trained at its frame on its
+    data) and the first ``--masks`` val masks and real images of that data."""
+    cascade = Cascade.load(a.base, upscaler)
+    cfg = cascade.upscaler.cfg
+    judge, _ = ensure_judge(cfg, out=Path(upscaler).parent, progress=False)
+    data = dataset_for(cfg, progress=False)
+    return cascade, judge, data.masks("val")[:a.masks], data.images("val")[:a.masks]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", required=True)
@@ -55,11 +71,8 @@ def main() -> None:
         return seed_spread(a)
     if a.study:
         return study(a)
-    cascade = Cascade.load(a.base, a.upscaler)
-    cfg = cascade.upscaler.cfg  # its data and judge settings; the judge is kept beside it
-    data = dataset_for(cfg, progress=False)
-    masks, real = data.masks("val")[:a.masks], data.images("val")[:a.masks]
-    judge, path = ensure_judge(cfg, out=Path(a.upscaler).parent, progress=False)
+    cascade, judge, masks, real = scoring(a, a.upscaler)
+    cfg = cascade.upscaler.cfg
     rows = []
     grid = [(s, g, cfg["aug_level"]) for s in a.steps for g in a.guidance] + \
         [(max(a.steps), min(a.guidance), lv) for lv in a.aug_levels if lv != cfg["aug_level"]]
@@ -74,7 +87,7 @@ def main() -> None:
         print(f"steps {steps} guidance {guidance:g} aug {level:g}: {time.perf_counter() - start:.0f} s", flush=True)
     out = pd.DataFrame(rows).drop_duplicates(["route", "steps", "guidance", "aug_level"])
     out = out[(out["route"] == "cascade") | ~out.duplicated("route")]  # bicubic once: it does not depend on these
-    print(f"judge {path}; {len(masks)} val masks x {a.per_mask} seeds; ceiling mIoU "
+    print(f"judge {Path(a.upscaler).parent / 'judge.ckpt'}; {len(masks)} val masks x {a.per_mask} seeds; ceiling mIoU "
           f"{table.loc['real (ceiling / floor)', 'miou']:.3f}")
     print(out.round(3).to_string(index=False))
 
@@ -86,13 +99,9 @@ def seed_spread(a: argparse.Namespace) -> None:
     with its judge and its val masks, scored as notebook 07 does (its defaults); mean and sd over the seeds."""
     rows = []
     for seed in range(a.seeds):
-        cfg = get_profile(a.profile, seed=seed)
-        name = a.profile if seed == 0 else f"bench-cascade/{a.profile}-seed{seed}"
-        up = ensure_trained(cfg, progress=False, name=name)
-        judge, _ = ensure_judge(cfg, out=up.parent, progress=False)
-        data = dataset_for(cfg, progress=False)
-        masks, real = data.masks("val")[:a.masks], data.images("val")[:a.masks]
-        sets = stage_sets(Cascade.load(a.base, up), masks, per_mask=a.per_mask)
+        up = seed_upscaler(a, seed)
+        cascade, judge, masks, real = scoring(a, up)
+        sets = stage_sets(cascade, masks, per_mask=a.per_mask)
         table = stage_table(sets, masks, real, judge).set_index("route")
         for route in ("bicubic", "cascade"):
             rows.append({"seed": seed, "route": route, **table.loc[route, ["miou_ratio", "fid_ratio"]].to_dict(),
@@ -111,15 +120,9 @@ def single_stage(a: argparse.Namespace) -> None:
     (the base is fixed), each with its own judge and val masks, as ``--seeds`` alone does."""
     rows = []
     for seed in range(max(a.seeds, 1)):
-        up_path = a.upscaler
-        if a.seeds:
-            name = a.profile if seed == 0 else f"bench-cascade/{a.profile}-seed{seed}"
-            up_path = ensure_trained(get_profile(a.profile, seed=seed), progress=False, name=name)
-        cascade = Cascade.load(a.base, up_path)
+        up_path = seed_upscaler(a, seed) if a.seeds else a.upscaler
+        cascade, judge, masks, real = scoring(a, up_path)
         up_cfg = cascade.upscaler.cfg
-        judge, _ = ensure_judge(up_cfg, out=Path(up_path).parent, progress=False)
-        data = dataset_for(up_cfg, progress=False)
-        masks, real = data.masks("val")[:a.masks], data.images("val")[:a.masks]
         cfg = get_profile(cascade.base.cfg["profile"], size=up_cfg["size"], epochs=a.single_stage, seed=seed)
         single_path = ensure_trained(cfg, progress=False, name=f"bench-cascade/{cfg['profile']}-single-"
                                      f"{up_cfg['size']}" + (f"-seed{seed}" if seed else ""))

@@ -70,9 +70,8 @@ def make_dataset(out: Path, n_synthetic: int = 36) -> Path:
 
 def size_gb(folder: Path) -> float:
     """GB the files under ``folder`` hold (a hard-linked or symlinked file counted once)."""
-    seen = {(f.stat().st_dev, f.stat().st_ino): f.stat().st_size for f in folder.rglob("*")
-            if f.is_file() and not f.is_symlink()}
-    return sum(seen.values()) / 1e9
+    stats = [f.stat() for f in folder.rglob("*") if f.is_file() and not f.is_symlink()]
+    return sum({(st.st_dev, st.st_ino): st.st_size for st in stats}.values()) / 1e9
 
 
 WORK: list[Path] = []  # the rehearsal's work folder (main sets it)

@@ -188,7 +188,7 @@ def train_segmenter(cfg: dict[str, Any], train: tuple[np.ndarray, np.ndarray], v
     module = Segmenter(arch=arch or cfg["judge_arch"], size=canonical(*images.shape[1:3]), lr=cfg["judge_lr"],
                        epochs=epochs, weights=cfg["judge_weights"], total_steps=steps, data=data,
                        num_classes=num_classes)
-    run = {**cfg, "epochs": epochs, "ckpt_every": max(epochs, 1), "logger": "csv"}
+    run = {**cfg, "epochs": epochs, "logger": "csv"}
     trainer = make_trainer(run, out, name=name, val_every=max(1, epochs // 5) if val is not None else 10**6,
                            progress=progress, max_steps=steps or -1, checkpoints=not steps, accelerator=accelerator,
                            numbered=False)

@@ -33,6 +33,12 @@ BF16_SHARE = 0.6  # bytes of activations kept under bf16 autocast / fp32 (measur
 COPIES = 5  # fp32 copies of the weights a run holds: weights, gradients, AdamW's two moments, the EMA
 
 
+def _meta_net(cfg: dict[str, Any]) -> CondUNet:
+    """``cfg``'s U-Net on the ``meta`` device: shapes without memory."""
+    with torch.device("meta"):
+        return CondUNet(num_classes=cfg.get("num_classes", NUM_CLASSES), **{k: cfg[k] for k in MODEL_KEYS})
+
+
 def _trace(cfg: dict[str, Any]) -> tuple[float, int, int]:
     """(FLOPs, activation bytes kept for backward, parameters) of one training image of ``cfg``, on ``meta``."""
     h, w = (cfg["train_crop"],) * 2 if cfg.get("train_crop") else frame(cfg["size"])  # what one step sees
@@ -43,8 +49,8 @@ def _trace(cfg: dict[str, Any]) -> tuple[float, int, int]:
         saved += t.numel() * t.element_size()
         return t
 
+    net = _meta_net(cfg)
     with torch.device("meta"):
-        net = CondUNet(num_classes=cfg.get("num_classes", NUM_CLASSES), **{k: cfg[k] for k in MODEL_KEYS})
         x, cond = torch.zeros(1, 3, h, w), torch.zeros(1, net.cond_channels, h, w)
         t = torch.zeros(1, dtype=torch.long)
         attrs = torch.zeros(1, 3, dtype=torch.long) if cfg["attributes"] else None
@@ -101,9 +107,7 @@ def check_cost(cfg: dict[str, Any], n_train: int, *, device: str, precision: str
 def checkpoint_bytes(cfg: dict[str, Any]) -> int:
     """Bytes of one resumable checkpoint (``last.ckpt``) of ``cfg``'s U-Net: its weights, the EMA and AdamW's two
     moments in fp32 (the paper U-Net: 1.155 GB measured, 72.2 M parameters)."""
-    with torch.device("meta"):
-        net = CondUNet(num_classes=cfg.get("num_classes", NUM_CLASSES), **{k: cfg[k] for k in MODEL_KEYS})
-    return 4 * 4 * sum(p.numel() for p in net.parameters())
+    return 4 * 4 * sum(p.numel() for p in _meta_net(cfg).parameters())
 
 
 def check_disk(cfg: dict[str, Any], out: Path, *, numbered: int, what: str) -> None:
