@@ -29,7 +29,7 @@ import yaml
 from semsegdiff.config import get_profile
 from semsegdiff.data import dataset_for
 from semsegdiff.files import file_fingerprint, write_text
-from semsegdiff.eval import check_conditions, condition_targets, ensure_classifier, ensure_judge, evaluate_checkpoint
+from semsegdiff.eval import check_conditions, condition_summary, ensure_classifier, ensure_judge, evaluate_checkpoint
 from semsegdiff.models import load_checkpoint, matches, run_paths, train
 from semsegdiff.quiet import quiet
 
@@ -78,9 +78,8 @@ def _score(ckpt: Path, precision: str, judge: Path, classifier, judge_model, cfg
     judge_model.precision = classifier.precision = precision
     check, _ = check_conditions(model, classifier, judge_model, masks[:n_check], real, codes, seed=cfg["eval_seed"],
                                 real_masks=masks)
-    tgt = condition_targets(check)["value"].tolist()
     return {"consistency_ratio": float(t.loc["consistency mIoU", "ratio"]), "fid_ratio": float(t.loc[fid, "ratio"]),
-            "time_recovered": tgt[0], "weather_recovered": tgt[1], "consistency_vs_none": tgt[2]}
+            **condition_summary(check)}
 
 
 def main() -> None:

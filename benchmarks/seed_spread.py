@@ -32,7 +32,7 @@ import pandas as pd
 from precision_quality import trained
 from semsegdiff.config import get_profile
 from semsegdiff.data import dataset_for
-from semsegdiff.eval import (arm_table, check_conditions, condition_targets, ensure_classifier, ensure_judge,
+from semsegdiff.eval import (arm_table, check_conditions, condition_summary, ensure_classifier, ensure_judge,
                              evaluate_checkpoint, load_segmenter, reference_gaps, run_study, sweep)
 from semsegdiff.models import load_checkpoint
 from semsegdiff.quiet import quiet
@@ -59,8 +59,7 @@ def scores(ckpt: Path, cfg: dict, judge_path: Path, judge, classifier, out: Path
         row.update({f"dpm{n}_gap": g["gap_points"], f"dpm{n}_low": g["gap_low"], f"dpm{n}_high": g["gap_high"]})
     check, _ = check_conditions(model, classifier, judge, masks[:check_masks], real, codes, seed=cfg["eval_seed"],
                                 real_masks=masks)
-    values = condition_targets(check)["value"].tolist()
-    row.update(time_recovered=values[0], weather_recovered=values[1], consistency_vs_none=values[2])
+    row.update(condition_summary(check))
     results = run_study({**cfg, "seed": 0}, ckpt, out=out / "ablation", progress=False)  # the same real subset
     table = arm_table(results)
     for r in table[table["arm"] != "real"].itertuples():

@@ -117,3 +117,38 @@ def counts(codes: np.ndarray) -> dict[str, dict[str, int]]:
     codes = np.asarray(codes).reshape(-1, len(NAMES))
     return {a: {value(a, c): int((codes[:, j] == c).sum()) for c in range(len(ATTRIBUTES[a]) + 1)}
             for j, a in enumerate(NAMES)}
+
+
+def check_value_scales(table: Any, where: str = "condition_guidance") -> dict[str, float]:
+    """``{value: guidance scale}`` for values of any attribute (``{night: 1, fog: 4}``; ``{}``: none); SettingError
+    naming ``where`` and the problem otherwise."""
+    if isinstance(table, str):
+        import yaml
+
+        try:
+            table = yaml.safe_load(table) or {}
+        except yaml.YAMLError as e:
+            raise SettingError(f"{where}: {table!r} is not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(table, Mapping):
+        raise SettingError(f"{where}: expected a scale per value such as {{night: 1.0, fog: 4.0}}, got {_short(table)}")
+    known = [v for a in NAMES for v in ATTRIBUTES[a]]
+    out = {}
+    for key, scale in table.items():
+        if key not in known:
+            raise SettingError(f"{where}: {_short(key)} is not a value of any attribute; one of {', '.join(known)}")
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= 100:
+            raise SettingError(f"{where}: the scale of {key!r} must be a number in [0, 100], got {_short(scale)}")
+        out[str(key)] = float(scale)
+    return out
+
+
+def guidance_scales(codes: np.ndarray, table: Mapping[str, float], default: float) -> np.ndarray:
+    """(N, 3) float32 guidance scale of each image's asked value of each attribute: ``table``'s where it names the
+    value, else ``default`` (also where nothing is asked: no term of the guidance then)."""
+    codes = np.asarray(codes).reshape(-1, len(NAMES))
+    out = np.full(codes.shape, float(default), np.float32)
+    for j, a in enumerate(NAMES):
+        for c, v in enumerate(ATTRIBUTES[a], start=1):
+            if v in table:
+                out[codes[:, j] == c, j] = table[v]
+    return out

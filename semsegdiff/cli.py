@@ -146,13 +146,13 @@ def _generate(a: argparse.Namespace) -> None:
     from .models import generate_folder
 
     s = _settings(a, ["sampler", "steps", "guidance", "per_mask", "seed", "batch_size", "attribute_guidance",
-                      "precision", "aug_level"])
+                      "condition_guidance", "precision", "aug_level"])
     manifest = generate_folder(a.checkpoint, a.masks, a.out, sampler=s["sampler"], steps=s["steps"],
                                guidance=s["guidance"], per_mask=s["per_mask"] or 1, seed=s["seed"] or 0,
                                batch_size=s["batch_size"] or 64, resize=a.resize, device=a.device,
                                overwrite=a.overwrite, progress=not a.no_progress,
-                               attribute_guidance=s["attribute_guidance"], precision=s["precision"],
-                               instances=a.instances, upscale=a.upscale, aug_level=s["aug_level"], **_conditions(a))
+                               attribute_guidance=s["attribute_guidance"], condition_guidance=s["condition_guidance"],
+                               precision=s["precision"], instances=a.instances, upscale=a.upscale, aug_level=s["aug_level"], **_conditions(a))
     extra = " with their instance maps (instances/)" if a.instances else ""
     print(f"wrote {len(manifest)} images{extra} and manifest.csv to {a.out}")
 
@@ -160,11 +160,13 @@ def _generate(a: argparse.Namespace) -> None:
 def _edit(a: argparse.Namespace) -> None:
     from .models import edit_photo
 
-    s = _settings(a, ["sampler", "steps", "guidance", "seed", "resample", "dilate", "attribute_guidance", "precision"])
+    s = _settings(a, ["sampler", "steps", "guidance", "seed", "resample", "dilate", "attribute_guidance",
+                      "condition_guidance", "precision"])
     out = edit_photo(a.checkpoint, a.image, a.mask, a.edited_mask, a.out, dilate=2 if s["dilate"] is None else s["dilate"],
                      sampler=s["sampler"], steps=s["steps"], guidance=s["guidance"], seed=s["seed"] or 0,
                      resample=s["resample"] or 0, resize=a.resize, device=a.device, overwrite=a.overwrite,
-                     attribute_guidance=s["attribute_guidance"], precision=s["precision"], **_conditions(a))
+                     attribute_guidance=s["attribute_guidance"], condition_guidance=s["condition_guidance"],
+                     precision=s["precision"], **_conditions(a))
     print(f"wrote the edited photo (image.png) and its label (mask.png) to {out}")
 
 

@@ -39,13 +39,15 @@ def _sampling_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _condition_flags(parser: argparse.ArgumentParser) -> None:
-    """--time, --weather, --scene and --attribute-guidance (models trained with attributes)."""
+    """--time, --weather, --scene, --attribute-guidance and --condition-guidance (models trained with attributes)."""
     from .attributes import ATTRIBUTES
 
     for name, values in ATTRIBUTES.items():
         parser.add_argument(f"--{name}", metavar=name.upper(),
                             help=f"{name} of every image: {', '.join(values)} (default: unconditional)")
     _setting_flag(parser, "attribute_guidance", "guidance of the attributes (default: the checkpoint's)")
+    _setting_flag(parser, "condition_guidance", "a guidance scale per value instead, e.g. '{night: 1, fog: 4}'; "
+                  "'{}': attribute guidance for every value (default: the checkpoint's)")
 
 
 def _run_flags(parser: argparse.ArgumentParser, resume: str, max_steps: str) -> None:

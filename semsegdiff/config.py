@@ -14,6 +14,7 @@ from typing import Any
 import torch
 import yaml
 
+from .attributes import check_value_scales
 from .errors import SettingError
 from .frame import check_multiple, frame, parse_size
 from .recipe import RARE_CONDITIONS, STEPS, parse_n, parse_shares
@@ -78,6 +79,7 @@ QUICK: dict[str, Any] = {
     "steps": 10,  # notebook 04: DPM-Solver++ 10 scores as 20 does here (consistency 0.308 vs 0.302), at half the time
     "guidance": 1.75,  # classifier-free guidance (1: conditional only, 0: unconditional): Table I's best FID ratio
     "attribute_guidance": 2.5,  # scale of the attributes asked for (= guidance: one joint scale, 2 forwards; else 3)
+    "condition_guidance": {"night": 1.0, "rain": 3.5, "fog": 4.0},  # per value instead: night drawn unguided, fog not
     "aug_level": 0.1,  # an upscaler's low-res input noised to this x the timesteps at sampling (notebook 07's sweep)
     # judge: the segmenter that scores generated images (semsegdiff.eval.judge), trained on the real train split
     "judge_arch": "unet_resnet18",  # see CHOICES["judge_arch"]
@@ -181,7 +183,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
                  "weight_decay", "grad_clip", "ema_decay", "ema_start", "train_crop", "noise_aug", "init"),
     "run": ("num_workers", "ckpt_every", "preview_every", "n_preview", "log_every", "logger", "devices", "num_nodes",
             "strategy", "ckpt_minutes", "channels_last", "compile", "precision", "allow_slow"),
-    "sampling": ("sampler", "steps", "guidance", "attribute_guidance", "aug_level"),  # generate()'s defaults, stored
+    "sampling": ("sampler", "steps", "guidance", "attribute_guidance", "condition_guidance",  # generate()'s defaults,
+                 "aug_level"),  # stored with the model
     "judge": ("judge_arch", "judge_epochs", "judge_batch_size", "judge_lr", "judge_weights"),
     "evaluation": ("eval_masks", "eval_per_mask", "eval_seed", "inception"),
     "ablation": ("ablate_arms", "ablate_regimes", "ablate_low_fraction", "ablate_n", "ablate_seeds", "ablate_gen_seeds",
@@ -266,8 +269,8 @@ def check_setting(key: str, value: Any) -> Any:
         for side in frame(value):
             _check_rule(name, key, side)
         return value
-    if isinstance(default, dict):  # shares of a recipe's steps or conditions (semsegdiff.recipe)
-        return parse_shares(value, SHARE_KEYS[key], name)
+    if isinstance(default, dict):  # a guidance scale per value, or shares of a recipe's steps or conditions
+        return check_value_scales(value, name) if key not in SHARE_KEYS else parse_shares(value, SHARE_KEYS[key], name)
     if key == "enrich_n":
         parse_n(value, name)
         return str(value).strip().lower()

@@ -315,6 +315,54 @@ def test_attribute_guidance_is_joint_in_two_branches_and_compositional_in_three(
     assert plain.cond.shape[0] == 4 and plain.attrs is None  # nothing asked: the mask-only model's guidance
 
 
+def test_each_value_takes_its_own_scale_in_a_chain_that_merges_terms_of_one_scale():
+    from semsegdiff.attributes import guidance_scales
+    from semsegdiff.errors import SettingError
+    from semsegdiff.models.diffusion import Guided
+
+    class TwoAttributes(AttrRecorder):  # (mask present) + 10 * time code + 100 * weather code
+        def forward(self, x, t, cond, attrs=None):
+            out = super().forward(x, t, cond, attrs)
+            return out if attrs is None else out + 100 * attrs[:, 1].float()[:, None, None, None]
+
+    masks, x, t = random_masks(2)[:, :4, :4], torch.zeros(2, 3, 4, 4), torch.tensor(10)
+    attrs = torch.tensor([[3, 5, 0], [1, 0, 0]])  # night in fog; day, weather not asked
+    scales = torch.from_numpy(guidance_scales(attrs.numpy(), {"night": 1.0, "fog": 4.0}, 2.0))
+    assert scales.tolist() == [[1.0, 4.0, 2.0], [2.0, 2.0, 2.0]]
+    guided = Guided(TwoAttributes(), masks, 3.0, attrs, attribute_guidance=scales)
+    out = guided(x, t)  # 3 (e(m,0) - e(0,0)) + s_t (e(m,t) - e(m,0)) + s_w (e(m,t,w) - e(m,t))
+    assert guided.cond.shape[0] == 8  # e(0,0), e(m,0), e(m,t), e(m,t,w)
+    assert torch.allclose(out[0], torch.full_like(out[0], 3 + 1 * 30 + 4 * 500))
+    assert torch.allclose(out[1], torch.full_like(out[1], 3 + 2 * 10))
+    uniform = Guided(TwoAttributes(), masks, 3.0, attrs, attribute_guidance=torch.full((2, 3), 1.5))
+    assert uniform.cond.shape[0] == 6  # one scale for every value: the terms merge, as a float scale gives
+    assert torch.equal(uniform(x, t), Guided(TwoAttributes(), masks, 3.0, attrs, attribute_guidance=1.5)(x, t))
+    with pytest.raises(SettingError, match=r"one per image and attribute \(\(2, 3\)\)"):
+        Guided(TwoAttributes(), masks, 3.0, attrs, attribute_guidance=torch.ones(2))
+
+
+def test_condition_guidance_is_checked_and_a_student_keeps_one_scale(tiny_checkpoint):
+    from semsegdiff.config import check_setting
+    from semsegdiff.errors import SettingError
+    from semsegdiff.models import load_checkpoint
+
+    assert check_setting("condition_guidance", "{night: 1, fog: 4.5}") == {"night": 1.0, "fog": 4.5}
+    assert check_setting("condition_guidance", "{}") == {}
+    with pytest.raises(SettingError, match=r"condition_guidance \(--condition-guidance\): 'noon' is not a value"):
+        check_setting("condition_guidance", {"noon": 1.0})
+    with pytest.raises(SettingError, match="the scale of 'fog' must be a number in"):
+        check_setting("condition_guidance", {"fog": -1})
+    model = load_checkpoint(tiny_checkpoint)
+    assert model.cfg["attributes"] and model.cfg["condition_guidance"] == {"night": 1.0, "rain": 3.5, "fog": 4.0}  # the profile's
+    for table in model.model.attr_emb:
+        torch.nn.init.normal_(table.weight)  # as if trained (they start at zero: no attribute would matter)
+    masks = torch.zeros(2, 16, 16, dtype=torch.uint8)  # the table's scale for night is night's float scale
+    a = model.generate(masks, steps=2, time="night", attribute_guidance=2.0, condition_guidance={"night": 1.0})
+    assert torch.equal(a, model.generate(masks, steps=2, time="night", attribute_guidance=1.0, condition_guidance={}))
+    assert not torch.equal(a, model.generate(masks, steps=2, time="night", attribute_guidance=2.0,
+                                             condition_guidance={}))
+
+
 def test_asking_for_attributes_needs_a_model_trained_with_them(tiny_checkpoint):
     from semsegdiff.errors import SettingError
     from semsegdiff.models import load_checkpoint

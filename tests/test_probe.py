@@ -203,6 +203,8 @@ def test_inputs_that_change_nothing_say_so(tiny_checkpoint, tmp_path, capsys):
     base[2] = plain_model
     _, line = _ran(capsys, 1, *base, "--out", tmp_path / "g", "--attribute-guidance", "4")
     assert "attribute_guidance (--attribute-guidance):" in line and "trained without attributes" in line
+    _, line = _ran(capsys, 1, *base, "--out", tmp_path / "g", "--condition-guidance", "{night: 1}")
+    assert "condition_guidance (--condition-guidance):" in line and "trained without attributes" in line
     out, _ = _ran(capsys, 0, "prepare", root, tmp_path / "cache", "--size", "16", "--val-fraction", "0.5")
     assert "note: --val-fraction split a layout that has no splits" in out and "it was not used" in out
 

@@ -98,6 +98,12 @@ def test_cli_generate_writes_images_and_manifest(tiny_checkpoint, tmp_path, refe
     assert manifest["scene"].isna().all()  # not asked: unconditional
     assert main([*conditioned[:-4], "--time", "noon"]) == 1
     assert "--time: 'noon' is not a time; one of day, dusk/dawn, night" in capsys.readouterr().err
+    assert main([*conditioned, "--condition-guidance", "{noon: 1}"]) == 1
+    assert "condition_guidance (--condition-guidance): 'noon' is not a value" in capsys.readouterr().err
+    table = tmp_path / "table"  # a scale per value, recorded with the images
+    assert main([*args[:6], str(table), *args[7:], "--resize", "--time", "night", "--condition-guidance",
+                 "{night: 1.5}"]) == 0, capsys.readouterr().err
+    assert (pd.read_csv(table / "manifest.csv")["condition_guidance"] == '{"night": 1.5}').all()
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):

@@ -163,6 +163,8 @@ def _generator(model, checkpoint: Path, student, device: str, precision, sampler
                 "guidance": gen.cfg["guidance"] if guidance is None else check_setting("guidance", guidance)}
     if gen.is_student and sampling["sampler"] != "lcm":
         raise SettingError(f"sampler (--sampler): a student samples with lcm, not {sampling['sampler']!r}")
+    if gen.cfg.get("attributes") and not gen.is_student:  # the cond step's scales, recorded with the set
+        sampling.update({k: gen.cfg[k] for k in ("attribute_guidance", "condition_guidance")})
     return gen, sampling
 
 

@@ -2,8 +2,8 @@
 from .ablation import examples, make_set, run_study, set_quality
 from .cascade import aug_sweep, cascade_targets, fid_gap, single_stage_table, stage_sets, stage_table, train_minutes
 from .curves import condition_curve, crossing, crossings, student_curve, training_points
-from .conditions import (AttributeClassifier, attribute_guidance_sweep, check_conditions, condition_targets,
-                         ensure_classifier, load_classifier, require_attributes)
+from .conditions import (AttributeClassifier, attribute_guidance_sweep, check_conditions, condition_summary,
+                         condition_targets, ensure_classifier, load_classifier, require_attributes)
 from .evaluate import (PAPER_TABLE_I, Evaluation, GeneratedSet, check_pair, evaluate_checkpoint, generate_set, score,
                        table_one, write_tables)
 from .judge import Segmenter, build_network, ensure_judge, load_segmenter, train_segmenter
@@ -15,7 +15,7 @@ from .sweeps import check_sweep, reference_gaps, sweep, targets
 __all__ = [
     "aug_sweep", "cascade_targets", "fid_gap", "single_stage_table", "stage_sets", "stage_table", "train_minutes",
     "PAPER_TABLE_I", "AttributeClassifier", "Evaluation", "GeneratedSet", "Segmenter", "arm_table",
-    "attribute_guidance_sweep", "bootstrap_ci", "build_network", "check_conditions", "check_pair", "check_sweep", "class_deltas",
+    "attribute_guidance_sweep", "bootstrap_ci", "build_network", "check_conditions", "check_pair", "check_sweep", "class_deltas", "condition_summary",
     "condition_curve", "condition_targets", "confusion", "consistency", "crossing", "crossings", "diversity", "ensure_classifier", "ensure_judge",
     "evaluate_checkpoint", "examples", "fid", "generate_set",
     "inception_features", "kid", "load_classifier", "load_segmenter", "make_set", "paired_deltas", "paired_gap", "reference_gaps", "rare_class_gain", "require_attributes",

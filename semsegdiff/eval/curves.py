@@ -96,12 +96,12 @@ def condition_curve(checkpoint: str | Path, classifier, judge, masks: np.ndarray
                     codes: np.ndarray, *, n_check: int, seed: int, final: pd.DataFrame | None = None,
                     precision: str = "auto", device: str = "cpu") -> pd.DataFrame:
     """The targets of :func:`semsegdiff.eval.conditions.condition_targets` at each point of :func:`training_points`
-    against the minutes of training: the attribute check on the first ``n_check`` of the val ``masks`` (the same
-    masks, seeds and judges at every point; ``final``: ``checkpoint``'s own check when it was made already). One
-    row per checkpoint, a column per attribute (recovered / ceiling) and ``consistency_vs_none`` (against the
-    same model with no attribute asked, at every point, also where ``final`` holds a baseline's row)."""
+    against the minutes of training: the attribute check on the first ``n_check`` val masks of each condition (the
+    same masks, seeds and judges at every point; ``final``: ``checkpoint``'s own check when it was made already).
+    One row per checkpoint: per attribute its worst value's recovered / real recall, and ``consistency`` the worst
+    value's consistency / the judge's on its real images."""
     from ..models import load_checkpoint
-    from .conditions import BASELINE, check_conditions, condition_targets
+    from .conditions import worst_values, check_conditions
 
     rows = []
     for epoch, path, minutes in training_points(checkpoint):
@@ -110,9 +110,8 @@ def condition_curve(checkpoint: str | Path, classifier, judge, masks: np.ndarray
         else:
             model = load_checkpoint(path, device=device, precision=precision)
             table = check_conditions(model, classifier, judge, masks[:n_check], real, codes, seed=seed,
-                                     real_masks=masks)[0]
-        values = condition_targets(table[table["attribute"] != BASELINE])["value"]  # vs none asked, at every point
+                                     real_masks=masks, common=False)[0]
+        worst = worst_values(table).set_index("attribute")
         rows.append({"series": "this run", "epoch": epoch, "minutes": minutes,
-                     **{t.split(":")[0]: float(v) for t, v in values.items() if ":" in t},
-                     "consistency_vs_none": float(values.iloc[-1])})
+                     **worst["recovered_vs_ceiling"].to_dict(), "consistency": float(worst["consistency_vs_real"].min())})
     return pd.DataFrame(rows)

@@ -126,7 +126,7 @@ def generate_set(model, checkpoint: str | Path, masks: np.ndarray, *, sampler: s
     # the real images' conditions at the mask's scale (one joint guidance, 2 branches): what makes the two sets
     # comparable; attribute_guidance (a stronger pull towards an asked-for condition) is for notebook 06's check
     asked = {} if attrs is None else {"attrs": np.repeat(attrs, per_mask, axis=0).astype(np.int64),
-                                      "attribute_guidance": guidance}
+                                      "attribute_guidance": guidance, "condition_guidance": {}}
     if instances is not None:
         asked["instances"] = torch.from_numpy(instances.astype(np.int32)).repeat_interleave(per_mask, dim=0)
     images = model.generate(reps, sampler=sampler, steps=steps, guidance=guidance, seed=seeds, batch_size=batch_size,

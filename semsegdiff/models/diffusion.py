@@ -99,14 +99,17 @@ class Guided:
 
     Mask only (no attributes asked for): classifier-free guidance,
     ``e = e(0) + g (e(m) - e(0))`` (2B images; ``g == 1``: only e(m)). With attribute codes
-    ``attrs`` (B, 3) the two conditions get their own scales, in the compositional form of
-    InstructPix2Pix (https://arxiv.org/abs/2211.09800, eq. 3):
+    ``attrs`` (B, 3) the conditions get their own scales, in the compositional form of
+    InstructPix2Pix (https://arxiv.org/abs/2211.09800, eq. 3), chained over the attributes asked:
 
-        e = e(0, 0) + g (e(m, 0) - e(0, 0)) + g_a (e(m, a) - e(m, 0))
+        e = e(0, 0) + g (e(m, 0) - e(0, 0)) + g_t (e(m, t) - e(m, 0)) + g_w (e(m, t, w) - e(m, t)) + ...
 
-    (3B images); with ``g_a == g`` it is ``e(0, 0) + g (e(m, a) - e(0, 0))``, joint guidance
-    on both (2B). ``cond`` is the one-hot mask; the unconditional branch is the all-zero
-    one-hot and attribute code 0 (unknown). ``guidance`` may be one scale per image (B,).
+    ``attribute_guidance`` is one scale for every attribute (``g_a``) or one per image and attribute
+    (B, 3): a value the model already draws unguided (night) needs none, a faint one (fog) more
+    (``condition_guidance``, :func:`semsegdiff.attributes.guidance_scales`). Neighbouring terms of one
+    scale for every image are one branch: one ``g_a`` costs 3B images, ``g_a == g`` 2B (joint guidance),
+    ``g == g_a == 1`` B. ``cond`` is the one-hot mask; the unconditional branch is the all-zero one-hot
+    and attribute code 0 (unknown). ``guidance`` may be one scale per image (B,), then also the attributes'.
 
     A distilled student (a U-Net with ``guidance_emb``) has learned the guided prediction: one
     branch, with the scale as an input; it has one joint scale for mask and attributes. ``instances``
@@ -115,32 +118,30 @@ class Guided:
     """
 
     def __init__(self, model: torch.nn.Module, masks: torch.Tensor, guidance: float | torch.Tensor,
-                 attrs: torch.Tensor | None = None, attribute_guidance: float | None = None, precision: str = "auto",
-                 instances: torch.Tensor | None = None, low: torch.Tensor | None = None,
+                 attrs: torch.Tensor | None = None, attribute_guidance: float | torch.Tensor | None = None,
+                 precision: str = "auto", instances: torch.Tensor | None = None, low: torch.Tensor | None = None,
                  low_t: torch.Tensor | None = None):
-        self.model, dev = model, masks.device
+        self.model, dev, b = model, masks.device, len(masks)
         per_image = torch.is_tensor(guidance)
-        self.guidance = guidance.to(dev).float()[:, None, None, None] if per_image else guidance
+        g = guidance.to(dev).float().reshape(b) if per_image else torch.full((b,), float(guidance), device=dev)
         cond = condition(model, masks, instances)
-        zero = torch.zeros_like(cond)
         use_attrs = attrs is not None and getattr(model, "attr_emb", None) is not None and bool(attrs.any())
         g_a = guidance if attribute_guidance is None else attribute_guidance
         self.scale = None
         if getattr(model, "guidance_emb", None) is not None:  # a student: e_w(m, a) in one forward
-            if use_attrs and not per_image and g_a != guidance:
-                raise SettingError(f"attribute_guidance {g_a:g} differs from guidance {guidance:g}: a distilled student "
+            if use_attrs and not per_image and (torch.is_tensor(g_a) or g_a != guidance):
+                raise SettingError(f"attribute_guidance {g_a} differs from guidance {guidance:g}: a distilled student "
                                    "has one joint scale for the mask and the attributes; use the teacher for two")
-            self.scale = torch.as_tensor(guidance, dtype=torch.float32, device=dev).expand(len(masks))
-            self.branches = [(cond, attrs.to(dev).long() if use_attrs else None)]
-        elif not use_attrs:  # e(m) [, e(0)]
-            self.branches = [(cond, None)] if not per_image and guidance == 1.0 else [(cond, None), (zero, None)]
+            self.scale = g
+            self.branches, self.scales = [(cond, attrs.to(dev).long() if use_attrs else None)], []
+        elif not use_attrs:  # e(0), e(m)
+            self.branches, self.scales = [(torch.zeros_like(cond), None), (cond, None)], [g]
         else:
-            attrs, none = attrs.to(dev).long(), torch.zeros_like(attrs, device=dev).long()
-            if per_image or g_a == guidance:  # joint: e(m, a) [, e(0, 0)]
-                self.branches = [(cond, attrs)] if not per_image and guidance == 1.0 else [(cond, attrs), (zero, none)]
-            else:  # e(m, a), e(m, 0), e(0, 0)
-                self.branches = [(cond, attrs), (cond, none), (zero, none)]
-        self.attribute_guidance = g_a
+            self.branches, self.scales = _chain(cond, attrs.to(dev).long(), g,
+                                                g[:, None].expand(b, 3) if per_image else _attribute_scales(g_a, b, dev))
+        if self.scale is None:
+            branches, self.scales = _merge(self.branches, self.scales)
+            self.branches = branches[::-1]  # the most conditioned first, e(0, 0) last
         self.cond = torch.cat([c for c, _ in self.branches])  # (kB, C, H, W)
         self.attrs = None if self.branches[0][1] is None else torch.cat([a for _, a in self.branches])
         self.low = None if low is None else (torch.cat([low.to(dev)] * len(self.branches)),
@@ -163,13 +164,51 @@ class Guided:
             kw["low"], kw["low_t"] = self.low
         with self.autocast:
             out = self.model(torch.cat([inp] * k) if k > 1 else inp, t, self.cond, **kw).float()
-        if k == 1:
-            return out
-        if k == 2:
-            c, u = out.chunk(2)  # conditional, unconditional
-            return u + self.guidance * (c - u)
-        ma, m0, u = out.chunk(3)
-        return u + self.guidance * (m0 - u) + self.attribute_guidance * (ma - m0)
+        e = out.chunk(k)[::-1]  # e(0, 0) first, as the scales run
+        x = e[0]
+        for i, s in enumerate(self.scales):
+            x = x + s[:, None, None, None] * (e[i + 1] - e[i])
+        return x
+
+
+def _attribute_scales(g_a: float | torch.Tensor, b: int, dev: torch.device) -> torch.Tensor:
+    """The attributes' scales as (B, 3): one for all, or one per image and attribute."""
+    if torch.is_tensor(g_a):
+        if tuple(g_a.shape) != (b, 3):
+            raise SettingError(f"attribute_guidance: expected one scale or one per image and attribute (({b}, 3)), "
+                               f"got a tensor of shape {tuple(g_a.shape)}")
+        return g_a.to(dev).float()
+    return torch.full((b, 3), float(g_a), device=dev)
+
+
+def _chain(cond: torch.Tensor, attrs: torch.Tensor, g: torch.Tensor, scales: torch.Tensor):
+    """Branches e(0, 0), e(m, 0), e(m, a_1), e(m, a_1 a_2), ... over the attributes asked of any image, and the
+    scale (B,) of each step between neighbours; where an image does not ask an attribute its step is zero, and it
+    keeps the previous step's scale (so that steps of one scale merge)."""
+    none = torch.zeros_like(attrs)
+    branches, steps = [(torch.zeros_like(cond), none), (cond, none)], [g]
+    asked = torch.zeros_like(attrs)
+    for j in range(attrs.shape[1]):
+        if not bool(attrs[:, j].any()):
+            continue
+        asked = asked.clone()
+        asked[:, j] = attrs[:, j]
+        branches.append((cond, asked))
+        steps.append(torch.where(attrs[:, j] > 0, scales[:, j], steps[-1]))
+    return branches, steps
+
+
+def _merge(branches: list, steps: list[torch.Tensor]) -> tuple[list, list[torch.Tensor]]:
+    """Fewer branches, the same prediction: neighbouring steps of one scale for every image are one step
+    (``s (e_2 - e_1) + s (e_1 - e_0) = s (e_2 - e_0)``), and a first step of scale 1 drops e(0, 0)."""
+    i = len(steps) - 1
+    while i >= 1:
+        if torch.equal(steps[i], steps[i - 1]):
+            del branches[i], steps[i]
+        i -= 1
+    if steps and bool((steps[0] == 1).all()):
+        del branches[0], steps[0]
+    return branches, steps
 
 
 def step_kwargs(scheduler, gens: list[torch.Generator]) -> dict:

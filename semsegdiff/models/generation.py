@@ -24,6 +24,7 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
                     steps: int | None = None, guidance: float | None = None, per_mask: int = 1, seed: int = 0,
                     batch_size: int = 64, resize: bool = False, device: str | None = None, overwrite: bool = False,
                     progress: bool = True, attribute_guidance: float | None = None,
+                    condition_guidance: dict[str, float] | None = None,
                     precision: str | None = None, instances: str | Path | None = None,
                     upscale: str | Path | None = None, aug_level: float | None = None,
                     **conditions: str | None) -> pd.DataFrame:
@@ -61,7 +62,8 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
     target = model if cascade is None else cascade.upscaler  # the frame the masks come at
     sampler, steps, guidance = (model.cfg[k] if v is None else check_setting(k, v)
                                 for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance)))
-    inert(model, checkpoint, instances=instances is not None, attribute_guidance=attribute_guidance, guidance=guidance)
+    inert(model, checkpoint, instances=instances is not None, attribute_guidance=attribute_guidance, guidance=guidance,
+          condition_guidance=condition_guidance)
     files, ids = read_mask_folder(masks, size=target.size if resize else None)
     if ids.shape[1:] != target.frame:
         raise DataError(f"{masks}: masks are {ids.shape[1]}x{ids.shape[2]} but {upscale or checkpoint} was trained on "
@@ -81,7 +83,7 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
         kw = {} if cascade is None else {"aug_level": aug_level}
         images = (model if cascade is None else cascade).generate(
             reps, sampler=sampler, steps=steps, guidance=guidance, seed=seeds, batch_size=batch_size, progress=progress,
-            attribute_guidance=attribute_guidance,
+            attribute_guidance=attribute_guidance, condition_guidance=condition_guidance,
             instances=None if maps is None else np.repeat(maps.astype(np.int32), per_mask, axis=0), **conditions, **kw)
         if maps is not None:
             (tmp / "instances").mkdir()
@@ -93,6 +95,7 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
                 write_bytes(tmp / "instances" / name, encode_instances(maps[j // per_mask], ids[j // per_mask], encoding))
             rows.append({"image": name, "mask": str(f), "seed": seeds[j], "sampler": sampler, "steps": steps,
                          "guidance": guidance, **{k: v or "" for k, v in conditions.items()},
+                         **({} if condition_guidance is None else {"condition_guidance": json.dumps(condition_guidance)}),
                          **({} if maps is None else {"instances": f"instances/{name}", "encoding": encoding}),
                          "checkpoint": str(checkpoint),
                          **({} if cascade is None else {"upscaler": str(upscale), "aug_level": aug_level if aug_level
@@ -103,12 +106,13 @@ def generate_folder(checkpoint: str | Path, masks: str | Path, out: str | Path, 
 
 
 def inert(model, checkpoint: str | Path, *, instances: bool = False, attribute_guidance: float | None = None,
-          guidance: float | None = None) -> None:
+          guidance: float | None = None, condition_guidance: dict[str, float] | None = None) -> None:
     """Inputs that would change nothing for this model: a refusal when the result would silently differ from what
     was asked, one printed line when it is still useful (instance maps written beside images as labels)."""
-    if attribute_guidance is not None and not model.cfg["attributes"]:
-        raise SettingError(f"attribute_guidance (--attribute-guidance): {checkpoint} was trained without attributes "
-                           "(attributes: false), so there is nothing for it to guide; leave it out")
+    for key, given in (("attribute_guidance", attribute_guidance), ("condition_guidance", condition_guidance)):
+        if given is not None and not model.cfg["attributes"]:
+            raise SettingError(f"{key} (--{key.replace('_', '-')}): {checkpoint} was trained without attributes "
+                               "(attributes: false), so there is nothing for it to guide; leave it out")
     if instances and not model.cfg.get("instance_edges"):
         print(f"note: {checkpoint} was trained without instance_edges, so the instance maps do not condition the "
               "images (they are the same as without --instances); they are written beside them as labels only",
@@ -123,7 +127,8 @@ def inert(model, checkpoint: str | Path, *, instances: bool = False, attribute_g
 def edit_photo(checkpoint: str | Path, image: str | Path, mask: str | Path, edited: str | Path, out: str | Path, *,
                dilate: int = 2, sampler: str | None = None, steps: int | None = None, guidance: float | None = None,
                seed: int = 0, resample: int = 0, resize: bool = False, device: str | None = None,
-               overwrite: bool = False, attribute_guidance: float | None = None, precision: str | None = None,
+               overwrite: bool = False, attribute_guidance: float | None = None,
+               condition_guidance: dict[str, float] | None = None, precision: str | None = None,
                **conditions: str | None) -> Path:
     """Regenerate only what changed between ``mask`` and ``edited`` in the photo ``image`` (``semsegdiff edit``).
 
@@ -142,7 +147,8 @@ def edit_photo(checkpoint: str | Path, image: str | Path, mask: str | Path, edit
     check_output(out, overwrite=overwrite, inputs=[checkpoint, image, mask, edited])
     device = check_device(device, "--device")
     model = check_base(load_checkpoint(checkpoint, device=device, precision=precision), checkpoint, "edit")
-    inert(model, checkpoint, attribute_guidance=attribute_guidance, guidance=guidance)
+    inert(model, checkpoint, attribute_guidance=attribute_guidance, guidance=guidance,
+          condition_guidance=condition_guidance)
     photo, original, target = read_image(Path(image)), read_mask(Path(mask)), read_mask(Path(edited))
     for name, m in (("mask", (mask, original)), ("edited mask", (edited, target))):
         if m[1].shape != photo.shape[:2]:
@@ -161,7 +167,8 @@ def edit_photo(checkpoint: str | Path, image: str | Path, mask: str | Path, edit
         raise DataError(f"{edited}: is the same as {mask}: there is nothing to regenerate")
     result = model.generate(target[None], sampler=sampler, steps=steps, guidance=guidance, seed=seed,
                             init=photo[None], keep=~region[None], resample=resample,
-                            attribute_guidance=attribute_guidance, **conditions)[0]
+                            attribute_guidance=attribute_guidance, condition_guidance=condition_guidance,
+                            **conditions)[0]
     with atomic_dir(out, overwrite=overwrite, inputs=[checkpoint, image, mask, edited]) as tmp:
         write_png(result, str(tmp / "image.png"))
         write_png(torch.from_numpy(target)[None], str(tmp / "mask.png"))

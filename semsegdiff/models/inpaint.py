@@ -36,7 +36,7 @@ def check_inpaint_inputs(init: torch.Tensor, keep: torch.Tensor, masks: torch.Te
 def inpaint(model: torch.nn.Module, masks: torch.Tensor, init: torch.Tensor, keep: torch.Tensor, scheduler, *,
             steps: int, guidance: float, seeds: Sequence[int], resample: int = 0, jump_length: int = 10,
             schedule: dict | None = None, attrs: torch.Tensor | None = None,
-            attribute_guidance: float | None = None, precision: str = "auto",
+            attribute_guidance: float | torch.Tensor | None = None, precision: str = "auto",
             instances: torch.Tensor | None = None) -> torch.Tensor:
     """Regenerate the pixels where ``keep`` is False; return uint8 (B, 3, H, W) equal to ``init`` where it is True.
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from ..attributes import check_codes, requested
+from ..attributes import check_codes, guidance_scales, requested
 from ..config import LEGACY, MODEL_KEYS, PROFILES, QUICK, RESUME_KEYS, SCHEDULE_KEYS, check_setting, validate
 from ..data.datamodule import to_model_range
 from ..errors import CheckpointError, DataError, DivergenceError, SettingError
@@ -150,6 +150,7 @@ class DiffusionModule(NormClipping, pl.LightningModule):
                  keep: np.ndarray | torch.Tensor | None = None, resample: int = 0, progress: bool = False,
                  time: str | Sequence[str] | None = None, weather: str | Sequence[str] | None = None,
                  scene: str | Sequence[str] | None = None, attribute_guidance: float | None = None,
+                 condition_guidance: dict[str, float] | None = None,
                  attrs: np.ndarray | torch.Tensor | None = None, precision: str | None = None,
                  instances: np.ndarray | torch.Tensor | None = None, low: np.ndarray | torch.Tensor | None = None,
                  aug_level: float | None = None) -> torch.Tensor:
@@ -167,8 +168,9 @@ class DiffusionModule(NormClipping, pl.LightningModule):
         ``time``, ``weather``, ``scene`` (models trained with attributes): a value for every mask
         or one per mask (:data:`semsegdiff.attributes.ATTRIBUTES`); absent (None) leaves the image
         unconditional for that attribute. ``attrs`` gives the codes (N, 3) directly instead.
-        ``attribute_guidance`` is their guidance scale (default: the run configuration's; see
-        :class:`semsegdiff.models.diffusion.Guided` for the formula).
+        ``attribute_guidance`` is their guidance scale and ``condition_guidance`` ``{value: scale}`` the values that
+        take another (defaults: the run configuration's; ``{}``: one scale for all; see
+        :class:`semsegdiff.models.diffusion.Guided` for the formula). A student has one joint scale.
 
         Sampler, steps and guidance default to the run configuration. ``seed`` is one int
         (image ``i`` gets ``seed + i``) or one seed per mask: an image depends only on its
@@ -193,6 +195,8 @@ class DiffusionModule(NormClipping, pl.LightningModule):
             for k, v in (("sampler", sampler), ("steps", steps), ("guidance", guidance),
                          ("attribute_guidance", attribute_guidance)))
         attribute_guidance = guidance if joint else attribute_guidance
+        table = {} if self.is_student else check_setting(
+            "condition_guidance", self.cfg.get("condition_guidance", {}) if condition_guidance is None else condition_guidance)
         asked = {"time": time, "weather": weather, "scene": scene}
         if attrs is None:
             attrs = torch.from_numpy(requested(len(masks), **asked).astype(np.int64))
@@ -205,6 +209,8 @@ class DiffusionModule(NormClipping, pl.LightningModule):
             given = ", ".join(k for k, v in asked.items() if v is not None) or "attrs"
             raise SettingError(f"{given}: this checkpoint was trained without attributes (attributes: false); "
                                "train with --attributes true to condition on time of day, weather and scene")
+        if table and bool(attrs.any()):  # a scale per image and attribute
+            attribute_guidance = torch.from_numpy(guidance_scales(to_numpy(attrs), table, attribute_guidance))
         validate({"steps": steps, "num_train_timesteps": self.cfg["num_train_timesteps"]})
         batch_size, resample = check_setting("batch_size", batch_size), check_setting("resample", resample)
         precision = check_setting("precision", self.cfg.get("precision", "auto") if precision is None else precision)
@@ -256,12 +262,13 @@ class DiffusionModule(NormClipping, pl.LightningModule):
                                        keep[s:s + batch_size], scheduler, steps=steps, guidance=guidance,
                                        seeds=seeds[s:s + batch_size], resample=resample,
                                        schedule={k: self.cfg[k] for k in SCHEDULE_KEYS}, attrs=attrs[s:s + batch_size],
-                                       attribute_guidance=attribute_guidance, precision=precision,
+                                       attribute_guidance=part(attribute_guidance, s, batch_size), precision=precision,
                                        instances=part(instances, s, batch_size)), []
             else:
                 images, snap = sample(self.model, masks[s:s + batch_size], scheduler, steps=steps, guidance=guidance,
                                       seeds=seeds[s:s + batch_size], intermediates=intermediates,
-                                      attrs=attrs[s:s + batch_size], attribute_guidance=attribute_guidance,
+                                      attrs=attrs[s:s + batch_size],
+                                      attribute_guidance=part(attribute_guidance, s, batch_size),
                                       precision=precision, instances=part(instances, s, batch_size),
                                       **({} if low is None else {"low": low[0][s:s + batch_size],
                                                                  "low_t": low[1][s:s + batch_size]}))
@@ -273,9 +280,9 @@ class DiffusionModule(NormClipping, pl.LightningModule):
         return (images, torch.cat(snaps)) if intermediates else images
 
 
-def part(x: torch.Tensor | None, start: int, n: int) -> torch.Tensor | None:
-    """Rows start..start+n of x (None stays None)."""
-    return None if x is None else x[start:start + n]
+def part(x: torch.Tensor | float | None, start: int, n: int) -> torch.Tensor | float | None:
+    """Rows start..start+n of x (None and a number stay as they are)."""
+    return x[start:start + n] if torch.is_tensor(x) else x
 
 
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed's range (non-negative)
