@@ -276,8 +276,12 @@ def test_06_conditions(tmp_path):
     baseline = check["consistency_miou"].iloc[1]
     assert baseline != check["consistency_miou"].iloc[0]  # another model's images of the same masks and seeds
     assert targets["value"].iloc[-1] == pytest.approx(asked["common_consistency"].mean() / baseline - 1, rel=1e-4)
-    sweep = pd.read_csv(figs / "06_conditions_attribute_guidance.csv")  # one scale for every value: the one asked
-    assert set(sweep["attribute_guidance"]) == {4.0} and set(sweep["value"]) == set(paired["value"])
+    sweep = pd.read_csv(figs / "06_conditions_attribute_guidance.csv")  # the one scale asked, and each value's own
+    assert set(sweep.loc[sweep["attribute_guidance"] == 4.0, "value"]) == set(paired["value"])
+    table, default = get_profile("quick")["condition_guidance"], get_profile("quick")["attribute_guidance"]
+    own = sweep[sweep["attribute_guidance"] == sweep["value"].map(lambda v: table.get(v, default))].set_index("value")
+    assert set(own.index) == set(paired["value"])  # the check above, at each value's scale in use
+    assert own.loc["day", "recovered_vs_ceiling"] == pytest.approx(paired.set_index("value").loc["day", "ratio"], rel=1e-4)
     assert (sweep["consistency_vs_real"] > 0).all() and (sweep["recovered_vs_ceiling"].dropna() >= 0).all()
     gaps = pd.read_csv(figs / "06_conditions_enrichment.csv")
     assert set(gaps["arm"]) == {"real+gen", "real+cond"} and "all val" in set(gaps["subset"])

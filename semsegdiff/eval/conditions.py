@@ -189,7 +189,8 @@ def check_conditions(model, classifier: AttributeClassifier, judge, masks: np.nd
     held to night photos of the same layouts, not to a day image); the recovered share and FID come from the same
     images. A value without real images (snow), and every value without ``real_masks``, is generated on ``masks``.
     ``common``: also every asked value on ``masks`` with the same seeds (``common_consistency``, and
-    ``consistency_vs_none`` against the ``(none)`` row: the target this check replaced).
+    ``consistency_vs_none`` against the ``(none)`` row: the target this check replaced); without it (and with
+    ``real_masks``) only the values with real images are checked, the rows the targets read.
 
     ``attribute_guidance``, ``condition_guidance``: the attributes' scales (None: the model's defaults; see
     ``generate``). ``baseline``: a model trained WITHOUT attributes (or its checkpoint file), generated on the
@@ -205,6 +206,8 @@ def check_conditions(model, classifier: AttributeClassifier, judge, masks: np.nd
     seeds = [seed + i for i in range(len(masks))]  # the same noise for every condition: only the condition differs
     conditions = [(NONE, UNKNOWN)] + [(BASELINE, "without attributes")] * (baseline is not None) + \
         [(a, v) for a in attributes for v in ATTRIBUTES[a]]
+    if not common and real_masks is not None:  # the paired rows alone: what the targets, sweep and curve read
+        conditions = [(a, v) for a, v in conditions if a in NAMES and (real_codes[:, NAMES.index(a)] == code(a, v)).any()]
     real_pred = judge.predict_ids(real) if real_masks is not None else None
     scales = {"attribute_guidance": attribute_guidance, "condition_guidance": condition_guidance}
     rows, images = [], {}
@@ -318,18 +321,23 @@ def condition_targets(table: pd.DataFrame, baseline_consistency: float | None = 
     return pd.DataFrame(rows, columns=["target", "value", "met"]).set_index("target")
 
 
-def attribute_guidance_sweep(tables: dict[float, pd.DataFrame]) -> pd.DataFrame:
+def attribute_guidance_sweep(tables: dict[float, pd.DataFrame], used: pd.DataFrame | None = None,
+                             table: dict[str, float] | None = None, default: float | None = None) -> pd.DataFrame:
     """{attribute guidance scale: :func:`check_conditions` table at that one scale for every value} -> one row per
     (scale, attribute, value) with real images: recovered / its real recall and consistency / the judge's on its
-    real images (the price of a stronger condition, value by value: where each would take its scale)."""
+    real images (the price of a stronger condition, value by value). ``used``: the check at each value's scale in
+    use (``table``'s, else ``default``), its rows added at those scales (the same images a sweep there makes)."""
+    checks = [(scale, t, None) for scale, t in tables.items()] + ([] if used is None else [(None, used, table or {})])
     rows = []
-    for scale, table in sorted(tables.items()):
-        t = table[table["attribute"].isin(NAMES) & (table["real_images"] > 0)]
+    for scale, check, per_value in checks:
+        t = check[check["attribute"].isin(NAMES) & (check["real_images"] > 0)]
         for r in t.itertuples():
-            rows.append({"attribute_guidance": scale, "attribute": r.attribute, "value": r.value,
+            g = scale if per_value is None else per_value.get(r.value, default)
+            rows.append({"attribute_guidance": g, "attribute": r.attribute, "value": r.value,
                          "recovered_vs_ceiling": r.ratio, "consistency_vs_real": getattr(r, "consistency_vs_real",
                                                                                         float("nan"))})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows).drop_duplicates(["attribute_guidance", "attribute", "value"])
+    return out.sort_values(["attribute_guidance"], kind="stable").reset_index(drop=True)
 
 
 def condition_summary(table: pd.DataFrame) -> dict[str, float]:
