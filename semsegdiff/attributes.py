@@ -120,15 +120,9 @@ def counts(codes: np.ndarray) -> dict[str, dict[str, int]]:
 
 
 def check_value_scales(table: Any, where: str = "condition_guidance") -> dict[str, float]:
-    """``{value: guidance scale}`` for values of any attribute (``{night: 1, fog: 4}``; ``{}``: none); SettingError
-    naming ``where`` and the problem otherwise."""
-    if isinstance(table, str):
-        import yaml
-
-        try:
-            table = yaml.safe_load(table) or {}
-        except yaml.YAMLError as e:
-            raise SettingError(f"{where}: {table!r} is not valid YAML ({str(e).splitlines()[0]})") from None
+    """``{value: guidance scale}`` (parsed: ``config.check_setting`` reads YAML) for values of any attribute
+    (``{night: 1, fog: 4}``; ``{}`` or None: none); SettingError naming ``where`` and the problem otherwise."""
+    table = {} if table is None else table  # an empty YAML string
     if not isinstance(table, Mapping):
         raise SettingError(f"{where}: expected a scale per value such as {{night: 1.0, fog: 4.0}}, got {_short(table)}")
     known = [v for a in NAMES for v in ATTRIBUTES[a]]

@@ -269,8 +269,6 @@ def check_setting(key: str, value: Any) -> Any:
         for side in frame(value):
             _check_rule(name, key, side)
         return value
-    if isinstance(default, dict):  # a guidance scale per value, or shares of a recipe's steps or conditions
-        return check_value_scales(value, name) if key not in SHARE_KEYS else parse_shares(value, SHARE_KEYS[key], name)
     if key == "enrich_n":
         parse_n(value, name)
         return str(value).strip().lower()
@@ -279,6 +277,8 @@ def check_setting(key: str, value: Any) -> Any:
             value = yaml.safe_load(value)
         except yaml.YAMLError as e:
             raise SettingError(f"{name}: {value!r} is not valid YAML ({str(e).splitlines()[0]})") from None
+    if isinstance(default, dict):  # a guidance scale per value, or shares of a recipe's steps or conditions
+        return check_value_scales(value, name) if key not in SHARE_KEYS else parse_shares(value, SHARE_KEYS[key], name)
     if isinstance(default, list):
         kind, longest = type(default[0]), 6 if key == "channel_mult" else 16
         example = {int: "[1, 2, 2]", float: "[0.5, 1.0]", str: f"[{default[0]}]"}[kind]

@@ -177,5 +177,6 @@ def edit_photo(checkpoint: str | Path, image: str | Path, mask: str | Path, edit
             "image": str(image), "mask": str(mask), "edited_mask": str(edited), "checkpoint": str(checkpoint),
             "dilate": dilate, "regenerated_pixels": int(region.sum()), "seed": seed, "resample": resample,
             "sampler": sampler or model.cfg["sampler"], "steps": steps or model.cfg["steps"],
-            "guidance": model.cfg["guidance"] if guidance is None else guidance, **conditions}, indent=1))
+            "guidance": model.cfg["guidance"] if guidance is None else guidance, **conditions,
+            **({} if condition_guidance is None else {"condition_guidance": condition_guidance})}, indent=1))
     return Path(out)
